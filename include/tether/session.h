@@ -1,0 +1,69 @@
+// tether::Session: the base class of an application's per-user state.
+//
+// One object per user session lives in memory on one session thread of one
+// worker. Every call (on_start, handle, on_end) runs on that thread, one at a
+// time, in the order requests arrived: write it as if it talked to one user,
+// with no locks. The object is created, used and destroyed on that thread.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "tether/request.h"
+#include "tether/response.h"
+
+namespace tether {
+
+// Why a new session was started for a request.
+enum class StartReason {
+  New,      // the request carried no session cookie
+  Expired,  // a valid cookie whose session has ended (idle, lifetime, kill)
+  Invalid,  // a cookie that failed to decrypt or authenticate: never adopted
+  Lost,     // a valid cookie whose owner worker could not be reached
+};
+
+// Why a session ended.
+enum class EndReason {
+  Idle,      // no request for idle_timeout
+  Lifetime,  // older than the total lifetime
+  App,       // the application called end()
+  Killed,    // an operator killed it
+  Shutdown,  // the worker stopped
+};
+
+const char* to_string(StartReason r);
+const char* to_string(EndReason r);
+
+class SessionHost;  // internal: the session thread's table
+
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Runs once, before the first handle(), with the reason it started.
+  virtual void on_start(StartReason /*reason*/) {}
+  // Serves one request. Runs on the session's thread; never concurrently.
+  virtual Response handle(const Request& req) = 0;
+  // Runs once when the session ends, on the same thread.
+  virtual void on_end(EndReason /*reason*/) {}
+
+  // Asks tether to end this session after the current request.
+  void end() { end_requested_ = true; }
+
+  // Facts about this session, for display and logs.
+  std::string short_id() const;  // first 6 bytes of the id, hex: safe to show
+  const std::string& route() const { return *route_; }  // "{host}-{worker}"
+  StartReason start_reason() const { return start_reason_; }
+  uint64_t request_count() const { return requests_; }  // including this one
+
+ private:
+  friend class SessionHost;
+  // The record tether keeps per session is this small on purpose: the
+  // route string is shared by every session of the worker.
+  const std::string* route_ = nullptr;
+  uint8_t id_[16] = {};
+  uint64_t requests_ = 0;
+  StartReason start_reason_ = StartReason::New;
+  bool end_requested_ = false;
+};
+
+}  // namespace tether

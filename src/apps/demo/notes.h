@@ -1,0 +1,31 @@
+// The demo app: a notes pad kept per session, in memory, on its owner worker.
+// HTML at /, JSON at /api/notes. Runs on the session's thread like any session.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tether/session.h"
+
+namespace demo {
+
+class NotesSession final : public tether::Session {
+ public:
+  void on_start(tether::StartReason reason) override { reason_ = tether::to_string(reason); }
+  tether::Response handle(const tether::Request& req) override;
+
+ private:
+  struct Note {
+    int id;
+    std::string text;
+  };
+  tether::Response page() const;
+  tether::Response json() const;
+  tether::Response api_add(const tether::Request& req);
+  bool add(std::string text);
+
+  std::vector<Note> notes_;
+  int next_id_ = 1;
+  std::string reason_;
+};
+
+}  // namespace demo

@@ -1,0 +1,64 @@
+// The test-kit session app (see testkit.h).
+#include "apps/testkit/testkit.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+
+namespace testkit {
+using tether::Request;
+using tether::Response;
+
+std::string KitSession::state_json() const {
+  nlohmann::json j;
+  j["n"] = count_;
+  j["owner"] = route();
+  j["pid"] = getpid();
+  j["session"] = short_id();
+  j["reason"] = reason_;
+  j["requests"] = request_count();
+  return j.dump();
+}
+
+Response KitSession::handle(const Request& req) {
+  const std::string& p = req.path;
+  if (p == "/t/count") {
+    ++count_;
+    return Response::json(state_json());
+  }
+  if (p == "/t/peek") return Response::json(state_json());
+  if (p == "/t/slow") {
+    // Stands for a handler doing real work; not synchronisation.
+    int ms = std::atoi(req.query_param("ms").c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 30000)));
+    ++count_;
+    return Response::json(state_json());
+  }
+  if (p == "/t/echo") {
+    nlohmann::json j;
+    j["len"] = req.body.size();
+    uint64_t sum = 0;
+    for (unsigned char c : req.body) sum += c;
+    j["sum"] = sum;
+    j["method"] = req.method;
+    j["query"] = req.query;
+    j["content_type"] = std::string(req.header("content-type"));
+    return Response::json(j.dump());
+  }
+  if (p == "/t/seq") {
+    seq_.push_back(req.query_param("v"));
+    return Response::text("ok\n");
+  }
+  if (p == "/t/list") return Response::json(nlohmann::json(seq_).dump());
+  if (p == "/t/end") {
+    end();
+    return Response::text("ended\n");
+  }
+  if (p == "/t/throw") throw std::runtime_error("thrown on purpose");
+  return Response::text("testkit: no such path\n", 404);
+}
+
+}  // namespace testkit

@@ -1,0 +1,14 @@
+// tetherd: the worker program. It carries the demo notes app ("notes"), the
+// test kit ("testkit") and a stateless "hello" controller; tether.json's
+// rules choose which a path reaches.
+#include "apps/demo/notes.h"
+#include "apps/testkit/testkit.h"
+#include "tether/app.h"
+
+int main(int argc, char** argv) {
+  tether::App app;
+  app.session<demo::NotesSession>("notes");
+  app.session<testkit::KitSession>("testkit");
+  app.controller("hello", [](const tether::Request&) { return tether::Response::text("hello\n"); });
+  return app.run(argc, argv);
+}

@@ -1,0 +1,151 @@
+// Loading and validating tether.json (see config.h).
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace tether {
+namespace {
+
+using nlohmann::json;
+
+// Field readers: each returns an error message ("" when fine).
+std::string read_int(const json& j, const char* name, int64_t lo, int64_t hi, int64_t* out) {
+  if (!j.contains(name)) return "";
+  const json& v = j.at(name);
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+    return std::string("field '") + name + "': expected an integer from " + std::to_string(lo) + " to " +
+           std::to_string(hi) + ", got " + v.dump();
+  }
+  *out = v.get<int64_t>();
+  return "";
+}
+
+std::string read_int(const json& j, const char* name, int64_t lo, int64_t hi, int* out) {
+  int64_t v = *out;
+  std::string e = read_int(j, name, lo, hi, &v);
+  *out = static_cast<int>(v);
+  return e;
+}
+
+std::string read_string(const json& j, const char* name, std::string* out) {
+  if (!j.contains(name)) return "";
+  const json& v = j.at(name);
+  if (!v.is_string()) return std::string("field '") + name + "': expected a string, got " + v.dump();
+  *out = v.get<std::string>();
+  return "";
+}
+
+std::string substitute_worker(std::string s, int worker) {
+  const std::string tag = "{worker}";
+  for (size_t pos; (pos = s.find(tag)) != std::string::npos;) s.replace(pos, tag.size(), std::to_string(worker));
+  return s;
+}
+
+std::string check_listen(const std::string& listen) {
+  if (listen.rfind("unix:", 0) == 0) {
+    if (listen.size() <= 5) return "expected a socket path after 'unix:'";
+    if (listen.size() - 5 >= 108) return "unix socket path longer than 107 bytes";
+    return "";
+  }
+  static const std::regex tcp(R"(^(\d{1,3}(\.\d{1,3}){3}|localhost):(\d{1,5})$)");
+  std::smatch m;
+  in_addr addr{};
+  if (!std::regex_match(listen, m, tcp) || std::stoi(m[3]) < 1 || std::stoi(m[3]) > 65535 ||
+      (m[1] != "localhost" && inet_pton(AF_INET, m[1].str().c_str(), &addr) != 1)) {
+    return "expected \"unix:/path.sock\" or \"IPv4:port\", got \"" + listen + "\"";
+  }
+  return "";
+}
+
+const std::set<std::string> kKnownFields = {
+    "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
+    "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes"};
+
+}  // namespace
+
+std::string Config::route() const { return host + "-" + std::to_string(worker); }
+
+std::string resolve_path(const Config& c, const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  return c.base_dir.back() == '/' ? c.base_dir + p : c.base_dir + "/" + p;
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& path, const ConfigOverrides& ov) {
+  using R = Result<Config>;
+  auto fail = [&](const std::string& what) { return R::error(path + ": " + what); };
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    // Parse again with exceptions on, only to get the position of the error.
+    try {
+      json again = json::parse(text);
+    } catch (const json::parse_error& e) {
+      return fail(std::string("not valid JSON: ") + e.what());
+    }
+    return fail("not valid JSON");
+  }
+  if (!j.is_object()) return fail("expected a JSON object at the top level");
+  for (auto& [k, v] : j.items()) {
+    if (!kKnownFields.count(k)) return fail("unknown field '" + k + "' (misspelt?)");
+  }
+
+  Config c;
+  c.file = path;
+  size_t slash = path.rfind('/');
+  c.base_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+
+  std::string e;
+  if (!(e = read_string(j, "host", &c.host)).empty()) return fail(e);
+  if (!(e = read_int(j, "worker", 0, 65535, &c.worker)).empty()) return fail(e);
+  if (!(e = read_string(j, "listen", &c.listen)).empty()) return fail(e);
+  if (!(e = read_int(j, "acceptor_threads", 1, 4096, &c.acceptor_threads)).empty()) return fail(e);
+  if (!(e = read_int(j, "max_acceptor_threads", 1, 65536, &c.max_acceptor_threads)).empty()) return fail(e);
+  if (!(e = read_int(j, "session_threads", 1, 256, &c.session_threads)).empty()) return fail(e);
+  if (!(e = read_int(j, "idle_timeout_s", 1, 30 * 86400, &c.idle_timeout_s)).empty()) return fail(e);
+  if (!(e = read_int(j, "lifetime_s", 1, 365 * 86400, &c.lifetime_s)).empty()) return fail(e);
+  if (!(e = read_int(j, "max_body_bytes", 0, int64_t(1) << 34, &c.max_body_bytes)).empty()) return fail(e);
+  if (!(e = read_int(j, "keepalive_idle_s", 1, 86400, &c.keepalive_idle_s)).empty()) return fail(e);
+  if (!(e = read_int(j, "drain_timeout_s", 1, 3600, &c.drain_timeout_s)).empty()) return fail(e);
+  if (!(e = read_int(j, "request_timeout_s", 1, 3600, &c.request_timeout_s)).empty()) return fail(e);
+  if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
+  if (j.contains("routes")) {
+    if (!j["routes"].is_array()) return fail("field 'routes': expected an array of rules, got " + j["routes"].dump());
+    c.routes = j["routes"];
+  }
+
+  if (!ov.host.empty()) c.host = ov.host;
+  if (ov.worker >= 0) c.worker = ov.worker;
+  if (!ov.listen.empty()) c.listen = ov.listen;
+
+  static const std::regex host_re("^[A-Za-z0-9_]{1,32}$");
+  if (!std::regex_match(c.host, host_re)) {
+    return fail("field 'host': expected 1 to 32 letters, digits or '_', got \"" + c.host + "\"");
+  }
+  if (c.listen.empty()) return fail("field 'listen': required (\"unix:/path/w{worker}.sock\" or \"127.0.0.1:port\")");
+  c.listen = substitute_worker(c.listen, c.worker);
+  if (!(e = check_listen(c.listen)).empty()) return fail("field 'listen': " + e);
+  if (c.key_file.empty()) return fail("field 'key_file': required (a file of 64-hex-digit keys, mode 600)");
+  c.key_file = resolve_path(c, c.key_file);
+  if (c.max_acceptor_threads < c.acceptor_threads) {
+    return fail("field 'max_acceptor_threads': expected at least acceptor_threads (" +
+                std::to_string(c.acceptor_threads) + ")");
+  }
+  if (c.lifetime_s < c.idle_timeout_s) {
+    return fail("field 'lifetime_s': expected at least idle_timeout_s (" + std::to_string(c.idle_timeout_s) + ")");
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& path, const ConfigOverrides& ov) {
+  std::ifstream in(path);
+  if (!in) return Result<Config>::error(path + ": cannot read the configuration file (missing?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path, ov);
+}
+
+}  // namespace tether

@@ -1,0 +1,49 @@
+// Config: tether.json read and validated once at start-up.
+// Every error names the file, the field and what was expected. After load
+// the Config is immutable and may be read from any thread.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/result.h"
+
+namespace tether {
+
+struct Config {
+  std::string file;      // the path it was read from
+  std::string base_dir;  // relative paths in the file are relative to this
+
+  std::string host = "h1";       // [A-Za-z0-9_]{1,32}: names this host in routes
+  int worker = 0;                // this worker's number, 0..65535
+  std::string listen;            // "unix:/path/w{worker}.sock" or "127.0.0.1:9000"
+  int acceptor_threads = 16;     // acceptor threads started at once
+  int max_acceptor_threads = 1024;  // ... grown to while connections need them
+  int session_threads = 2;       // threads that own sessions
+  int idle_timeout_s = 1800;     // a session ends after this long without a request
+  int lifetime_s = 86400;        // ... and at this age whatever its activity
+  int64_t max_body_bytes = 1 << 20;  // larger request bodies get 413
+  int keepalive_idle_s = 75;     // idle kept-alive FastCGI connections close after this
+  int drain_timeout_s = 20;      // SIGTERM: longest wait for requests in flight
+  int request_timeout_s = 30;    // longest a request waits for its session thread
+  std::string key_file;          // session token keys (see token.h)
+  nlohmann::json routes = nlohmann::json::array();  // dispatch rules, checked by the router
+
+  std::string route() const;     // "{host}-{worker}"
+};
+
+struct ConfigOverrides {
+  std::string host;
+  int worker = -1;
+  std::string listen;
+};
+
+// Reads and validates the file; overrides (from flags) win over the file.
+Result<Config> load_config(const std::string& path, const ConfigOverrides& overrides = {});
+// The same, from JSON text (path is used in messages and for base_dir).
+Result<Config> parse_config(const std::string& text, const std::string& path,
+                            const ConfigOverrides& overrides = {});
+
+// Resolves p against the config's directory unless it is absolute.
+std::string resolve_path(const Config& c, const std::string& p);
+
+}  // namespace tether

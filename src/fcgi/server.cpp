@@ -1,0 +1,154 @@
+// Acceptor threads on libfcgi, and drain (see server.h).
+#include "fcgi/server.h"
+
+#include <fcgiapp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include "common/log.h"
+#include "fcgi/exchange.h"
+
+namespace tether::fcgi {
+
+FcgiServer::FcgiServer(int listen_fd, ServerOptions opts, Handler handler, ServerStats& stats)
+    : listen_fd_(listen_fd), opts_(opts), handler_(std::move(handler)), stats_(stats) {}
+
+FcgiServer::~FcgiServer() {
+  begin_drain();
+  stop();
+}
+
+Status FcgiServer::start() {
+  if (FCGX_Init() != 0) return Status::error("FCGX_Init failed");
+  std::lock_guard<std::mutex> lock(threads_mu_);
+  for (int i = 0; i < opts_.threads; ++i) spawn_locked();
+  return Status::ok();
+}
+
+void FcgiServer::spawn_locked() {
+  slots_.push_back(std::make_unique<Slot>());
+  Slot* slot = slots_.back().get();
+  stats_.threads++;
+  threads_.emplace_back([this, slot] { loop(*slot); });
+}
+
+void FcgiServer::grow() {
+  std::lock_guard<std::mutex> lock(threads_mu_);
+  if (draining_.load() || listening_.load() > 0) return;
+  if (static_cast<int>(threads_.size()) >= opts_.max_threads) {
+    if (stats_.at_max_threads++ == 0) {
+      log::warn("acceptor_threads_exhausted", {{"max_acceptor_threads", opts_.max_threads}});
+    }
+    return;
+  }
+  spawn_locked();
+}
+
+void FcgiServer::loop(Slot& slot) {
+  FCGX_Request fr;
+  FCGX_InitRequest(&fr, listen_fd_, 0);
+  int64_t last_error_log = 0;
+  while (!draining_.load()) {
+    {
+      std::lock_guard<std::mutex> lock(slot.mu);
+      // Checked again under the lock: wait_drained() either sees idle_fd or
+      // this thread sees draining_, never neither.
+      if (draining_.load()) break;
+      slot.idle_fd = fr.ipcFd;  // >= 0 only for a kept connection
+    }
+    bool from_listener = fr.ipcFd < 0;
+    if (from_listener) listening_++;
+    int rc = FCGX_Accept_r(&fr);
+    if (from_listener) listening_--;
+    {
+      std::lock_guard<std::mutex> lock(slot.mu);
+      slot.idle_fd = -1;
+    }
+    // This thread took a new connection and nobody waits for the next one.
+    if (rc >= 0 && from_listener && listening_.load() == 0) grow();
+    if (rc < 0) {
+      if (draining_.load()) break;
+      // Out of file descriptors and the like: say so at most once a second.
+      auto now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::seconds(1);
+      if (now != last_error_log) {
+        log::error("accept_failed", {{"errno", -rc}, {"error", strerror(-rc)}});
+        last_error_log = now;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // back off, don't spin
+      continue;
+    }
+    // An idle kept-alive connection gives its thread back after this long.
+    // Set on every request: libfcgi may have swapped the connection for a
+    // new one with the same fd number inside FCGX_Accept_r.
+    timeval tv{opts_.keepalive_idle_s, 0};
+    setsockopt(fr.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    stats_.in_flight++;
+    serve_one(&fr);
+    if (draining_.load()) fr.keepConnection = 0;  // close after the reply
+    FCGX_Finish_r(&fr);
+    stats_.in_flight--;
+  }
+  FCGX_Free(&fr, 1);
+  stats_.threads--;
+}
+
+void FcgiServer::serve_one(FCGX_Request* fr) {
+  Request req;
+  read_params(*fr, req);
+  stats_.accepted++;
+  Response resp;
+  switch (read_body(*fr, opts_.max_body_bytes, req)) {
+    case BodyStatus::Ok:
+      resp = handler_(req);
+      break;
+    case BodyStatus::TooLarge:
+      stats_.too_large++;
+      resp = Response::text("request body larger than " + std::to_string(opts_.max_body_bytes) + " bytes\n", 413);
+      break;
+    case BodyStatus::Broken:
+      stats_.broken++;
+      fr->keepConnection = 0;
+      resp = Response::text("request body cut short\n", 400);
+      break;
+  }
+  if (!write_response(*fr, resp, req.method == "HEAD")) stats_.write_failed++;
+}
+
+void FcgiServer::begin_drain() {
+  if (draining_.exchange(true)) return;
+  // Wakes every thread blocked in accept(2) with EINVAL; nothing new connects.
+  ::shutdown(listen_fd_, SHUT_RDWR);
+}
+
+bool FcgiServer::wait_drained(int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // A condition, not a timer: in_flight is polled at a short interval.
+  while (stats_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  bool drained = stats_.in_flight.load() == 0;
+  // Connections waiting for a next request that has not come: close their
+  // read side, so the thread wakes, sees EOF and exits. One with bytes
+  // pending is left to be served (its reply closes it).
+  std::lock_guard<std::mutex> threads_lock(threads_mu_);
+  for (auto& slot : slots_) {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    if (slot->idle_fd < 0) continue;
+    pollfd p{slot->idle_fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 0) ::shutdown(slot->idle_fd, SHUT_RD);
+  }
+  return drained;
+}
+
+void FcgiServer::stop() {
+  // Draining: grow() adds no thread any more, so the list is final.
+  std::lock_guard<std::mutex> lock(threads_mu_);
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace tether::fcgi

@@ -1,0 +1,59 @@
+// Router: the dispatch rules of tether.json, evaluated in order against the
+// request path. A rule is {"match": "<regex>", "<kind>": <spec>}; each kind
+// (session, file, and those later components add) is a RouteHandler made by
+// a factory registered under the kind's name. No rule matches -> 404.
+//
+// Thread safety: built once, then immutable; match() and the handlers'
+// serve() are called from every acceptor thread at once.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "tether/request.h"
+#include "tether/response.h"
+
+namespace tether {
+
+struct RouteMatch {
+  std::string capture;  // the first capture group, or the whole path if none
+};
+
+class RouteHandler {
+ public:
+  virtual ~RouteHandler() = default;
+  // May move from req. Must not throw.
+  virtual Response serve(Request& req, const RouteMatch& match) = 0;
+};
+
+// Makes the handler of one rule from its spec; the error says what was expected.
+using RouteFactory = std::function<Result<std::unique_ptr<RouteHandler>>(const nlohmann::json& spec)>;
+
+class Router {
+ public:
+  // rules: the "routes" array. factories: kind name -> factory.
+  static Result<Router> build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories);
+
+  // Serves the request with the first matching rule, or 404.
+  Response dispatch(Request& req) const;
+  size_t size() const { return rules_.size(); }
+  // Index of the first rule matching path (-1: none), and its capture.
+  int match(const std::string& path, RouteMatch* out) const;
+
+ private:
+  struct Rule {
+    std::string pattern;
+    std::string kind;
+    std::string literal_prefix;  // a fast pre-check: what every match starts with
+    std::regex re;
+    std::shared_ptr<RouteHandler> handler;
+  };
+  std::vector<Rule> rules_;
+};
+
+}  // namespace tether

@@ -1,0 +1,156 @@
+// SessionHost: a session thread's table of sessions and their timers (see host.h).
+#include "session/host.h"
+
+#include <climits>
+
+#include "common/log.h"
+
+namespace tether {
+
+SessionHost::SessionHost(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard,
+                         int shards, SessionStats* stats)
+    : clock_(clock), timeouts_(timeouts), route_(route), shard_(shard), shards_(shards), stats_(stats) {}
+
+SessionHost::~SessionHost() { end_all(EndReason::Shutdown); }
+
+Millis SessionHost::deadline_of(const Entry& e) const {
+  return std::min(e.last_seen + timeouts_.idle_ms, e.created + timeouts_.lifetime_ms);
+}
+
+Millis SessionHost::next_deadline() const {
+  return sessions_.empty() ? INT64_MAX : timers_.top().deadline;
+}
+
+SessionId SessionHost::new_id() const {
+  for (;;) {
+    SessionId id = SessionId::random();
+    if (static_cast<int>(SessionIdHash{}(id) % static_cast<size_t>(shards_)) == shard_) return id;
+  }
+}
+
+Session* SessionHost::create(SessionJob& job) {
+  SessionId sid = job.existing ? new_id() : job.sid;  // never adopt an id the client named
+  if (job.existing) job.reason_if_new = StartReason::Expired;
+  std::unique_ptr<Session> s;
+  try {
+    s = (*job.factory)();
+  } catch (const std::exception& e) {
+    log::error("session_constructor_threw", {{"what", e.what()}});
+  }
+  if (!s) return nullptr;
+  s->route_ = route_;
+  s->start_reason_ = job.reason_if_new;
+  Session* raw = s.get();
+  Millis now = clock_.now_ms();
+  auto [it, inserted] = sessions_.try_emplace(sid, Entry{nullptr, now, now});
+  while (!inserted) {  // 128 random bits collide only if a caller reused an id
+    sid = new_id();
+    std::tie(it, inserted) = sessions_.try_emplace(sid, Entry{nullptr, now, now});
+  }
+  std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
+  it->second.session = std::move(s);
+  timers_.push(Timer{deadline_of(it->second), sid});
+  job.created = true;
+  job.created_sid = sid;
+  stats_->created++;
+  stats_->live++;
+  try {
+    raw->on_start(job.reason_if_new);
+  } catch (const std::exception& e) {
+    stats_->handler_errors++;
+    log::error("on_start_threw", {{"session", raw->short_id()}, {"what", e.what()}});
+  }
+  return raw;
+}
+
+void SessionHost::serve(SessionJob& job) {
+  Millis now = clock_.now_ms();
+  auto it = job.existing ? sessions_.find(job.sid) : sessions_.end();
+  // A session past its deadline that sweep() has not reached yet is over.
+  if (it != sessions_.end() && deadline_of(it->second) <= now) {
+    bool idle = it->second.last_seen + timeouts_.idle_ms <= now;
+    end(it, idle ? EndReason::Idle : EndReason::Lifetime);
+    it = sessions_.end();
+  }
+  Session* s;
+  if (it == sessions_.end()) {
+    s = create(job);
+    if (s == nullptr) {
+      stats_->handler_errors++;
+      job.response = Response::text("internal error: the session could not be created\n", 500);
+      return;
+    }
+    it = sessions_.find(job.created_sid);
+  } else {
+    s = it->second.session.get();
+    it->second.last_seen = now;
+  }
+  s->requests_++;
+  stats_->requests++;
+  try {
+    job.response = s->handle(job.request);
+  } catch (const std::exception& e) {
+    stats_->handler_errors++;
+    log::error("handler_threw", {{"session", s->short_id()}, {"path", job.request.path}, {"what", e.what()}});
+    job.response = Response::text("internal error\n", 500);
+  } catch (...) {
+    stats_->handler_errors++;
+    log::error("handler_threw", {{"session", s->short_id()}, {"path", job.request.path}});
+    job.response = Response::text("internal error\n", 500);
+  }
+  if (s->end_requested_) {
+    end(it, EndReason::App);
+    job.ended = true;
+  }
+}
+
+void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason) {
+  std::unique_ptr<Session> s = std::move(it->second.session);
+  sessions_.erase(it);  // erase first: on_end may not find itself again
+  if (sessions_.empty()) timers_ = {};  // all stale now
+  stats_->live--;
+  switch (reason) {
+    case EndReason::Idle: stats_->ended_idle++; break;
+    case EndReason::Lifetime: stats_->ended_lifetime++; break;
+    case EndReason::App: stats_->ended_app++; break;
+    case EndReason::Killed: stats_->ended_killed++; break;
+    case EndReason::Shutdown: stats_->ended_shutdown++; break;
+  }
+  try {
+    s->on_end(reason);
+  } catch (const std::exception& e) {
+    stats_->handler_errors++;
+    log::error("on_end_threw", {{"session", s->short_id()}, {"what", e.what()}});
+  }
+}
+
+void SessionHost::sweep() {
+  Millis now = clock_.now_ms();
+  while (!timers_.empty() && timers_.top().deadline <= now) {
+    Timer t = timers_.top();
+    timers_.pop();
+    auto it = sessions_.find(t.sid);
+    if (it == sessions_.end()) continue;  // ended already
+    Millis d = deadline_of(it->second);
+    if (d > now) {
+      timers_.push(Timer{d, t.sid});  // used since: wait again
+      continue;
+    }
+    bool idle = it->second.last_seen + timeouts_.idle_ms <= now;
+    end(it, idle ? EndReason::Idle : EndReason::Lifetime);
+  }
+}
+
+bool SessionHost::kill(const SessionId& sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return false;
+  end(it, EndReason::Killed);
+  return true;
+}
+
+void SessionHost::end_all(EndReason reason) {
+  while (!sessions_.empty()) end(sessions_.begin(), reason);
+  timers_ = {};
+}
+
+}  // namespace tether

@@ -1,0 +1,78 @@
+// SessionHost: the sessions owned by one session thread, and their timers.
+//
+// Single-threaded by design: only the owning session thread calls it (tests
+// call it directly, with a ManualClock). It creates sessions, runs their
+// requests, and ends them on idle timeout, total lifetime, the app's
+// request, a kill, or shutdown, always calling on_end exactly once.
+#pragma once
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "session/job.h"
+#include "session/stats.h"
+
+namespace tether {
+
+struct SessionTimeouts {
+  Millis idle_ms = 1800 * 1000;
+  Millis lifetime_ms = 86400 * 1000;
+};
+
+class SessionHost {
+ public:
+  // shard/shards: this host owns the ids with SessionIdHash % shards == shard.
+  SessionHost(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard, int shards,
+              SessionStats* stats);
+  ~SessionHost();
+  SessionHost(const SessionHost&) = delete;
+  SessionHost& operator=(const SessionHost&) = delete;
+
+  // Runs one request: finds or creates its session, calls handle(), and
+  // ends the session afterwards if the app asked to.
+  void serve(SessionJob& job);
+  // Ends every session whose idle time or lifetime has run out.
+  void sweep();
+  // Ends one session (operator kill). Returns false if it is not here.
+  bool kill(const SessionId& sid);
+  // Ends all sessions (worker shutdown).
+  void end_all(EndReason reason);
+
+  size_t size() const { return sessions_.size(); }
+  bool contains(const SessionId& sid) const { return sessions_.count(sid) != 0; }
+  // When sweep() next has work; INT64_MAX if no session is live.
+  Millis next_deadline() const;
+  // A fresh random id that this host owns.
+  SessionId new_id() const;
+
+ private:
+  struct Entry {
+    std::unique_ptr<Session> session;
+    Millis created;
+    Millis last_seen;
+  };
+  struct Timer {
+    Millis deadline;
+    SessionId sid;
+    bool operator>(const Timer& o) const { return deadline > o.deadline; }
+  };
+
+  Millis deadline_of(const Entry& e) const;
+  Session* create(SessionJob& job);
+  void end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason);
+
+  const Clock& clock_;
+  SessionTimeouts timeouts_;
+  const std::string* route_;
+  int shard_, shards_;
+  SessionStats* stats_;
+  std::unordered_map<SessionId, Entry, SessionIdHash> sessions_;
+  // One timer per live session; stale ones (ended sessions, extended
+  // deadlines) are fixed up when they reach the top.
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+};
+
+}  // namespace tether

@@ -1,0 +1,110 @@
+// Session threads and the pool that pins sessions to them (see pool.h).
+#include "session/pool.h"
+
+#include <future>
+
+namespace tether {
+
+SessionThread::SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard,
+                             int shards, SessionStats* stats)
+    : clock_(clock), host_(clock, timeouts, route, shard, shards, stats) {}
+
+SessionThread::~SessionThread() { stop(); }
+
+void SessionThread::start() { thread_ = std::thread([this] { loop(); }); }
+
+bool SessionThread::post(SessionJobPtr job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+bool SessionThread::run_on(std::function<void(SessionHost&)> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    tasks_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void SessionThread::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SessionThread::loop() {
+  std::deque<SessionJobPtr> jobs;
+  std::deque<std::function<void(SessionHost&)>> tasks;
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      Millis deadline = host_.next_deadline();
+      auto ready = [&] { return stopping_ || !jobs_.empty() || !tasks_.empty(); };
+      if (deadline == INT64_MAX) {
+        cv_.wait(lock, ready);
+      } else {
+        Millis wait = deadline - clock_.now_ms();
+        if (wait > 0) cv_.wait_for(lock, std::chrono::milliseconds(wait), ready);
+      }
+      jobs.swap(jobs_);
+      tasks.swap(tasks_);
+      stopping = stopping_;
+    }
+    for (auto& job : jobs) {
+      if (!job->abandoned.load(std::memory_order_acquire)) host_.serve(*job);
+      job->done.release();
+    }
+    jobs.clear();
+    for (auto& fn : tasks) fn(host_);
+    tasks.clear();
+    host_.sweep();
+    if (stopping) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (jobs_.empty() && tasks_.empty()) break;
+    }
+  }
+  host_.end_all(EndReason::Shutdown);
+}
+
+SessionPool::SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads)
+    : route_(std::move(route)) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.push_back(std::make_unique<SessionThread>(clock, timeouts, &route_, i, threads, &stats_));
+  }
+}
+
+SessionPool::~SessionPool() { stop(); }
+
+void SessionPool::start() {
+  for (auto& t : threads_) t->start();
+}
+
+void SessionPool::stop() {
+  for (auto& t : threads_) t->stop();
+}
+
+size_t SessionPool::shard_of(const SessionId& sid) const { return SessionIdHash{}(sid) % threads_.size(); }
+
+bool SessionPool::post(SessionJobPtr job) { return threads_[shard_of(job->sid)]->post(std::move(job)); }
+
+bool SessionPool::kill(const SessionId& sid) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  if (!threads_[shard_of(sid)]->run_on([sid, done](SessionHost& h) { done->set_value(h.kill(sid)); })) {
+    return false;
+  }
+  return result.get();
+}
+
+}  // namespace tether

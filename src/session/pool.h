@@ -1,0 +1,65 @@
+// SessionPool: the fixed set of session threads of one worker.
+//
+// A session is pinned for life to the thread chosen by its id's hash; that
+// thread alone creates, runs and ends it (SessionHost). Any thread may
+// post() jobs; they run in the order posted. stop() refuses new jobs, lets
+// the queued ones finish, ends every session (EndReason::Shutdown), and joins.
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "session/host.h"
+
+namespace tether {
+
+class SessionThread {
+ public:
+  SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard, int shards,
+                SessionStats* stats);
+  ~SessionThread();
+  void start();
+  // False when stopping: the job was not taken.
+  bool post(SessionJobPtr job);
+  // Runs fn on this thread (for kills and inspection). False when stopping.
+  bool run_on(std::function<void(SessionHost&)> fn);
+  void stop();  // drains the queue, ends all sessions, joins
+
+ private:
+  void loop();
+
+  const Clock& clock_;
+  SessionHost host_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<SessionJobPtr> jobs_;
+  std::deque<std::function<void(SessionHost&)>> tasks_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class SessionPool {
+ public:
+  SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads);
+  ~SessionPool();
+  void start();
+  void stop();
+  bool post(SessionJobPtr job);
+  // Which thread owns sid, and a fresh id for a new session.
+  size_t shard_of(const SessionId& sid) const;
+  bool kill(const SessionId& sid);  // waits until the owner thread has ended it
+  const SessionStats& stats() const { return stats_; }
+  const std::string& route() const { return route_; }
+
+ private:
+  std::string route_;  // shared by every session's record
+  SessionStats stats_;
+  std::vector<std::unique_ptr<SessionThread>> threads_;
+};
+
+}  // namespace tether

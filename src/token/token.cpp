@@ -1,0 +1,156 @@
+// Session token encoding and decoding (see token.h).
+#include "token/token.h"
+
+#include <cstring>
+
+namespace tether {
+namespace {
+
+constexpr uint8_t kPayloadVersion = 1;
+constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+constexpr size_t kFixedPayload = 1 + 16 + 2 + 8;
+
+void put_be(uint8_t* p, uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<uint8_t>(v & 0xff);
+    v >>= 8;
+  }
+}
+uint64_t get_be(const uint8_t* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Associated data: the route, a separator that cannot occur in a route, the key id.
+std::string associated_data(std::string_view route, uint8_t kid) {
+  std::string ad(route);
+  ad.push_back('\0');
+  ad.push_back(static_cast<char>(kid));
+  return ad;
+}
+
+}  // namespace
+
+SessionId SessionId::random() {
+  SessionId id;
+  randombytes_buf(id.bytes.data(), id.bytes.size());
+  return id;
+}
+
+std::string SessionId::hex() const {
+  char out[33];
+  sodium_bin2hex(out, sizeof out, bytes.data(), bytes.size());
+  return std::string(out, 32);
+}
+
+std::string make_route(const std::string& host, int worker) {
+  return host + "-" + std::to_string(worker);
+}
+
+TokenKey::TokenKey(const uint8_t* bytes) {
+  std::memcpy(key_.data(), bytes, key_.size());
+  uint8_t digest[crypto_generichash_BYTES];
+  crypto_generichash(digest, sizeof digest, key_.data(), key_.size(), nullptr, 0);
+  id_ = digest[0];
+  sodium_memzero(digest, sizeof digest);
+}
+TokenKey::TokenKey(const TokenKey& o) : key_(o.key_), id_(o.id_) {}
+TokenKey::~TokenKey() { sodium_memzero(key_.data(), key_.size()); }
+
+Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
+  if (keys.empty()) return Result<TokenCodec>::error("no keys");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t j = i + 1; j < keys.size(); ++j) {
+      if (keys[i].id() == keys[j].id()) {
+        return Result<TokenCodec>::error("keys " + std::to_string(i + 1) + " and " + std::to_string(j + 1) +
+                                         " have the same key id; generate another key");
+      }
+    }
+  }
+  return TokenCodec(std::move(keys));
+}
+
+std::string TokenCodec::encode(const TokenClaims& c) const {
+  const TokenKey& key = keys_.front();
+  std::string route = make_route(c.host, c.worker);
+  size_t host_len = std::min(c.host.size(), kTokenMaxHostBytes);
+  uint8_t payload[kFixedPayload + kTokenMaxHostBytes];
+  payload[0] = kPayloadVersion;
+  std::memcpy(payload + 1, c.sid.bytes.data(), 16);
+  put_be(payload + 17, static_cast<uint64_t>(c.worker), 2);
+  put_be(payload + 19, static_cast<uint64_t>(c.issued), 8);
+  std::memcpy(payload + kFixedPayload, c.host.data(), host_len);
+  size_t payload_len = kFixedPayload + host_len;
+
+  uint8_t blob[1 + kNonceBytes + sizeof payload + kTagBytes];
+  blob[0] = key.id();
+  randombytes_buf(blob + 1, kNonceBytes);
+  std::string ad = associated_data(route, key.id());
+  unsigned long long ct_len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(blob + 1 + kNonceBytes, &ct_len, payload, payload_len,
+                                             reinterpret_cast<const uint8_t*>(ad.data()), ad.size(), nullptr,
+                                             blob + 1, key.bytes());
+  sodium_memzero(payload, sizeof payload);
+  size_t blob_len = 1 + kNonceBytes + ct_len;
+  std::string out = route + ".";
+  size_t b64_len = sodium_base64_encoded_len(blob_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  std::string b64(b64_len, '\0');
+  sodium_bin2base64(b64.data(), b64_len, blob, blob_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  b64.resize(b64_len - 1);  // drop the terminating NUL
+  return out + b64;
+}
+
+std::string_view TokenCodec::route_of(std::string_view token) {
+  size_t dot = token.find('.');
+  return dot == std::string_view::npos ? std::string_view() : token.substr(0, dot);
+}
+
+std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
+  if (token.size() > kTokenMaxLength) return std::nullopt;
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  std::string_view route = token.substr(0, dot);
+  std::string_view b64 = token.substr(dot + 1);
+
+  uint8_t blob[kTokenMaxLength];
+  size_t blob_len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(blob, sizeof blob, b64.data(), b64.size(), nullptr, &blob_len, &end,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      end != b64.data() + b64.size()) {
+    return std::nullopt;
+  }
+  if (blob_len < 1 + kNonceBytes + kTagBytes + kFixedPayload) return std::nullopt;
+  const TokenKey* key = nullptr;
+  for (const auto& k : keys_) {
+    if (k.id() == blob[0]) key = &k;
+  }
+  if (key == nullptr) return std::nullopt;
+
+  std::string ad = associated_data(route, key->id());
+  uint8_t payload[kTokenMaxLength];
+  unsigned long long payload_len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(payload, &payload_len, nullptr, blob + 1 + kNonceBytes,
+                                                 blob_len - 1 - kNonceBytes,
+                                                 reinterpret_cast<const uint8_t*>(ad.data()), ad.size(),
+                                                 blob + 1, key->bytes()) != 0) {
+    return std::nullopt;
+  }
+  std::optional<TokenClaims> out;
+  if (payload_len >= kFixedPayload && payload[0] == kPayloadVersion &&
+      payload_len - kFixedPayload <= kTokenMaxHostBytes) {
+    TokenClaims c;
+    std::memcpy(c.sid.bytes.data(), payload + 1, 16);
+    c.worker = static_cast<int>(get_be(payload + 17, 2));
+    c.issued = static_cast<int64_t>(get_be(payload + 19, 8));
+    c.host.assign(reinterpret_cast<const char*>(payload + kFixedPayload), payload_len - kFixedPayload);
+    // Authenticated already; a mismatch means a bug or a forged key, not noise.
+    if (make_route(c.host, c.worker) == route) out = std::move(c);
+  }
+  sodium_memzero(payload, sizeof payload);
+  return out;
+}
+
+}  // namespace tether

@@ -1,0 +1,53 @@
+// The "status" rule kind (see status_route.h).
+#include "worker/status_route.h"
+
+#include <unistd.h>
+
+#include "common/clock.h"
+
+namespace tether {
+
+Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& spec, const Config& config,
+                                                        const fcgi::ServerStats& server,
+                                                        const SessionStats& sessions) {
+  using R = Result<std::unique_ptr<RouteHandler>>;
+  std::unique_ptr<StatusRoute> r(new StatusRoute(config, server, sessions));
+  r->allow_ = {"127.0.0.1", "::1"};
+  if (!spec.is_object()) return R::error("expected an object, e.g. {} or {\"allow\": [\"10.0.0.5\"]}");
+  if (spec.contains("allow")) {
+    if (!spec["allow"].is_array()) return R::error("allow: expected an array of client addresses");
+    for (const auto& a : spec["allow"]) {
+      if (!a.is_string()) return R::error("allow: expected address strings, got " + a.dump());
+      r->allow_.insert(a.get<std::string>());
+    }
+  }
+  r->started_ = unix_seconds();
+  return std::unique_ptr<RouteHandler>(std::move(r));
+}
+
+Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
+  if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
+  nlohmann::json j;
+  j["host"] = config_.host;
+  j["worker"] = config_.worker;
+  j["pid"] = getpid();
+  j["started"] = started_;
+  j["requests"] = {{"accepted", server_.accepted.load()},
+                   {"in_flight", server_.in_flight.load()},
+                   {"too_large", server_.too_large.load()},
+                   {"broken", server_.broken.load()},
+                   {"write_failed", server_.write_failed.load()}};
+  j["acceptor_threads"] = {{"running", server_.threads.load()}, {"at_max", server_.at_max_threads.load()}};
+  j["sessions"] = {{"live", sessions_.live.load()},
+                   {"created", sessions_.created.load()},
+                   {"requests", sessions_.requests.load()},
+                   {"handler_errors", sessions_.handler_errors.load()},
+                   {"ended", {{"idle", sessions_.ended_idle.load()},
+                              {"lifetime", sessions_.ended_lifetime.load()},
+                              {"app", sessions_.ended_app.load()},
+                              {"killed", sessions_.ended_killed.load()},
+                              {"shutdown", sessions_.ended_shutdown.load()}}}};
+  return Response::json(j.dump()).header("Cache-Control", "no-store");
+}
+
+}  // namespace tether
