@@ -25,9 +25,9 @@ LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 APP_OBJS  := $(APP_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libtether.a
-BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/unit_tests
+BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello
 
-.PHONY: all deps run stop test unit integration bench fmt lint clean checkheaders
+.PHONY: all deps run stop test unit integration bench bench-scale fmt lint clean checkheaders
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -45,6 +45,11 @@ $(BUILD)/bin/tetherd: $(BUILD)/obj/src/bin/tetherd.o $(APP_OBJS) $(LIB)
 $(BUILD)/bin/unit_tests: $(UNIT_OBJS) $(APP_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main $(LDLIBS) -o $@
+
+# The smallest multi-threaded libfcgi responder: the benchmark's baseline.
+$(BUILD)/bin/fcgi_hello: $(BUILD)/obj/scripts/bench/fcgi_hello.o
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 deps:
 	@bash scripts/install-deps.sh
@@ -70,6 +75,11 @@ bench: deps
 	@bash scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) $(PYTHON) scripts/bench/bench.py
+
+bench-scale: deps
+	@bash scripts/install-deps.sh --bench
+	@$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) $(PYTHON) scripts/bench/scale.py
 
 # Every header compiles on its own.
 checkheaders:
