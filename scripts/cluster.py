@@ -134,7 +134,7 @@ class Cluster:
         self.nginx_workers = nginx_workers
         self.nginx_http_extra = nginx_http_extra
         self.redis = self.nginx = self.supervisord = None
-        self.redis_port = None
+        self.redis_port = free_port() if redis else None
         self.workers = {}  # n -> Popen (direct mode)
         self.worker_ports = [free_port() for _ in range(workers)] if tcp else []
         self.tetherd = os.path.join(build_dir(), "bin", "tetherd")
@@ -156,6 +156,8 @@ class Cluster:
             write_key_file(key)
         cfg = {"host": self.host, "listen": "unix:%s/w{worker}.sock" % self.workdir, "key_file": key,
                "routes": self.routes, "acceptor_threads": 16, "session_threads": 2}
+        if self.want_redis:
+            cfg["redis"] = {"host": "127.0.0.1", "port": self.redis_port}
         cfg.update(self.config_extra)
         with open(self.config_path, "w") as f:
             json.dump(cfg, f, indent=2)
@@ -180,7 +182,6 @@ class Cluster:
         return self
 
     def start_redis(self):
-        self.redis_port = free_port()
         self.redis = subprocess.Popen(
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.workdir, "--daemonize", "no",

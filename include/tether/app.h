@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tether/session.h"
 
@@ -27,6 +28,16 @@ using SessionFactory = std::function<std::unique_ptr<Session>()>;
 // A stateless handler: runs on the acceptor thread that read the request,
 // concurrently with itself, so it must be thread-safe. Must not throw.
 using Controller = std::function<Response(const Request&)>;
+
+// A worker that could take a new session, for a placement hook.
+struct PlacementCandidate {
+  std::string host;
+  int worker = 0;
+  int64_t sessions = 0;  // at its last heartbeat
+};
+// Picks the index of the worker a new session goes to ("placement": "app").
+// Runs on acceptor threads: must be thread-safe and must not throw.
+using PlacementHook = std::function<size_t(const Request&, const std::vector<PlacementCandidate>&)>;
 
 class App {
  public:
@@ -42,6 +53,8 @@ class App {
   void add_session(std::string name, SessionFactory factory);
   // A stateless handler, named by "controller" dispatch rules.
   void controller(std::string name, Controller handler);
+  // Where new sessions go when tether.json says "placement": "app".
+  void placement(PlacementHook hook);
 
   // Flags: --config FILE (default tether.json), --worker N, --listen ADDR,
   // --host ID. Returns the process exit code: 0 after a clean drain,

@@ -53,6 +53,14 @@ void emit(const char* level, const std::string& event, nlohmann::json fields) {
 
 }  // namespace
 
+bool every(std::atomic<int64_t>& last, int64_t interval_ms) {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t prev = last.load();
+  return now - prev >= interval_ms && last.compare_exchange_strong(prev, now);
+}
+
 void set_identity(const std::string& host, int worker) {
   std::lock_guard<std::mutex> lock(identity_mu);
   identity_host = host;

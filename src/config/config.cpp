@@ -40,6 +40,32 @@ std::string read_string(const json& j, const char* name, std::string* out) {
   return "";
 }
 
+std::string read_bool(const json& j, const char* name, bool* out) {
+  if (!j.contains(name)) return "";
+  if (!j.at(name).is_boolean()) return std::string("field '") + name + "': expected true or false, got " + j.at(name).dump();
+  *out = j.at(name).get<bool>();
+  return "";
+}
+
+// The "redis" object; errors name redis.<field>.
+std::string read_redis(const json& j, RedisOptions* r) {
+  if (!j.is_object()) return "field 'redis': expected an object like {\"host\": \"127.0.0.1\", \"port\": 6379}";
+  static const std::set<std::string> known = {"host", "port", "password", "db", "prefix", "connect_timeout_ms",
+                                              "io_timeout_ms"};
+  for (auto& [k, v] : j.items()) {
+    if (!known.count(k)) return "field 'redis." + k + "': unknown (misspelt?)";
+  }
+  std::string e;
+  if (!(e = read_string(j, "host", &r->host)).empty()) return "redis: " + e;
+  if (!(e = read_int(j, "port", 1, 65535, &r->port)).empty()) return "redis: " + e;
+  if (!(e = read_string(j, "password", &r->password)).empty()) return "redis: " + e;
+  if (!(e = read_int(j, "db", 0, 1000, &r->db)).empty()) return "redis: " + e;
+  if (!(e = read_string(j, "prefix", &r->prefix)).empty()) return "redis: " + e;
+  if (!(e = read_int(j, "connect_timeout_ms", 1, 60000, &r->connect_timeout_ms)).empty()) return "redis: " + e;
+  if (!(e = read_int(j, "io_timeout_ms", 1, 60000, &r->io_timeout_ms)).empty()) return "redis: " + e;
+  return "";
+}
+
 std::string substitute_worker(std::string s, int worker) {
   const std::string tag = "{worker}";
   for (size_t pos; (pos = s.find(tag)) != std::string::npos;) s.replace(pos, tag.size(), std::to_string(worker));
@@ -64,7 +90,8 @@ std::string check_listen(const std::string& listen) {
 
 const std::set<std::string> kKnownFields = {
     "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
-    "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes"};
+    "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
+    "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions"};
 
 }  // namespace
 
@@ -112,6 +139,20 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = read_int(j, "drain_timeout_s", 1, 3600, &c.drain_timeout_s)).empty()) return fail(e);
   if (!(e = read_int(j, "request_timeout_s", 1, 3600, &c.request_timeout_s)).empty()) return fail(e);
   if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
+  if (!(e = read_string(j, "advertise", &c.advertise)).empty()) return fail(e);
+  if (j.contains("redis")) {
+    c.registry = true;
+    if (!(e = read_redis(j["redis"], &c.redis)).empty()) return fail(e);
+  }
+  if (!(e = read_int(j, "heartbeat_ms", 50, 60000, &c.heartbeat_ms)).empty()) return fail(e);
+  if (!(e = read_int(j, "quick_timeout_ms", 10, 600000, &c.quick_timeout_ms)).empty()) return fail(e);
+  if (!(e = read_string(j, "placement", &c.placement)).empty()) return fail(e);
+  if (!(e = read_bool(j, "accept_sessions", &c.accept_sessions)).empty()) return fail(e);
+  static const std::set<std::string> policies = {"local", "round_robin", "least_loaded", "app"};
+  if (!policies.count(c.placement)) {
+    return fail("field 'placement': expected \"local\", \"round_robin\", \"least_loaded\" or \"app\", got \"" +
+                c.placement + "\"");
+  }
   if (j.contains("routes")) {
     if (!j["routes"].is_array()) return fail("field 'routes': expected an array of rules, got " + j["routes"].dump());
     c.routes = j["routes"];
@@ -126,8 +167,11 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
     return fail("field 'host': expected 1 to 32 letters, digits or '_', got \"" + c.host + "\"");
   }
   if (c.listen.empty()) return fail("field 'listen': required (\"unix:/path/w{worker}.sock\" or \"127.0.0.1:port\")");
+  if (ov.listen.empty()) c.listen_pattern = c.listen;  // a flag names one worker's address only
   c.listen = substitute_worker(c.listen, c.worker);
   if (!(e = check_listen(c.listen)).empty()) return fail("field 'listen': " + e);
+  c.advertise = c.advertise.empty() ? c.listen : substitute_worker(c.advertise, c.worker);
+  if (!(e = check_listen(c.advertise)).empty()) return fail("field 'advertise': " + e);
   if (c.key_file.empty()) return fail("field 'key_file': required (a file of 64-hex-digit keys, mode 600)");
   c.key_file = resolve_path(c, c.key_file);
   if (c.max_acceptor_threads < c.acceptor_threads) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "registry/redis.h"
 
 namespace tether {
 
@@ -26,6 +27,15 @@ struct Config {
   int drain_timeout_s = 20;      // SIGTERM: longest wait for requests in flight
   int request_timeout_s = 30;    // longest a request waits for its session thread
   std::string key_file;          // session token keys (see token.h)
+  std::string listen_pattern;    // listen as written, before {worker} is replaced
+  std::string advertise;         // where peers reach this worker (default: listen)
+
+  bool registry = false;         // a "redis" object was given
+  RedisOptions redis;            // "redis": {"host", "port", "password", "db", "prefix", ...}
+  int heartbeat_ms = 1000;       // worker heartbeat in Redis; 3 missed = gone
+  int quick_timeout_ms = 2000;   // an owner that does not answer in this long is lost
+  std::string placement = "local";  // where new sessions go (see worker/placement.h)
+  bool accept_sessions = true;   // false: a front-only worker that forwards every session
   nlohmann::json routes = nlohmann::json::array();  // dispatch rules, checked by the router
 
   std::string route() const;     // "{host}-{worker}"

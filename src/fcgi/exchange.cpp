@@ -16,7 +16,7 @@ constexpr int64_t kDiscardLimit = 64LL << 20;
 
 }  // namespace
 
-void read_params(FCGX_Request& fr, Request& req) {
+void read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params) {
   std::string_view request_uri, document_uri;
   bool have_query = false;
   for (char** p = fr.envp; p != nullptr && *p != nullptr; ++p) {
@@ -43,6 +43,8 @@ void read_params(FCGX_Request& fr, Request& req) {
       req.remote_addr = v;
     } else if (k == "HTTPS") {
       req.https = !v.empty() && v != "off";
+    } else if (k.rfind("TETHER_", 0) == 0) {
+      (*peer_params)[std::string(k)] = std::string(v);
     }
   }
   std::string_view raw_path = request_uri.substr(0, request_uri.find('?'));

@@ -13,8 +13,9 @@ namespace tether::fcgi {
 enum class BodyStatus { Ok, TooLarge, Broken };
 
 // Fills method, path, query, headers, cookies, remote address and https
-// from the FastCGI params.
-void read_params(FCGX_Request& fr, Request& req);
+// from the FastCGI params; params named TETHER_* (added by a forwarding peer,
+// never by nginx from client headers, which are HTTP_*) go to peer_params.
+void read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params);
 // Reads the body to its end. Beyond max_bytes the rest is read and dropped
 // (up to a bound; past it the connection is closed after the response) and
 // TooLarge is returned, so the connection stays usable for the next request.

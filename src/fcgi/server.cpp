@@ -96,12 +96,19 @@ void FcgiServer::loop(Slot& slot) {
 
 void FcgiServer::serve_one(FCGX_Request* fr) {
   Request req;
-  read_params(*fr, req);
+  std::map<std::string, std::string> peer_params;
+  read_params(*fr, req, &peer_params);
   stats_.accepted++;
   Response resp;
   switch (read_body(*fr, opts_.max_body_bytes, req)) {
     case BodyStatus::Ok:
-      resp = handler_(req);
+      if (!peer_params.empty()) {
+        // A peer forwarded this: tell it at once that this worker is alive,
+        // so its quick timeout measures liveness, not the handler's time.
+        FCGX_PutS("tether: accepted\n", fr->err);
+        FCGX_FFlush(fr->err);
+      }
+      resp = handler_(req, peer_params);
       break;
     case BodyStatus::TooLarge:
       stats_.too_large++;

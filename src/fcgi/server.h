@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -53,7 +54,8 @@ struct ServerStats {
 
 class FcgiServer {
  public:
-  using Handler = std::function<Response(Request&)>;
+  // peer_params: the request's TETHER_* params (see exchange.h).
+  using Handler = std::function<Response(Request&, const std::map<std::string, std::string>& peer_params)>;
 
   // stats outlives the server (its owner shows it on the status route).
   FcgiServer(int listen_fd, ServerOptions opts, Handler handler, ServerStats& stats);

@@ -73,8 +73,9 @@ int Router::match(const std::string& path, RouteMatch* out) const {
   return -1;
 }
 
-Response Router::dispatch(Request& req) const {
+Response Router::dispatch(Request& req, const Forwarded* forwarded) const {
   RouteMatch m;
+  m.forwarded = forwarded;
   int i = match(req.path, &m);
   if (i < 0) return Response::text("not found\n", 404);
   return rules_[static_cast<size_t>(i)].handler->serve(req, m);

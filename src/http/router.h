@@ -20,8 +20,15 @@
 
 namespace tether {
 
+// What a verified peer worker said about a request it forwarded.
+struct Forwarded {
+  std::string from;    // the forwarding worker's route
+  std::string reason;  // why a new session is needed ("lost", ...), or ""
+};
+
 struct RouteMatch {
-  std::string capture;  // the first capture group, or the whole path if none
+  std::string capture;                  // the first capture group, or the whole path if none
+  const Forwarded* forwarded = nullptr;  // set when a peer worker forwarded the request
 };
 
 class RouteHandler {
@@ -40,7 +47,7 @@ class Router {
   static Result<Router> build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories);
 
   // Serves the request with the first matching rule, or 404.
-  Response dispatch(Request& req) const;
+  Response dispatch(Request& req, const Forwarded* forwarded = nullptr) const;
   size_t size() const { return rules_.size(); }
   // Index of the first rule matching path (-1: none), and its capture.
   int match(const std::string& path, RouteMatch* out) const;

@@ -1,6 +1,7 @@
 // SessionHost: a session thread's table of sessions and their timers (see host.h).
 #include "session/host.h"
 
+#include <chrono>
 #include <climits>
 
 #include "common/log.h"
@@ -8,8 +9,21 @@
 namespace tether {
 
 SessionHost::SessionHost(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard,
-                         int shards, SessionStats* stats)
-    : clock_(clock), timeouts_(timeouts), route_(route), shard_(shard), shards_(shards), stats_(stats) {}
+                         int shards, SessionStats* stats, SessionObserver* observer)
+    : clock_(clock),
+      timeouts_(timeouts),
+      route_(route),
+      shard_(shard),
+      shards_(shards),
+      stats_(stats),
+      observer_(observer) {}
+
+int64_t SessionHost::unix_ms_of(Millis steady) const {
+  auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  return wall - (clock_.now_ms() - steady);
+}
 
 SessionHost::~SessionHost() { end_all(EndReason::Shutdown); }
 
@@ -49,7 +63,9 @@ Session* SessionHost::create(SessionJob& job) {
   }
   std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
   it->second.session = std::move(s);
+  it->second.last_reported = now;
   timers_.push(Timer{deadline_of(it->second), sid});
+  if (observer_) observer_->session_created(sid, unix_ms_of(now));
   job.created = true;
   job.created_sid = sid;
   stats_->created++;
@@ -84,6 +100,10 @@ void SessionHost::serve(SessionJob& job) {
   } else {
     s = it->second.session.get();
     it->second.last_seen = now;
+    if (observer_ && now - it->second.last_reported >= timeouts_.report_ms) {
+      it->second.last_reported = now;
+      observer_->session_used(it->first, unix_ms_of(it->second.created));
+    }
   }
   s->requests_++;
   stats_->requests++;
@@ -106,6 +126,7 @@ void SessionHost::serve(SessionJob& job) {
 
 void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason) {
   std::unique_ptr<Session> s = std::move(it->second.session);
+  if (observer_) observer_->session_ended(it->first, reason);
   sessions_.erase(it);  // erase first: on_end may not find itself again
   if (sessions_.empty()) timers_ = {};  // all stale now
   stats_->live--;

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "session/job.h"
+#include "session/observer.h"
 #include "session/stats.h"
 
 namespace tether {
@@ -20,13 +21,15 @@ namespace tether {
 struct SessionTimeouts {
   Millis idle_ms = 1800 * 1000;
   Millis lifetime_ms = 86400 * 1000;
+  Millis report_ms = 60 * 1000;  // tell the observer a session is in use at most this often
 };
 
 class SessionHost {
  public:
   // shard/shards: this host owns the ids with SessionIdHash % shards == shard.
+  // observer may be null (no registry).
   SessionHost(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard, int shards,
-              SessionStats* stats);
+              SessionStats* stats, SessionObserver* observer = nullptr);
   ~SessionHost();
   SessionHost(const SessionHost&) = delete;
   SessionHost& operator=(const SessionHost&) = delete;
@@ -47,12 +50,18 @@ class SessionHost {
   Millis next_deadline() const;
   // A fresh random id that this host owns.
   SessionId new_id() const;
+  // Calls fn(sid, created_unix_ms) for every live session.
+  template <class Fn>
+  void for_each(Fn fn) const {
+    for (const auto& [sid, e] : sessions_) fn(sid, unix_ms_of(e.created));
+  }
 
  private:
   struct Entry {
     std::unique_ptr<Session> session;
     Millis created;
     Millis last_seen;
+    Millis last_reported = 0;
   };
   struct Timer {
     Millis deadline;
@@ -61,6 +70,7 @@ class SessionHost {
   };
 
   Millis deadline_of(const Entry& e) const;
+  int64_t unix_ms_of(Millis steady) const;  // a clock_ time as wall time
   Session* create(SessionJob& job);
   void end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason);
 
@@ -69,6 +79,7 @@ class SessionHost {
   const std::string* route_;
   int shard_, shards_;
   SessionStats* stats_;
+  SessionObserver* observer_;
   std::unordered_map<SessionId, Entry, SessionIdHash> sessions_;
   // One timer per live session; stale ones (ended sessions, extended
   // deadlines) are fixed up when they reach the top.

@@ -6,8 +6,8 @@
 namespace tether {
 
 SessionThread::SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard,
-                             int shards, SessionStats* stats)
-    : clock_(clock), host_(clock, timeouts, route, shard, shards, stats) {}
+                             int shards, SessionStats* stats, SessionObserver* observer)
+    : clock_(clock), host_(clock, timeouts, route, shard, shards, stats, observer) {}
 
 SessionThread::~SessionThread() { stop(); }
 
@@ -77,11 +77,28 @@ void SessionThread::loop() {
   host_.end_all(EndReason::Shutdown);
 }
 
-SessionPool::SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads)
+SessionPool::SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
+                         SessionObserver* observer)
     : route_(std::move(route)) {
   for (int i = 0; i < threads; ++i) {
-    threads_.push_back(std::make_unique<SessionThread>(clock, timeouts, &route_, i, threads, &stats_));
+    threads_.push_back(std::make_unique<SessionThread>(clock, timeouts, &route_, i, threads, &stats_, observer));
   }
+}
+
+std::vector<std::pair<SessionId, int64_t>> SessionPool::snapshot() {
+  std::vector<std::pair<SessionId, int64_t>> out;
+  for (auto& t : threads_) {
+    std::promise<void> done;
+    auto f = done.get_future();
+    if (!t->run_on([&](SessionHost& h) {
+          h.for_each([&](const SessionId& sid, int64_t created) { out.emplace_back(sid, created); });
+          done.set_value();
+        })) {
+      continue;  // stopping
+    }
+    f.wait();
+  }
+  return out;
 }
 
 SessionPool::~SessionPool() { stop(); }

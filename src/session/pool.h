@@ -21,7 +21,7 @@ namespace tether {
 class SessionThread {
  public:
   SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard, int shards,
-                SessionStats* stats);
+                SessionStats* stats, SessionObserver* observer);
   ~SessionThread();
   void start();
   // False when stopping: the job was not taken.
@@ -45,7 +45,8 @@ class SessionThread {
 
 class SessionPool {
  public:
-  SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads);
+  SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
+              SessionObserver* observer = nullptr);
   ~SessionPool();
   void start();
   void stop();
@@ -53,6 +54,8 @@ class SessionPool {
   // Which thread owns sid, and a fresh id for a new session.
   size_t shard_of(const SessionId& sid) const;
   bool kill(const SessionId& sid);  // waits until the owner thread has ended it
+  // Every live session (sid, created unix ms), gathered from each thread in turn.
+  std::vector<std::pair<SessionId, int64_t>> snapshot();
   const SessionStats& stats() const { return stats_; }
   const std::string& route() const { return route_; }
 

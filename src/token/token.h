@@ -66,8 +66,8 @@ class TokenCodec {
   // The route part of a token ("" if it has none), without decrypting.
   static std::string_view route_of(std::string_view token);
 
-  // The first key, for deriving other secrets (peer authentication).
-  const TokenKey& primary_key() const { return keys_.front(); }
+  // Every key, the sealing one first (peer authentication derives from them).
+  const std::vector<TokenKey>& keys() const { return keys_; }
 
  private:
   explicit TokenCodec(std::vector<TokenKey> keys) : keys_(std::move(keys)) {}

@@ -21,6 +21,8 @@ void App::add_session(std::string name, SessionFactory factory) {
   impl_->apps.sessions[std::move(name)] = std::move(factory);
 }
 
+void App::placement(PlacementHook hook) { impl_->apps.placement = std::move(hook); }
+
 void App::controller(std::string name, Controller handler) {
   impl_->apps.controllers[std::move(name)] = std::move(handler);
 }

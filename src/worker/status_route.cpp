@@ -7,11 +7,9 @@
 
 namespace tether {
 
-Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& spec, const Config& config,
-                                                        const fcgi::ServerStats& server,
-                                                        const SessionStats& sessions) {
+Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& spec, StatusSources sources) {
   using R = Result<std::unique_ptr<RouteHandler>>;
-  std::unique_ptr<StatusRoute> r(new StatusRoute(config, server, sessions));
+  std::unique_ptr<StatusRoute> r(new StatusRoute(sources));
   r->allow_ = {"127.0.0.1", "::1"};
   if (!spec.is_object()) return R::error("expected an object, e.g. {} or {\"allow\": [\"10.0.0.5\"]}");
   if (spec.contains("allow")) {
@@ -27,9 +25,12 @@ Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& sp
 
 Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
   if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
+  const auto& server_ = src_.server;
+  const auto& sessions_ = src_.sessions;
+  const auto& fwd = src_.forward;
   nlohmann::json j;
-  j["host"] = config_.host;
-  j["worker"] = config_.worker;
+  j["host"] = src_.config.host;
+  j["worker"] = src_.config.worker;
   j["pid"] = getpid();
   j["started"] = started_;
   j["requests"] = {{"accepted", server_.accepted.load()},
@@ -47,6 +48,20 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
                               {"app", sessions_.ended_app.load()},
                               {"killed", sessions_.ended_killed.load()},
                               {"shutdown", sessions_.ended_shutdown.load()}}}};
+  j["forward"] = {{"out", fwd.out.load()},
+                  {"in", fwd.in.load()},
+                  {"lost", fwd.lost.load()},
+                  {"failed", fwd.failed.load()},
+                  {"forged", fwd.forged.load()}};
+  if (src_.registry != nullptr) {
+    const RegistryStats& r = src_.registry->stats();
+    j["redis"] = {{"up", r.up.load()},
+                  {"commands", r.commands.load()},
+                  {"errors", r.errors.load()},
+                  {"outages", r.outages.load()},
+                  {"pending", r.pending.load()},
+                  {"lost_ownership", r.lost_ownership.load()}};
+  }
   return Response::json(j.dump()).header("Cache-Control", "no-store");
 }
 

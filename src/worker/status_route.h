@@ -9,22 +9,29 @@
 #include "config/config.h"
 #include "fcgi/server.h"
 #include "http/router.h"
+#include "registry/registry.h"
 #include "session/stats.h"
+#include "worker/forwarder.h"
 
 namespace tether {
 
+// Where the figures come from; registry may be null (no Redis configured).
+struct StatusSources {
+  const Config& config;
+  const fcgi::ServerStats& server;
+  const SessionStats& sessions;
+  const ForwardStats& forward;
+  const Registry* registry;
+};
+
 class StatusRoute final : public RouteHandler {
  public:
-  static Result<std::unique_ptr<RouteHandler>> make(const nlohmann::json& spec, const Config& config,
-                                                    const fcgi::ServerStats& server, const SessionStats& sessions);
+  static Result<std::unique_ptr<RouteHandler>> make(const nlohmann::json& spec, StatusSources sources);
   Response serve(Request& req, const RouteMatch& match) override;
 
  private:
-  StatusRoute(const Config& c, const fcgi::ServerStats& server, const SessionStats& sessions)
-      : config_(c), server_(server), sessions_(sessions) {}
-  const Config& config_;
-  const fcgi::ServerStats& server_;
-  const SessionStats& sessions_;
+  explicit StatusRoute(StatusSources s) : src_(s) {}
+  StatusSources src_;
   std::set<std::string> allow_;
   int64_t started_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "common/log.h"
@@ -13,6 +14,11 @@
 #include "http/static_files.h"
 #include "session/pool.h"
 #include "token/token.h"
+#include "registry/bus.h"
+#include "registry/registry.h"
+#include "worker/forwarder.h"
+#include "worker/peer_auth.h"
+#include "worker/placement.h"
 #include "worker/session_route.h"
 #include "worker/status_route.h"
 
@@ -57,14 +63,35 @@ class ControllerRoute final : public RouteHandler {
   const Controller* controller_;
 };
 
+SessionTimeouts timeouts_of(const Config& c) {
+  SessionTimeouts t;
+  t.idle_ms = c.idle_timeout_s * 1000LL;
+  t.lifetime_ms = c.lifetime_s * 1000LL;
+  t.report_ms = std::clamp<Millis>(t.idle_ms / 4, 1000, 60000);  // registry refresh, at most
+  return t;
+}
+
 // What a worker loads before it serves; also all that --check-config checks.
 class Worker {
  public:
-  Worker(const Config& c, const AppRegistry& apps)
-      : config_(c),
-        apps_(apps),
-        pool_(clock_, SessionTimeouts{c.idle_timeout_s * 1000LL, c.lifetime_s * 1000LL}, c.route(),
-              c.session_threads) {}
+  Worker(const Config& c, const AppRegistry& apps) : config_(c), apps_(apps) {
+    if (c.registry) {
+      RegistryConfig rc;
+      rc.redis = c.redis;
+      rc.me = registry::Owner{c.host, c.worker, c.advertise};
+      rc.accepting = c.accept_sessions;
+      rc.heartbeat_ms = c.heartbeat_ms;
+      SessionTimeouts t = timeouts_of(c);
+      rc.session_ttl_ms = t.idle_ms + 2 * t.report_ms;  // outlives the refresh interval
+      Registry::Hooks hooks;
+      hooks.live_sessions = [this] { return pool_->stats().live.load(); };
+      hooks.snapshot = [this] { return pool_->snapshot(); };
+      hooks.lost = [this](const SessionId& sid) { pool_->kill(sid); };
+      registry_ = std::make_unique<Registry>(rc, hooks);
+      bus_ = std::make_unique<Bus>(c.redis);
+    }
+    pool_ = std::make_unique<SessionPool>(clock_, timeouts_of(c), c.route(), c.session_threads, registry_.get());
+  }
 
   // Key file and dispatch rules; the error names the file.
   Status load() {
@@ -72,11 +99,21 @@ class Worker {
     auto codec = TokenCodec::from_key_file(config_.key_file);
     if (!codec) return Status::error(config_.file + ": " + codec.message());
     codec_.emplace(std::move(codec.value()));
+    peer_auth_.emplace(*codec_);
+    forwarder_.emplace(config_, *peer_auth_, registry_.get());
+    auto policy = Placement::parse(config_.placement);
+    if (!policy) return Status::error(config_.file + ": field 'placement': " + policy.message());
+    if (*policy == Placement::Policy::App && !apps_.placement) {
+      return Status::error(config_.file + ": field 'placement': \"app\", but the program registers no placement hook");
+    }
+    placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
+                       apps_.placement);
     std::map<std::string, RouteFactory> kinds;
     kinds["session"] = [this](const nlohmann::json& spec) -> HandlerResult {
       auto factory = find_named(spec, apps_.sessions, "session app");
       if (!factory) return factory.status();
-      return std::unique_ptr<RouteHandler>(new SessionRoute(*factory, *codec_, pool_, config_));
+      return std::unique_ptr<RouteHandler>(
+          new SessionRoute(*factory, *codec_, *pool_, config_, *forwarder_, *placement_));
     };
     kinds["controller"] = [this](const nlohmann::json& spec) -> HandlerResult {
       auto controller = find_named(spec, apps_.controllers, "controller");
@@ -85,7 +122,8 @@ class Worker {
     };
     kinds["file"] = [this](const nlohmann::json& spec) { return StaticFiles::make(spec, config_.base_dir); };
     kinds["status"] = [this](const nlohmann::json& spec) {
-      return StatusRoute::make(spec, config_, server_stats_, pool_.stats());
+      return StatusRoute::make(
+          spec, StatusSources{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get()});
     };
     auto router = Router::build(config_.routes, kinds);
     if (!router) return Status::error(config_.file + ": " + router.message());
@@ -97,13 +135,34 @@ class Worker {
   int serve();
 
  private:
+  // Every request: peer proof checked first, then the dispatch rules.
+  Response handle(Request& req, const std::map<std::string, std::string>& peer_params) {
+    if (peer_params.empty()) return router_->dispatch(req);
+    auto forwarded = peer_auth_->verify(req, peer_params);
+    if (!forwarded) {
+      forwarder_->stats().forged++;
+      if (log::every(forged_log_, 1000)) {
+        log::warn("peer_proof_refused", {{"error", forwarded.message()}, {"remote", req.remote_addr}});
+      }
+      return Response::text("forbidden: the forwarding proof did not verify\n", 403);
+    }
+    forwarder_->stats().in++;
+    return router_->dispatch(req, &forwarded.value());
+  }
+
   const Config& config_;
   const AppRegistry& apps_;
   SteadyClock clock_;
-  SessionPool pool_;
+  std::unique_ptr<Registry> registry_;  // null without "redis" in the config
+  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<SessionPool> pool_;
   fcgi::ServerStats server_stats_;
   std::optional<TokenCodec> codec_;
+  std::optional<PeerAuth> peer_auth_;
+  std::optional<Forwarder> forwarder_;
+  std::optional<Placement> placement_;
   std::optional<Router> router_;
+  std::atomic<int64_t> forged_log_{0};
 };
 
 int Worker::serve() {
@@ -121,9 +180,25 @@ int Worker::serve() {
   }
   fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
                            config_.keepalive_idle_s};
-  fcgi::FcgiServer server(*listen_fd, opts, [this](Request& req) { return router_->dispatch(req); },
-                          server_stats_);
-  pool_.start();
+  fcgi::FcgiServer server(
+      *listen_fd, opts,
+      [this](Request& req, const std::map<std::string, std::string>& peer) { return handle(req, peer); },
+      server_stats_);
+  if (registry_) {
+    registry_->start();
+    bus_->on("kill", [this](const nlohmann::json& m) {
+      SessionId sid;
+      std::string hex = m.value("sid", "");
+      size_t len = 0;
+      if (sodium_hex2bin(sid.bytes.data(), sid.bytes.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) != 0 ||
+          len != sid.bytes.size()) {
+        return;
+      }
+      if (pool_->kill(sid)) log::info("session_killed", {{"session", hex.substr(0, 12)}});
+    });
+    bus_->start();
+  }
+  pool_->start();
   if (Status s = server.start(); !s) {
     log::error("start_failed", {{"error", s.message()}});
     return 1;
@@ -142,6 +217,7 @@ int Worker::serve() {
     log::info("draining", {{"signal", strsignal(sig)}, {"in_flight", server.stats().in_flight.load()}});
     break;
   }
+  if (registry_) registry_->set_accepting(false);
   server.begin_drain();
   if (!server.wait_drained(config_.drain_timeout_s * 1000LL)) {
     log::error("drain_timeout",
@@ -150,10 +226,14 @@ int Worker::serve() {
     _exit(1);  // threads are stuck in handlers: do not wait for them
   }
   server.stop();
-  pool_.stop();
+  pool_->stop();  // ends the sessions: their entries are released below
+  if (registry_) {
+    bus_->stop();
+    registry_->stop();
+  }
   fcgi::remove_listener_file(config_.listen);
   log::info("stopped",
-            {{"requests", server.stats().accepted.load()}, {"sessions_ended", pool_.stats().ended_shutdown.load()}});
+            {{"requests", server.stats().accepted.load()}, {"sessions_ended", pool_->stats().ended_shutdown.load()}});
   return 0;
 }
 

@@ -15,6 +15,7 @@ namespace tether {
 struct AppRegistry {
   std::map<std::string, SessionFactory> sessions;
   std::map<std::string, Controller> controllers;
+  PlacementHook placement;
 };
 
 // Exit codes: 0 drained cleanly, 1 failed to start or to drain in time,

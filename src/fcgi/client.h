@@ -1,0 +1,56 @@
+// PeerClient: the FastCGI client side, for forwarding a request to the
+// worker that owns its session. Keeps idle kept-alive connections per peer
+// address and reuses them.
+//
+// Timeouts: the peer must connect and send its first record (an owner acks a
+// verified peer request at once with a STDERR record) within quick_ms, or
+// the call is NoAnswer; then the whole reply must arrive within total_ms.
+//
+// Thread safety: call() from any thread at once; the pool is locked inside.
+#pragma once
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tether/response.h"
+
+namespace tether::fcgi {
+
+struct CallResult {
+  enum class Kind {
+    Ok,           // response holds the peer's reply
+    Unreachable,  // could not connect
+    NoAnswer,     // connected, but nothing came back within the quick timeout
+    Failed,       // the reply broke off, was malformed, or took longer than total_ms
+  };
+  Kind kind = Kind::Failed;
+  Response response;
+  std::string error;
+};
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+class PeerClient {
+ public:
+  explicit PeerClient(size_t max_idle_per_peer = 16) : max_idle_(max_idle_per_peer) {}
+  ~PeerClient();
+  PeerClient(const PeerClient&) = delete;
+  PeerClient& operator=(const PeerClient&) = delete;
+
+  // addr: "unix:/path.sock" or "IPv4:port".
+  CallResult call(const std::string& addr, const Params& params, std::string_view body, int quick_ms, int total_ms);
+  // Closes the idle connections to addr (the peer is gone).
+  void forget(const std::string& addr);
+
+ private:
+  int take(const std::string& addr);  // an idle connection, or -1
+  void give_back(const std::string& addr, int fd);
+
+  size_t max_idle_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::vector<int>> idle_;
+};
+
+}  // namespace tether::fcgi

@@ -1,0 +1,137 @@
+// Session and worker entries in Redis (see entries.h).
+#include "registry/entries.h"
+
+namespace tether::registry {
+namespace {
+
+const char* kUpsert = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'host', 'worker', 'epoch')
+if v[3] then
+  if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[3] ~= ARGV[4] then return 0 end
+  redis.call('HSET', KEYS[1], 'last_seen', ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'host', ARGV[1], 'worker', ARGV[2], 'addr', ARGV[3], 'epoch', ARGV[4],
+             'created', ARGV[5], 'last_seen', ARGV[6])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return 1)lua";
+
+const char* kRelease = R"lua(
+local v = redis.call('HMGET', KEYS[1], 'host', 'worker', 'epoch')
+if v[1] == ARGV[1] and v[2] == ARGV[2] and v[3] == ARGV[3] then return redis.call('DEL', KEYS[1]) end
+return 0)lua";
+
+const char* kTransfer = R"lua(
+local e = redis.call('HGET', KEYS[1], 'epoch')
+if e ~= ARGV[1] then return 0 end
+local n = tonumber(e) + 1
+redis.call('HSET', KEYS[1], 'host', ARGV[2], 'worker', ARGV[3], 'addr', ARGV[4], 'epoch', n, 'last_seen', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return n)lua";
+
+}  // namespace
+
+const char* upsert_script() { return kUpsert; }
+const char* release_script() { return kRelease; }
+
+std::string session_key(const std::string& prefix, const SessionId& sid) { return prefix + "session:" + sid.hex(); }
+
+std::string worker_name(const std::string& host, int worker) { return host + ":" + std::to_string(worker); }
+
+std::vector<std::string> upsert_argv(const std::string& prefix, const SessionId& sid, const Owner& me, int64_t epoch,
+                                     int64_t created_ms, int64_t now_ms, int64_t ttl_ms) {
+  return {"EVAL",
+          kUpsert,
+          "1",
+          session_key(prefix, sid),
+          me.host,
+          std::to_string(me.worker),
+          me.addr,
+          std::to_string(epoch),
+          std::to_string(created_ms),
+          std::to_string(now_ms),
+          std::to_string(ttl_ms)};
+}
+
+std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
+                                      int64_t epoch) {
+  return {"EVAL", kRelease, "1", session_key(prefix, sid), me.host, std::to_string(me.worker),
+          std::to_string(epoch)};
+}
+
+std::vector<std::string> transfer_argv(const std::string& prefix, const SessionId& sid, int64_t from_epoch,
+                                       const Owner& to, int64_t now_ms, int64_t ttl_ms) {
+  return {"EVAL",
+          kTransfer,
+          "1",
+          session_key(prefix, sid),
+          std::to_string(from_epoch),
+          to.host,
+          std::to_string(to.worker),
+          to.addr,
+          std::to_string(now_ms),
+          std::to_string(ttl_ms)};
+}
+
+Result<std::optional<SessionEntry>> read_session(Redis& redis, const SessionId& sid) {
+  auto r = redis.command({"HGETALL", session_key(redis.options().prefix, sid)});
+  if (!r) return r.status();
+  const redisReply* a = r->get();
+  if (a->type != REDIS_REPLY_ARRAY || a->elements == 0) return std::optional<SessionEntry>();
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < a->elements; i += 2) f[reply_string(a->element[i])] = reply_string(a->element[i + 1]);
+  SessionEntry e;
+  e.owner.host = f["host"];
+  e.owner.worker = atoi(f["worker"].c_str());
+  e.owner.addr = f["addr"];
+  e.epoch = atoll(f["epoch"].c_str());
+  e.created_ms = atoll(f["created"].c_str());
+  e.last_seen_ms = atoll(f["last_seen"].c_str());
+  return std::optional<SessionEntry>(std::move(e));
+}
+
+void append_heartbeat(Redis& redis, const WorkerInfo& me, int64_t now_ms, int64_t heartbeat_ms) {
+  const std::string& prefix = redis.options().prefix;
+  std::string name = worker_name(me.host, me.worker);
+  std::string key = prefix + "worker:" + name;
+  redis.append({"HSET", key, "addr", me.addr, "pid", std::to_string(me.pid), "sessions", std::to_string(me.sessions),
+                "accepting", me.accepting ? "1" : "0", "started", std::to_string(me.started_ms)});
+  redis.append({"PEXPIRE", key, std::to_string(3 * heartbeat_ms)});
+  redis.append({"ZADD", prefix + "workers", std::to_string(now_ms), name});
+  redis.append({"ZREMRANGEBYSCORE", prefix + "workers", "-inf", "(" + std::to_string(now_ms - 10 * heartbeat_ms)});
+}
+
+Result<std::vector<WorkerInfo>> read_workers(Redis& redis, int64_t now_ms, int64_t heartbeat_ms) {
+  const std::string& prefix = redis.options().prefix;
+  auto names = redis.command(
+      {"ZRANGEBYSCORE", prefix + "workers", std::to_string(now_ms - 3 * heartbeat_ms), "+inf", "WITHSCORES"});
+  if (!names) return names.status();
+  std::vector<WorkerInfo> out;
+  const redisReply* a = names->get();
+  for (size_t i = 0; i + 1 < a->elements; i += 2) {
+    std::string name = reply_string(a->element[i]);
+    size_t colon = name.rfind(':');
+    if (colon == std::string::npos) continue;
+    WorkerInfo w;
+    w.host = name.substr(0, colon);
+    w.worker = atoi(name.c_str() + colon + 1);
+    w.heartbeat_ms = reply_integer(a->element[i + 1]);
+    out.push_back(std::move(w));
+    redis.append({"HMGET", prefix + "worker:" + name, "addr", "accepting", "sessions", "pid"});
+  }
+  auto replies = redis.flush();
+  if (!replies) return replies.status();
+  std::vector<WorkerInfo> live;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const redisReply* h = (*replies)[i].get();
+    if (h->type != REDIS_REPLY_ARRAY || h->elements < 4 || h->element[0]->type != REDIS_REPLY_STRING) continue;
+    out[i].addr = reply_string(h->element[0]);
+    out[i].accepting = reply_string(h->element[1]) == "1";
+    out[i].sessions = reply_integer(h->element[2]);
+    out[i].pid = reply_integer(h->element[3]);
+    live.push_back(std::move(out[i]));
+  }
+  return live;
+}
+
+}  // namespace tether::registry

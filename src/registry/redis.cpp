@@ -1,0 +1,124 @@
+// hiredis connection wrapper (see redis.h).
+#include "registry/redis.h"
+
+#include <poll.h>
+#include <sys/time.h>
+
+namespace tether {
+namespace {
+
+timeval to_timeval(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
+
+void argv_arrays(const std::vector<std::string>& argv, std::vector<const char*>* ptrs, std::vector<size_t>* lens) {
+  ptrs->reserve(argv.size());
+  lens->reserve(argv.size());
+  for (const auto& a : argv) {
+    ptrs->push_back(a.data());
+    lens->push_back(a.size());
+  }
+}
+
+}  // namespace
+
+std::string reply_string(const redisReply* r) {
+  if (r == nullptr) return "";
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR) {
+    return std::string(r->str, r->len);
+  }
+  if (r->type == REDIS_REPLY_INTEGER) return std::to_string(r->integer);
+  return "";
+}
+
+long long reply_integer(const redisReply* r) {
+  if (r == nullptr) return 0;
+  if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+  if (r->type == REDIS_REPLY_STRING) return atoll(r->str);
+  return 0;
+}
+
+Status Redis::fail(const std::string& what) {
+  std::string msg = "redis " + opts_.host + ":" + std::to_string(opts_.port) + ": " + what;
+  if (ctx_ != nullptr && ctx_->err) msg += ": " + std::string(ctx_->errstr);
+  close();
+  return Status::error(msg);
+}
+
+void Redis::close() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+  ctx_ = nullptr;
+  pending_ = 0;
+}
+
+Status Redis::connect() {
+  if (ctx_ != nullptr) return Status::ok();
+  ctx_ = redisConnectWithTimeout(opts_.host.c_str(), opts_.port, to_timeval(opts_.connect_timeout_ms));
+  if (ctx_ == nullptr) return Status::error("redis: out of memory");
+  if (ctx_->err) return fail("connect");
+  if (redisSetTimeout(ctx_, to_timeval(opts_.io_timeout_ms)) != REDIS_OK) return fail("set timeout");
+  redisEnableKeepAlive(ctx_);
+  if (!opts_.password.empty()) {
+    auto r = command({"AUTH", opts_.password});
+    if (!r) return fail("AUTH refused (" + r.message() + ")");
+  }
+  if (opts_.db != 0) {
+    auto r = command({"SELECT", std::to_string(opts_.db)});
+    if (!r) return fail("SELECT " + std::to_string(opts_.db) + " refused");
+  }
+  return Status::ok();
+}
+
+Result<RedisReply> Redis::command(const std::vector<std::string>& argv) {
+  if (Status s = connect(); !s) return s;
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  argv_arrays(argv, &ptrs, &lens);
+  RedisReply reply(static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
+  if (!reply) return fail(argv.empty() ? "command" : argv[0]);
+  if (reply->type == REDIS_REPLY_ERROR) return Status::error(std::string(reply->str, reply->len));
+  return reply;
+}
+
+void Redis::append(const std::vector<std::string>& argv) {
+  if (!connect()) return;  // flush() reports the error
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  argv_arrays(argv, &ptrs, &lens);
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data()) == REDIS_OK) {
+    ++pending_;
+  }
+}
+
+Result<std::vector<RedisReply>> Redis::flush() {
+  if (ctx_ == nullptr) return fail("not connected");
+  std::vector<RedisReply> out;
+  out.reserve(pending_);
+  while (pending_ > 0) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return fail("pipeline");
+    --pending_;
+    out.emplace_back(static_cast<redisReply*>(raw));
+  }
+  return out;
+}
+
+Result<RedisReply> Redis::wait_reply(int timeout_ms) {
+  if (ctx_ == nullptr) return Status::error("redis: not connected");
+  void* raw = nullptr;
+  if (redisReaderGetReply(ctx_->reader, &raw) != REDIS_OK) return fail("read");
+  if (raw == nullptr) {
+    pollfd p{ctx_->fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) == 0) return RedisReply();
+    if (redisBufferRead(ctx_) != REDIS_OK) return fail("read");
+    if (redisReaderGetReply(ctx_->reader, &raw) != REDIS_OK) return fail("read");
+  }
+  return RedisReply(static_cast<redisReply*>(raw));
+}
+
+const std::string& Redis::key(const std::string& suffix) {
+  key_ = opts_.prefix;
+  key_ += suffix;
+  return key_;
+}
+
+}  // namespace tether

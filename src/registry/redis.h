@@ -1,0 +1,74 @@
+// Redis: one hiredis connection with RAII ownership, connect/IO timeouts,
+// AUTH and SELECT applied again after every reconnect, and pipelining.
+// Any I/O error drops the connection; the next call reconnects.
+//
+// Thread safety: none ("a redisContext is not thread-safe"): one Redis per
+// thread that needs one.
+#pragma once
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tether {
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  int db = 0;
+  int connect_timeout_ms = 500;
+  int io_timeout_ms = 1000;
+  std::string prefix = "tether:";  // every key tether writes starts with this
+};
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using RedisReply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+class Redis {
+ public:
+  explicit Redis(RedisOptions opts) : opts_(std::move(opts)) {}
+  ~Redis() { close(); }
+  Redis(const Redis&) = delete;
+  Redis& operator=(const Redis&) = delete;
+
+  // Connects if not connected. The error says where and why.
+  Status connect();
+  bool connected() const { return ctx_ != nullptr; }
+  void close();
+
+  // One command. A Redis error reply ("ERR ...", "NOSCRIPT ...") is an error
+  // Result with that text; the connection stays up for those.
+  Result<RedisReply> command(const std::vector<std::string>& argv);
+  // Pipelining: queue commands, then read every reply in order. The result
+  // holds one reply per command (error replies included, as replies).
+  void append(const std::vector<std::string>& argv);
+  Result<std::vector<RedisReply>> flush();
+  size_t pending() const { return pending_; }
+
+  const RedisOptions& options() const { return opts_; }
+  const std::string& key(const std::string& suffix);  // prefix + suffix, in a reused buffer
+  // For a subscribed connection: one reply, waiting at most timeout_ms.
+  // A null reply means nothing (whole) came in time. Error when the
+  // connection failed.
+  Result<RedisReply> wait_reply(int timeout_ms);
+
+ private:
+  Status fail(const std::string& what);
+
+  RedisOptions opts_;
+  redisContext* ctx_ = nullptr;
+  size_t pending_ = 0;
+  std::string key_;
+};
+
+// Helpers to read replies.
+std::string reply_string(const redisReply* r);  // string/status/integer as text, else ""
+long long reply_integer(const redisReply* r);   // integer, or a numeric string; 0 otherwise
+
+}  // namespace tether

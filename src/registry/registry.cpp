@@ -1,0 +1,250 @@
+// The registry thread (see registry.h).
+#include "registry/registry.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "common/log.h"
+
+namespace tether {
+namespace {
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr size_t kBatch = 5000;  // reports per pipelined round trip
+
+}  // namespace
+
+Registry::Registry(RegistryConfig config, Hooks hooks)
+    : config_(std::move(config)), hooks_(std::move(hooks)), accepting_(config_.accepting), redis_(config_.redis) {}
+
+Registry::~Registry() { stop(); }
+
+void Registry::start() {
+  started_ms_ = unix_ms();
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Registry::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Registry::queue(const SessionId& sid, Op op, bool wake) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = ops_.try_emplace(sid, op);
+    if (!inserted) {
+      // A release wins over anything; a use after a pending create changes nothing.
+      if (op.release || it->second.release) it->second = op;
+    }
+    stats_.pending = static_cast<int64_t>(ops_.size());
+  }
+  if (wake) cv_.notify_one();
+}
+
+void Registry::session_created(const SessionId& sid, int64_t created_unix_ms) {
+  queue(sid, Op{false, created_unix_ms}, true);
+}
+void Registry::session_used(const SessionId& sid, int64_t created_unix_ms) {
+  queue(sid, Op{false, created_unix_ms}, false);  // written with the next batch or heartbeat
+}
+void Registry::session_ended(const SessionId& sid, EndReason /*reason*/) { queue(sid, Op{true, 0}, true); }
+
+void Registry::requeue(OpMap& ops) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [sid, op] : ops) ops_.try_emplace(sid, op);  // a newer report wins
+  stats_.pending = static_cast<int64_t>(ops_.size());
+  ops.clear();
+}
+
+void Registry::outage_started(const std::string& error) {
+  stats_.errors++;
+  stats_.up = false;
+  redis_.close();
+  if (outage_start_ms_ != 0) return;  // logged when it began
+  outage_start_ms_ = unix_ms();
+  stats_.outages++;
+  log::error("redis_down", {{"error", error}, {"effect", "sessions keep working; registry writes wait"}});
+}
+
+bool Registry::ensure_connected() {
+  if (redis_.connected()) return true;
+  Status s = redis_.connect();
+  if (s) {
+    redis_.append({"SCRIPT", "LOAD", registry::upsert_script()});
+    redis_.append({"SCRIPT", "LOAD", registry::release_script()});
+    stats_.commands += 2;
+    auto shas = redis_.flush();
+    if (shas && (*shas)[0]->type == REDIS_REPLY_STRING && (*shas)[1]->type == REDIS_REPLY_STRING) {
+      upsert_sha_ = reply_string((*shas)[0].get());
+      release_sha_ = reply_string((*shas)[1].get());
+    } else {
+      s = Status::error(shas ? "SCRIPT LOAD refused: " + reply_string((*shas)[0].get()) : shas.message());
+    }
+  }
+  if (!s) {
+    outage_started(s.message());
+    return false;
+  }
+  if (outage_start_ms_ != 0) {
+    log::info("redis_up", {{"down_ms", unix_ms() - outage_start_ms_}});
+  }
+  outage_start_ms_ = 0;
+  stats_.up = true;
+  // Redis may have restarted empty, or missed writes: write every live session again.
+  if (hooks_.snapshot) {
+    auto all = hooks_.snapshot();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [sid, created] : all) ops_.try_emplace(sid, Op{false, created});
+    stats_.pending = static_cast<int64_t>(ops_.size());
+  }
+  return true;
+}
+
+bool Registry::write_ops(OpMap& ops) {
+  int64_t now = unix_ms();
+  std::vector<SessionId> order;
+  order.reserve(ops.size());
+  for (auto& [sid, op] : ops) {
+    std::vector<std::string> argv =
+        op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, 1)
+                   : registry::upsert_argv(config_.redis.prefix, sid, config_.me, 1, op.created_ms, now,
+                                           config_.session_ttl_ms);
+    argv[0] = "EVALSHA";
+    argv[1] = op.release ? release_sha_ : upsert_sha_;
+    redis_.append(argv);
+    order.push_back(sid);
+  }
+  stats_.commands += order.size();
+  auto replies = redis_.flush();
+  if (!replies) {
+    outage_started(replies.message());
+    return false;
+  }
+  std::vector<SessionId> lost;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const redisReply* r = (*replies)[i].get();
+    if (r->type == REDIS_REPLY_ERROR) {
+      stats_.errors++;
+      log::error("registry_write_failed", {{"error", reply_string(r)}});
+      continue;
+    }
+    if (!ops[order[i]].release && reply_integer(r) == 0) lost.push_back(order[i]);
+  }
+  ops.clear();
+  for (const auto& sid : lost) {
+    stats_.lost_ownership++;
+    log::warn("session_owned_elsewhere", {{"session", sid.hex().substr(0, 12)}, {"effect", "ended here"}});
+    if (hooks_.lost) hooks_.lost(sid);
+  }
+  return true;
+}
+
+bool Registry::heartbeat() {
+  int64_t now = unix_ms();
+  registry::WorkerInfo me;
+  me.host = config_.me.host;
+  me.worker = config_.me.worker;
+  me.addr = config_.me.addr;
+  me.accepting = accepting_.load();
+  me.sessions = hooks_.live_sessions ? hooks_.live_sessions() : 0;
+  me.pid = getpid();
+  me.started_ms = started_ms_;
+  registry::append_heartbeat(redis_, me, now, config_.heartbeat_ms);
+  auto hb = redis_.flush();
+  stats_.commands += 4;
+  if (!hb) {
+    outage_started(hb.message());
+    return false;
+  }
+  auto workers = registry::read_workers(redis_, now, config_.heartbeat_ms);
+  if (!workers) {
+    outage_started(workers.message());
+    return false;
+  }
+  stats_.commands += 1 + workers->size();
+  auto dir = std::make_shared<const std::vector<registry::WorkerInfo>>(std::move(workers.value()));
+  std::lock_guard<std::mutex> lock(dir_mu_);
+  dir_ = std::move(dir);
+  return true;
+}
+
+void Registry::loop() {
+  using namespace std::chrono;
+  auto next_heartbeat = steady_clock::now();
+  int64_t backoff_ms = 100;
+  for (;;) {
+    OpMap batch;
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto wake = redis_.connected() ? next_heartbeat : steady_clock::now() + milliseconds(backoff_ms);
+      cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
+      stopping = stopping_;
+      // Take at most one batch; the rest waits for the next round.
+      for (auto it = ops_.begin(); it != ops_.end() && batch.size() < kBatch;) {
+        batch.insert(*it);
+        it = ops_.erase(it);
+      }
+      stats_.pending = static_cast<int64_t>(ops_.size());
+    }
+    if (!ensure_connected()) {
+      requeue(batch);
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
+      if (stopping) break;  // Redis is down: what is pending is lost with the process
+      continue;
+    }
+    backoff_ms = 100;
+    if (!batch.empty() && !write_ops(batch)) requeue(batch);
+    if (steady_clock::now() >= next_heartbeat) {
+      heartbeat();
+      next_heartbeat = steady_clock::now() + milliseconds(config_.heartbeat_ms);
+    }
+    if (stopping) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ops_.empty() || !redis_.connected()) break;
+    }
+  }
+  // Leave the directory at once rather than after three missed heartbeats.
+  if (redis_.connected()) {
+    std::string name = registry::worker_name(config_.me.host, config_.me.worker);
+    redis_.append({"ZREM", config_.redis.prefix + "workers", name});
+    redis_.append({"DEL", config_.redis.prefix + "worker:" + name});
+    if (!redis_.flush()) log::warn("redis_leave_failed");
+  }
+}
+
+std::shared_ptr<const std::vector<registry::WorkerInfo>> Registry::workers() const {
+  std::lock_guard<std::mutex> lock(dir_mu_);
+  return dir_;
+}
+
+Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& sid) {
+  std::unique_ptr<Redis> conn;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!pool_.empty()) {
+      conn = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  if (!conn) conn = std::make_unique<Redis>(config_.redis);
+  auto r = registry::read_session(*conn, sid);
+  stats_.commands++;
+  if (!r) stats_.errors++;
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  if (pool_.size() < 8) pool_.push_back(std::move(conn));
+  return r;
+}
+
+}  // namespace tether

@@ -1,0 +1,114 @@
+// Registry: this worker's view of the Redis registry, run by one thread.
+//
+// Session threads report sessions created, used and ended (SessionObserver);
+// the reports are coalesced per session id and written in pipelined batches
+// of EVALSHA calls (compare-and-set on owner and epoch, see entries.h), so no
+// request ever waits on Redis. Every heartbeat the thread also writes this
+// worker's heartbeat and reads the live workers into a directory that
+// acceptor threads use to find peers.
+//
+// Redis down: reports pile up (one per session id at most) and are written
+// when Redis is back; after any reconnect every live session is written
+// again (Redis may have lost them). The outage is logged once when it starts
+// and once when it ends.
+//
+// Thread safety: the observer calls and lookup()/workers() are safe from any
+// thread; start()/stop() from the owner. The registry thread alone uses redis_.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "registry/entries.h"
+#include "registry/redis.h"
+#include "session/observer.h"
+
+namespace tether {
+
+struct RegistryConfig {
+  RedisOptions redis;
+  registry::Owner me;
+  bool accepting = true;         // takes new sessions (placement)
+  int64_t heartbeat_ms = 1000;
+  int64_t session_ttl_ms = 60000;
+};
+
+struct RegistryStats {
+  std::atomic<bool> up{false};
+  std::atomic<uint64_t> commands{0};  // commands sent to Redis by this worker
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> outages{0};
+  std::atomic<uint64_t> lost_ownership{0};  // sessions another owner had taken
+  std::atomic<int64_t> pending{0};          // reports not yet written
+};
+
+class Registry final : public SessionObserver {
+ public:
+  struct Hooks {
+    std::function<int64_t()> live_sessions;                                 // for the heartbeat
+    std::function<std::vector<std::pair<SessionId, int64_t>>()> snapshot;  // every live session
+    std::function<void(const SessionId&)> lost;  // end a session another worker owns now
+  };
+  Registry(RegistryConfig config, Hooks hooks);
+  ~Registry() override;
+  void start();
+  void stop();  // writes what is pending (bounded by the I/O timeout), then stops
+
+  void session_created(const SessionId& sid, int64_t created_unix_ms) override;
+  void session_used(const SessionId& sid, int64_t created_unix_ms) override;
+  void session_ended(const SessionId& sid, EndReason reason) override;
+
+  // The live workers as of the last heartbeat (empty before the first).
+  std::shared_ptr<const std::vector<registry::WorkerInfo>> workers() const;
+  // One session's entry, read now (any thread). Error when Redis is down.
+  Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid);
+  void set_accepting(bool accepting) { accepting_ = accepting; }
+  const RegistryStats& stats() const { return stats_; }
+  const RegistryConfig& config() const { return config_; }
+
+ private:
+  struct Op {
+    bool release = false;
+    int64_t created_ms = 0;
+  };
+  using OpMap = std::unordered_map<SessionId, Op, SessionIdHash>;
+
+  void loop();
+  bool ensure_connected();
+  bool write_ops(OpMap& ops);  // false: Redis failed; ops still holds what was not written
+  bool heartbeat();
+  void queue(const SessionId& sid, Op op, bool wake);
+  void requeue(OpMap& ops);
+  void outage_started(const std::string& error);
+
+  RegistryConfig config_;
+  Hooks hooks_;
+  RegistryStats stats_;
+  std::atomic<bool> accepting_;
+  int64_t started_ms_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  OpMap ops_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // Registry thread only.
+  Redis redis_;
+  std::string upsert_sha_, release_sha_;
+  int64_t outage_start_ms_ = 0;
+
+  mutable std::mutex dir_mu_;
+  std::shared_ptr<const std::vector<registry::WorkerInfo>> dir_;
+
+  std::mutex pool_mu_;  // connections for lookup(), one per concurrent caller
+  std::vector<std::unique_ptr<Redis>> pool_;
+};
+
+}  // namespace tether

@@ -1,0 +1,38 @@
+// Finding a worker and forwarding to it (see forwarder.h).
+#include "worker/forwarder.h"
+
+namespace tether {
+
+std::string Forwarder::address_of(const std::string& host, int worker) const {
+  if (host == config_.host && worker == config_.worker) return config_.advertise;
+  auto dir = registry_ ? registry_->workers() : nullptr;
+  if (dir) {
+    for (const auto& w : *dir) {
+      if (w.host == host && w.worker == worker) return w.addr;
+    }
+    return "";
+  }
+  if (host == config_.host && config_.listen_pattern.find("{worker}") != std::string::npos) {
+    std::string addr = config_.listen_pattern;
+    addr.replace(addr.find("{worker}"), 8, std::to_string(worker));
+    return addr;
+  }
+  return "";
+}
+
+fcgi::CallResult Forwarder::forward(const std::string& addr, const Request& req, const std::string& reason) {
+  fcgi::Params params = request_params(req);
+  fcgi::Params proof = auth_.sign(req, config_.route(), reason);
+  params.insert(params.end(), proof.begin(), proof.end());
+  stats_.out++;
+  auto r = client_.call(addr, params, req.body, config_.quick_timeout_ms, config_.request_timeout_s * 1000);
+  if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {
+    stats_.lost++;
+    client_.forget(addr);
+  } else if (r.kind == fcgi::CallResult::Kind::Failed) {
+    stats_.failed++;
+  }
+  return r;
+}
+
+}  // namespace tether

@@ -1,0 +1,49 @@
+// Forwarder: finds where a worker lives and forwards a request to it.
+//
+// Where a worker lives: this worker's own address; else the directory of
+// live workers the registry reads every heartbeat; else, for a worker of
+// this host while the directory is unknown (no Redis, or none read yet),
+// the listen pattern of tether.json with {worker} replaced. A worker that
+// is not in a known directory is gone.
+//
+// Thread safety: any thread (the peer client and registry are thread-safe).
+#pragma once
+#include <atomic>
+#include <string>
+
+#include "config/config.h"
+#include "fcgi/client.h"
+#include "registry/registry.h"
+#include "worker/peer_auth.h"
+
+namespace tether {
+
+struct ForwardStats {
+  std::atomic<uint64_t> out{0};           // requests forwarded to a peer
+  std::atomic<uint64_t> in{0};            // requests a peer forwarded here
+  std::atomic<uint64_t> lost{0};          // owners that did not answer in the quick timeout
+  std::atomic<uint64_t> failed{0};        // replies that broke off after the owner answered
+  std::atomic<uint64_t> forged{0};        // peer params that did not verify (403)
+};
+
+class Forwarder {
+ public:
+  Forwarder(const Config& config, const PeerAuth& auth, Registry* registry)
+      : config_(config), auth_(auth), registry_(registry) {}
+
+  // "" when the worker is not known to be alive.
+  std::string address_of(const std::string& host, int worker) const;
+  // Forwards req, signed, with the reason a new session is needed ("" if none).
+  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason);
+  ForwardStats& stats() { return stats_; }
+  const ForwardStats& stats() const { return stats_; }
+
+ private:
+  const Config& config_;
+  const PeerAuth& auth_;
+  Registry* registry_;
+  fcgi::PeerClient client_;
+  ForwardStats stats_;
+};
+
+}  // namespace tether

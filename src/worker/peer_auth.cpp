@@ -1,0 +1,119 @@
+// Signing and verifying forwarded requests (see peer_auth.h).
+#include "worker/peer_auth.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "http/parse.h"
+#include "worker/session_route.h"
+
+namespace tether {
+namespace {
+
+constexpr int64_t kMaxSkewMs = 30000;
+constexpr const char kContext[] = "tether-peer-v1";
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void add_field(crypto_auth_hmacsha256_state* st, std::string_view v) {
+  // Length-prefixed, so no two different field lists hash alike.
+  uint64_t n = v.size();
+  crypto_auth_hmacsha256_update(st, reinterpret_cast<const uint8_t*>(&n), sizeof n);
+  crypto_auth_hmacsha256_update(st, reinterpret_cast<const uint8_t*>(v.data()), v.size());
+}
+
+std::string uri_of(const Request& req) { return req.query.empty() ? req.path : req.path + "?" + req.query; }
+
+}  // namespace
+
+PeerAuth::PeerAuth(const TokenCodec& codec) {
+  for (const auto& k : codec.keys()) {
+    Key key;
+    crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(kContext), sizeof kContext - 1,
+                       k.bytes(), kTokenKeyBytes);
+    keys_.push_back(key);
+  }
+}
+
+PeerAuth::~PeerAuth() {
+  for (auto& k : keys_) sodium_memzero(k.data(), k.size());
+}
+
+std::string PeerAuth::mac(const Key& key, const Request& req, const std::string& from, const std::string& time,
+                          const std::string& client, const std::string& reason) const {
+  uint8_t body_hash[32];
+  crypto_generichash(body_hash, sizeof body_hash, reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(),
+                     nullptr, 0);
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, key.data(), key.size());
+  for (std::string_view f : {std::string_view(from), std::string_view(time), std::string_view(client),
+                             std::string_view(reason), std::string_view(req.method), std::string_view(uri_of(req)),
+                             req.cookie(kSessionCookie)}) {
+    add_field(&st, f);
+  }
+  add_field(&st, std::string_view(reinterpret_cast<const char*>(body_hash), sizeof body_hash));
+  uint8_t out[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_final(&st, out);
+  char hex[2 * sizeof out + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return std::string(hex, 2 * sizeof out);
+}
+
+fcgi::Params PeerAuth::sign(const Request& req, const std::string& my_route, const std::string& reason) const {
+  std::string time = std::to_string(unix_ms());
+  fcgi::Params p;
+  p.emplace_back("TETHER_PEER", my_route);
+  p.emplace_back("TETHER_TIME", time);
+  p.emplace_back("TETHER_CLIENT", req.remote_addr);
+  p.emplace_back("TETHER_REASON", reason);
+  p.emplace_back("TETHER_SIG", mac(keys_.front(), req, my_route, time, req.remote_addr, reason));
+  return p;
+}
+
+Result<Forwarded> PeerAuth::verify(Request& req, const std::map<std::string, std::string>& params) const {
+  auto get = [&](const char* k) {
+    auto it = params.find(k);
+    return it == params.end() ? std::string() : it->second;
+  };
+  std::string from = get("TETHER_PEER"), time = get("TETHER_TIME"), client = get("TETHER_CLIENT"),
+              reason = get("TETHER_REASON"), sig = get("TETHER_SIG");
+  if (from.empty() || time.empty() || sig.size() != 64) return Status::error("incomplete peer params");
+  int64_t t = atoll(time.c_str());
+  if (std::llabs(unix_ms() - t) > kMaxSkewMs) return Status::error("peer signature too old or from the future");
+  bool ok = false;
+  for (const auto& key : keys_) {
+    std::string expect = mac(key, req, from, time, client, reason);
+    ok |= sodium_memcmp(expect.data(), sig.data(), expect.size()) == 0;
+  }
+  if (!ok) return Status::error("bad peer signature");
+  req.remote_addr = client;
+  return Forwarded{from, reason};
+}
+
+fcgi::Params request_params(const Request& req) {
+  fcgi::Params p;
+  p.emplace_back("REQUEST_METHOD", req.method);
+  p.emplace_back("REQUEST_URI", uri_of(req));
+  p.emplace_back("DOCUMENT_URI", req.path);
+  p.emplace_back("QUERY_STRING", req.query);
+  p.emplace_back("CONTENT_LENGTH", std::to_string(req.body.size()));
+  p.emplace_back("REMOTE_ADDR", req.remote_addr);
+  if (req.https) p.emplace_back("HTTPS", "on");
+  for (const auto& [name, value] : req.headers) {
+    if (name == "content-length") continue;
+    if (name == "content-type") {
+      p.emplace_back("CONTENT_TYPE", value);
+      continue;
+    }
+    std::string param = "HTTP_";
+    for (char c : name) param.push_back(c == '-' ? '_' : static_cast<char>(toupper(static_cast<unsigned char>(c))));
+    p.emplace_back(std::move(param), value);
+  }
+  return p;
+}
+
+}  // namespace tether
