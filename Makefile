@@ -25,7 +25,7 @@ LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 APP_OBJS  := $(APP_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libtether.a
-BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello
+BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello
 
 .PHONY: all deps run stop test unit integration bench bench-scale fmt lint clean checkheaders
 all: $(BINS)
@@ -39,6 +39,10 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/tetherd: $(BUILD)/obj/src/bin/tetherd.o $(APP_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/tetherctl: $(BUILD)/obj/src/bin/tetherctl.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -55,7 +55,9 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
                   {"forged", fwd.forged.load()}};
   if (src_.registry != nullptr) {
     const RegistryStats& r = src_.registry->stats();
+    auto dir = src_.registry->workers();
     j["redis"] = {{"up", r.up.load()},
+                  {"workers_known", dir ? dir->size() : 0},
                   {"commands", r.commands.load()},
                   {"errors", r.errors.load()},
                   {"outages", r.outages.load()},

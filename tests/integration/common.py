@@ -52,3 +52,24 @@ class Client:
     def close(self):
         if self.conn:
             self.conn.close()
+
+
+def redis_cli(cluster, *args):
+    import subprocess
+    return subprocess.run(["redis-cli", "-p", str(cluster.redis_port)] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=30).stdout
+
+
+def session_keys(cluster):
+    return [k for k in redis_cli(cluster, "--scan", "--pattern", "tether:session:*").split() if k]
+
+
+def passthrough_server(port, upstream="tether_all"):
+    """An extra nginx server block (for Cluster(nginx_http_extra=...)) that
+    sends every request to `upstream`, ignoring the cookie's route: with
+    tether_all, nginx round-robin, so most session requests enter a worker
+    that must forward them."""
+    with open(os.path.join(REPO, "nginx", "tether-location.conf")) as f:
+        params = [line for line in f if line.strip() and not line.lstrip().startswith(("#", "fastcgi_pass"))]
+    return ("    server {\n        listen 127.0.0.1:%d;\n        location / {\n            fastcgi_pass %s;\n%s"
+            "        }\n    }\n") % (port, upstream, "".join("            " + p.strip() + "\n" for p in params))

@@ -1,0 +1,76 @@
+// tetherctl: the operator's command line. Reads the same tether.json as
+// tetherd to find Redis, then runs one command (see --help).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "ops/ctl.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tetherctl [--config FILE] [--json] COMMAND [ARGS]\n"
+    "  sessions [--limit N]   list sessions (SCAN) with owner, age, idle time; counts per worker\n"
+    "  session SID            one session's registry entry (SID: its hex id or a unique prefix of 8+)\n"
+    "  workers                live workers: address, pid, sessions, accepting, last heartbeat\n"
+    "  kill SID               the owner ends the session and removes its entry\n"
+    "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
+    "  --json                 JSON instead of tables\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = getenv("TETHER_CONFIG") ? getenv("TETHER_CONFIG") : "tether.json";
+  tether::ctl::Options opt;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      printf("%s", kUsage);
+      return 0;
+    } else if (a == "--json") {
+      opt.json = true;
+    } else if ((a == "--config" || a == "--limit") && i + 1 < argc) {
+      std::string v = argv[++i];
+      if (a == "--config") config_path = v;
+      if (a == "--limit") opt.limit = static_cast<size_t>(std::max(0L, strtol(v.c_str(), nullptr, 10)));
+    } else if (a.rfind("--", 0) == 0) {
+      fprintf(stderr, "tetherctl: unknown option %s\n%s", a.c_str(), kUsage);
+      return 2;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) {
+    fprintf(stderr, "%s", kUsage);
+    return 2;
+  }
+  auto config = tether::load_config(config_path);
+  if (!config) {
+    fprintf(stderr, "tetherctl: %s\n", config.message().c_str());
+    return 2;
+  }
+  if (!config->registry) {
+    fprintf(stderr, "tetherctl: %s has no \"redis\" object: there is no registry to ask\n", config_path.c_str());
+    return 2;
+  }
+  tether::Redis redis(config->redis);
+  if (tether::Status s = redis.connect(); !s) {
+    fprintf(stderr, "tetherctl: %s\n", s.message().c_str());
+    return 1;
+  }
+  const std::string& cmd = args[0];
+  auto need = [&](size_t n) {
+    if (args.size() == n + 1) return true;
+    fprintf(stderr, "tetherctl: %s takes %zu argument(s)\n%s", cmd.c_str(), n, kUsage);
+    return false;
+  };
+  if (cmd == "sessions") return need(0) ? tether::ctl::sessions(redis, opt) : 2;
+  if (cmd == "session") return need(1) ? tether::ctl::session(redis, args[1], opt) : 2;
+  if (cmd == "workers") return need(0) ? tether::ctl::workers(redis, opt) : 2;
+  if (cmd == "kill") return need(1) ? tether::ctl::kill(redis, args[1], opt) : 2;
+  fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,182 @@
+// tetherctl commands over the Redis registry (see ctl.h).
+#include "ops/ctl.h"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "registry/entries.h"
+
+namespace tether::ctl {
+namespace {
+
+using nlohmann::json;
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string age(int64_t since_ms) {
+  int64_t s = (unix_ms() - since_ms) / 1000;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  return std::to_string(s / 3600) + "h";
+}
+
+int fail(const std::string& what) {
+  fprintf(stderr, "tetherctl: %s\n", what.c_str());
+  return 1;
+}
+
+// Every session key, by SCAN (never KEYS: it would stall Redis).
+Result<std::vector<std::string>> scan_sessions(Redis& redis, const std::string& match) {
+  std::vector<std::string> keys;
+  std::string cursor = "0";
+  do {
+    auto r = redis.command({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
+    if (!r) return r.status();
+    cursor = reply_string((*r)->element[0]);
+    const redisReply* batch = (*r)->element[1];
+    for (size_t i = 0; i < batch->elements; ++i) keys.push_back(reply_string(batch->element[i]));
+  } while (cursor != "0");
+  return keys;
+}
+
+// A full 32-hex id, or the one session whose id starts with the given prefix.
+Result<std::string> resolve(Redis& redis, const std::string& sid) {
+  if (sid.size() < 8 || sid.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Result<std::string>::error("expected a session id: 8 to 32 lower-case hex digits, got \"" + sid + "\"");
+  }
+  std::string prefix = redis.options().prefix + "session:";
+  if (sid.size() == 32) return sid;
+  auto keys = scan_sessions(redis, prefix + sid + "*");
+  if (!keys) return keys.status();
+  if (keys->empty()) return Result<std::string>::error("no session " + sid);
+  if (keys->size() > 1) return Result<std::string>::error("more than one session starts with " + sid);
+  return keys->front().substr(prefix.size());
+}
+
+}  // namespace
+
+int sessions(Redis& redis, const Options& opt) {
+  std::string prefix = redis.options().prefix + "session:";
+  auto keys = scan_sessions(redis, prefix + "*");
+  if (!keys) return fail(keys.message());
+  std::map<std::string, int64_t> per_owner;
+  json rows = json::array();
+  for (size_t i = 0; i < keys->size(); i += 1000) {
+    size_t end = std::min(keys->size(), i + 1000);
+    for (size_t k = i; k < end; ++k) redis.append({"HMGET", (*keys)[k], "host", "worker", "created", "last_seen"});
+    auto replies = redis.flush();
+    if (!replies) return fail(replies.message());
+    for (size_t k = i; k < end; ++k) {
+      const redisReply* h = (*replies)[k - i].get();
+      if (h->type != REDIS_REPLY_ARRAY || h->element[0]->type != REDIS_REPLY_STRING) continue;  // expired meanwhile
+      std::string owner = reply_string(h->element[0]) + "-" + reply_string(h->element[1]);
+      per_owner[owner]++;
+      if (rows.size() < opt.limit) {
+        rows.push_back({{"sid", (*keys)[k].substr(prefix.size())},
+                        {"owner", owner},
+                        {"created", reply_integer(h->element[2])},
+                        {"last_seen", reply_integer(h->element[3])}});
+      }
+    }
+  }
+  int64_t total = 0;
+  for (auto& [o, n] : per_owner) total += n;
+  if (opt.json) {
+    printf("%s\n", json{{"total", total}, {"per_owner", per_owner}, {"sessions", rows}}.dump(2).c_str());
+    return 0;
+  }
+  printf("%-32s  %-12s  %8s  %9s\n", "SESSION", "OWNER", "AGE", "IDLE");
+  for (const auto& r : rows) {
+    printf("%-32s  %-12s  %8s  %9s\n", r["sid"].get<std::string>().c_str(), r["owner"].get<std::string>().c_str(),
+           age(r["created"]).c_str(), age(r["last_seen"]).c_str());
+  }
+  if (static_cast<int64_t>(rows.size()) < total) printf("... (%zu of %lld shown; --limit N)\n", rows.size(), (long long)total);
+  printf("%lld sessions", static_cast<long long>(total));
+  for (auto& [o, n] : per_owner) printf("; %s: %lld", o.c_str(), static_cast<long long>(n));
+  printf("\n");
+  return 0;
+}
+
+int session(Redis& redis, const std::string& sid_arg, const Options& opt) {
+  auto sid = resolve(redis, sid_arg);
+  if (!sid) return fail(sid.message());
+  std::string key = redis.options().prefix + "session:" + *sid;
+  redis.append({"HGETALL", key});
+  redis.append({"PTTL", key});
+  auto r = redis.flush();
+  if (!r) return fail(r.message());
+  const redisReply* h = (*r)[0].get();
+  if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) return fail("no session " + *sid);
+  json j = {{"sid", *sid}, {"ttl_ms", reply_integer((*r)[1].get())}};
+  for (size_t i = 0; i + 1 < h->elements; i += 2) j[reply_string(h->element[i])] = reply_string(h->element[i + 1]);
+  if (opt.json) {
+    printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  for (auto& [k, v] : j.items()) printf("%-10s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  return 0;
+}
+
+int workers(Redis& redis, const Options& opt) {
+  // "Live" here is generous (10 s): tetherctl does not know the heartbeat.
+  auto ws = registry::read_workers(redis, unix_ms(), 10000 / 3);
+  if (!ws) return fail(ws.message());
+  json rows = json::array();
+  for (const auto& w : *ws) {
+    rows.push_back({{"worker", w.host + "-" + std::to_string(w.worker)}, {"addr", w.addr}, {"pid", w.pid},
+                    {"sessions", w.sessions}, {"accepting", w.accepting}, {"heartbeat", w.heartbeat_ms}});
+  }
+  if (opt.json) {
+    printf("%s\n", rows.dump(2).c_str());
+    return 0;
+  }
+  printf("%-12s  %-8s  %8s  %-9s  %-9s  %s\n", "WORKER", "PID", "SESSIONS", "ACCEPTING", "HEARTBEAT", "ADDRESS");
+  for (const auto& r : rows) {
+    printf("%-12s  %-8lld  %8lld  %-9s  %-9s  %s\n", r["worker"].get<std::string>().c_str(),
+           r["pid"].get<long long>(), r["sessions"].get<long long>(), r["accepting"].get<bool>() ? "yes" : "no",
+           (age(r["heartbeat"]) + " ago").c_str(), r["addr"].get<std::string>().c_str());
+  }
+  return 0;
+}
+
+int kill(Redis& redis, const std::string& sid_arg, const Options& opt) {
+  auto sid = resolve(redis, sid_arg);
+  if (!sid) return fail(sid.message());
+  std::string key = redis.options().prefix + "session:" + *sid;
+  auto owner = redis.command({"HMGET", key, "host", "worker"});
+  if (!owner) return fail(owner.message());
+  if ((*owner)->element[0]->type != REDIS_REPLY_STRING) return fail("no session " + *sid);
+  std::string who = reply_string((*owner)->element[0]) + "-" + reply_string((*owner)->element[1]);
+  std::string msg = json{{"type", "kill"}, {"sid", *sid}}.dump();
+  auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
+  if (!pub) return fail(pub.message());
+  // The owner ends the session and removes its entry; wait for that.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.wait_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto e = redis.command({"EXISTS", key});
+    if (!e) return fail(e.message());
+    if (reply_integer(e->get()) == 0) {
+      printf(opt.json ? "{\"killed\": \"%s\", \"owner\": \"%s\"}\n" : "killed %s (owner %s)\n", sid->c_str(), who.c_str());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition in Redis
+  }
+  // No live owner took it: remove the entry so no one is sent to it.
+  auto del = redis.command({"DEL", key});
+  if (!del) return fail(del.message());
+  printf(opt.json ? "{\"removed\": \"%s\", \"owner\": \"%s\", \"owner_live\": false}\n"
+                  : "owner %s did not answer; removed the entry of %s\n",
+         who.c_str(), sid->c_str());
+  return 0;
+}
+
+}  // namespace tether::ctl

@@ -1,0 +1,23 @@
+// tetherctl's commands: what an operator asks of the registry in Redis.
+// Each command prints a human table, or JSON with --json, and returns the
+// process exit code (0 ok, 1 not found or failed). Main thread only.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "registry/redis.h"
+
+namespace tether::ctl {
+
+struct Options {
+  bool json = false;
+  size_t limit = 100;  // rows listed by `sessions`
+  int wait_ms = 3000;  // `kill`: how long to wait for the owner to end it
+};
+
+int sessions(Redis& redis, const Options& opt);
+int session(Redis& redis, const std::string& sid, const Options& opt);
+int workers(Redis& redis, const Options& opt);
+int kill(Redis& redis, const std::string& sid, const Options& opt);
+
+}  // namespace tether::ctl
