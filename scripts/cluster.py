@@ -119,8 +119,14 @@ class Cluster:
 
     def __init__(self, workdir=None, workers=3, host="h1", routes=None, config=None, supervisord=False,
                  port=None, tcp=False, ip="127.0.0.1", redis=True, nginx=True, nginx_workers=1,
-                 nginx_http_extra=""):
+                 nginx_http_extra="", netns=None, redis_addr=None, key_file=None):
+        """netns: run workers and nginx inside this network namespace (a test
+        host). redis_addr: (host, port) of a redis-server started elsewhere,
+        shared by several Cluster hosts; then none is started here. key_file:
+        the token keys to use (hosts of one cluster share them)."""
+        self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="tether-test-")
+        self.key_file = key_file or os.path.join(self.workdir, "keys")
         self.n = workers
         self.host = host
         self.routes = routes if routes is not None else default_routes()
@@ -134,7 +140,9 @@ class Cluster:
         self.nginx_workers = nginx_workers
         self.nginx_http_extra = nginx_http_extra
         self.redis = self.nginx = self.supervisord = None
-        self.redis_port = free_port() if redis else None
+        self.netns = netns
+        self.redis_host, self.redis_port = redis_addr or ("127.0.0.1", free_port() if redis else None)
+        self.own_redis = redis and redis_addr is None
         self.workers = {}  # n -> Popen (direct mode)
         self.worker_ports = [free_port() for _ in range(workers)] if tcp else []
         self.tetherd = os.path.join(build_dir(), "bin", "tetherd")
@@ -151,13 +159,13 @@ class Cluster:
 
     def write_config(self):
         os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
-        key = os.path.join(self.workdir, "keys")
+        key = self.key_file
         if not os.path.exists(key):
             write_key_file(key)
         cfg = {"host": self.host, "listen": "unix:%s/w{worker}.sock" % self.workdir, "key_file": key,
                "routes": self.routes, "acceptor_threads": 16, "session_threads": 2}
-        if self.want_redis:
-            cfg["redis"] = {"host": "127.0.0.1", "port": self.redis_port}
+        if self.redis_port:
+            cfg["redis"] = {"host": self.redis_host, "port": self.redis_port}
         cfg.update(self.config_extra)
         with open(self.config_path, "w") as f:
             json.dump(cfg, f, indent=2)
@@ -168,7 +176,7 @@ class Cluster:
     # ---- lifecycle
     def start(self):
         self.write_config()
-        if self.want_redis:
+        if self.own_redis:
             self.start_redis()
         if self.use_supervisord:
             self.start_supervisord()
@@ -189,6 +197,9 @@ class Cluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: can_connect("127.0.0.1:%d" % self.redis_port), 10, "redis-server")
 
+    def in_netns(self, cmd):
+        return (["ip", "netns", "exec", self.netns] + cmd) if self.netns else cmd
+
     def worker_cmd(self, n):
         cmd = [self.tetherd, "--config", self.config_path, "--worker", str(n)]
         if self.tcp:
@@ -197,7 +208,7 @@ class Cluster:
 
     def start_worker(self, n):
         log = open(self.log_path(n), "ab")
-        self.workers[n] = subprocess.Popen(self.worker_cmd(n), stdout=log, stderr=log)
+        self.workers[n] = subprocess.Popen(self.in_netns(self.worker_cmd(n)), stdout=log, stderr=log)
         log.close()
 
     def wait_worker(self, n, timeout=15):
@@ -239,8 +250,8 @@ class Cluster:
                 "    }\n}\n") % (self.nginx_workers, d, d, temp, d, self.nginx_http_extra, self.ip, self.port, REPO)
         with open(os.path.join(d, "nginx.conf"), "w") as f:
             f.write(conf)
-        self.nginx = subprocess.Popen(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-e",
-                                       os.path.join(d, "error.log"), "-g", "daemon off;"],
+        self.nginx = subprocess.Popen(self.in_netns(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf"), "-e",
+                                                     os.path.join(d, "error.log"), "-g", "daemon off;"]),
                                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr.log"), "ab"))
         wait_until(lambda: self.nginx.poll() is None and can_connect("%s:%d" % (self.ip, self.port)), 10,
                    "nginx on port %d (see %s/error.log)" % (self.port, d))
@@ -272,14 +283,15 @@ class Cluster:
             stop_pid(self.supervisord, timeout=60)
         if self.redis:
             stop_pid(self.redis)
+        self.nginx = self.supervisord = self.redis = None
+        if self.own_workdir and not os.environ.get("KEEP_TMP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
-        if exc[0] is None and not os.environ.get("KEEP_TMP"):
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def default_routes():

@@ -185,8 +185,10 @@ CallResult PeerClient::call(const std::string& addr, const Params& params, std::
     if (!done) {
       ::close(fd);
       if (reused && !got_any) continue;
-      result.kind = CallResult::Kind::Failed;
-      result.error = "the peer closed the connection before the reply ended";
+      // Not even the ack came back: the peer never started the request.
+      result.kind = got_any ? CallResult::Kind::Failed : CallResult::Kind::NoAnswer;
+      result.error = got_any ? "the peer closed the connection before the reply ended"
+                             : "the peer closed the connection without answering";
       return result;
     }
     give_back(addr, fd);

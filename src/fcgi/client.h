@@ -22,7 +22,7 @@ struct CallResult {
   enum class Kind {
     Ok,           // response holds the peer's reply
     Unreachable,  // could not connect
-    NoAnswer,     // connected, but nothing came back within the quick timeout
+    NoAnswer,     // connected, but nothing came back within the quick timeout (or it closed)
     Failed,       // the reply broke off, was malformed, or took longer than total_ms
   };
   Kind kind = Kind::Failed;

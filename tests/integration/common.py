@@ -9,7 +9,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-from cluster import Cluster, wait_until, free_port, can_connect, stop_pid, write_key_file, REPO as _  # noqa: E402,F401
+from cluster import (Cluster, build_dir, can_connect, free_port, stop_pid, wait_until,  # noqa: E402,F401
+                     write_key_file)
 
 
 class Client:

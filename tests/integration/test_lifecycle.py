@@ -13,7 +13,7 @@ import threading
 import unittest
 
 import fcgi
-from common import REPO, Client, Cluster, can_connect, free_port, stop_pid, wait_until, write_key_file
+from common import REPO, Client, Cluster, build_dir, can_connect, free_port, stop_pid, wait_until, write_key_file
 
 
 def status(cluster, n):
@@ -75,7 +75,7 @@ class ConfigErrorTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.key = os.path.join(self.dir, "keys")
         write_key_file(self.key)
-        self.tetherd = Cluster(workers=0).tetherd
+        self.tetherd = os.path.join(build_dir(), "bin", "tetherd")
 
     def run_tetherd(self, cfg, *args):
         path = os.path.join(self.dir, "tether.json")
@@ -176,6 +176,7 @@ class ShippedFilesTest(unittest.TestCase):
 class MakeRunTest(unittest.TestCase):
     def test_cluster_run_serves_the_demo_and_stop_stops_it(self):
         run_dir = tempfile.mkdtemp(prefix="tether-run-test-")
+        self.addCleanup(shutil.rmtree, run_dir, True)
         env = dict(os.environ, TETHER_RUN_DIR=run_dir)
         port = free_port()
         script = os.path.join(REPO, "scripts", "cluster.py")
