@@ -1,6 +1,8 @@
 // FastCGI record encoding and reading (see records.h).
 #include "fcgi/records.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 namespace tether::fcgi {
@@ -70,13 +72,19 @@ RecordReader::Next RecordReader::next(Record* out) {
   return Next::Got;
 }
 
+namespace {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
 Result<Response> parse_cgi_response(std::string_view data) {
-  size_t end = data.find("\r\n\r\n");
-  size_t sep = 4;
-  if (end == std::string_view::npos) {
-    end = data.find("\n\n");
-    sep = 2;
-  }
+  // The headers end at the first blank line, CRLF or LF style, whichever comes first.
+  size_t crlf = data.find("\r\n\r\n"), lf = data.find("\n\n");
+  size_t end = std::min(crlf, lf);
+  size_t sep = end == crlf ? 4 : 2;
   if (end == std::string_view::npos) return Result<Response>::error("response has no end of headers");
   Response r;
   std::string_view head = data.substr(0, end);
@@ -90,11 +98,14 @@ Result<Response> parse_cgi_response(std::string_view data) {
     if (colon == std::string_view::npos || colon == 0) return Result<Response>::error("malformed header line");
     std::string_view name = line.substr(0, colon), value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    if (name == "Status" || name == "status") {
+    if (lower(name) == "status") {
+      bool digits = value.size() >= 3 && isdigit(static_cast<unsigned char>(value[0])) &&
+                    isdigit(static_cast<unsigned char>(value[1])) && isdigit(static_cast<unsigned char>(value[2]));
+      if (!digits || (value.size() > 3 && value[3] != ' ')) return Result<Response>::error("bad Status header");
       int code = std::atoi(std::string(value.substr(0, 3)).c_str());
-      if (code < 100 || code > 999) return Result<Response>::error("bad Status header");
+      if (code < 100) return Result<Response>::error("bad Status header");
       r.status = code;
-    } else if (name != "Content-Length" && name != "content-length") {
+    } else if (lower(name) != "content-length") {
       r.headers.emplace_back(std::string(name), std::string(value));  // length is set again on the way out
     }
   }

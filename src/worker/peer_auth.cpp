@@ -50,8 +50,9 @@ std::string PeerAuth::mac(const Key& key, const Request& req, const std::string&
                      nullptr, 0);
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, key.data(), key.size());
+  const std::string uri = uri_of(req);  // named: a temporary would die before the loop body
   for (std::string_view f : {std::string_view(from), std::string_view(time), std::string_view(client),
-                             std::string_view(reason), std::string_view(req.method), std::string_view(uri_of(req)),
+                             std::string_view(reason), std::string_view(req.method), std::string_view(uri),
                              req.cookie(kSessionCookie)}) {
     add_field(&st, f);
   }

@@ -61,6 +61,23 @@ class ForwardingTest(unittest.TestCase):
         forwarded = sum(status(self.cluster, n)["forward"]["out"] for n in range(4))
         self.assertGreater(forwarded, 100, "round-robin should make most requests enter a non-owner")
 
+    def test_forwarded_request_keeps_method_long_uri_headers_and_body(self):
+        c = Client(self.cluster.port)
+        self.addCleanup(c.close)
+        owner = c.json("/t/count")["owner"]
+        other = next(n for n in range(4) if "h1-%d" % n != owner)
+        body = bytes(range(256)) * 40
+        # URIs of every size class: short, mid-length, long.
+        for query in ("a=1", "q=" + "x" * 40 + "&b=%20y", "q=" + "x" * 3000):
+            reply = fcgi.get(self.cluster.worker_addr(other), "/t/echo", method="POST", query=query, body=body,
+                             cookie="tether_sid=" + c.cookie, headers={"Content-Type": "application/x-test"})
+            self.assertEqual(reply.status, 200, reply.body[:200])
+            echo = json.loads(reply.body)
+            self.assertEqual((echo["method"], echo["query"], echo["content_type"]),
+                             ("POST", query, "application/x-test"))
+            self.assertEqual((echo["len"], echo["sum"]), (len(body), sum(body)))
+        self.assertEqual(c.json("/t/peek")["requests"], 5)  # served by the owner, in its session
+
     def test_entry_appears_with_its_owner_and_vanishes_when_the_session_ends(self):
         c = Client(self.cluster.port)
         self.addCleanup(c.close)
