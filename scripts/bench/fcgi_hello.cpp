@@ -2,6 +2,7 @@
 // baseline ("raw FastCGI hello"). N threads call FCGX_Accept_r on one socket
 // and answer "hello". Usage: fcgi_hello unix:/path.sock|127.0.0.1:port [threads]
 #include <fcgiapp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,6 +35,12 @@ int main(int argc, char** argv) {
     perror("FCGX_OpenSocket");
     return 1;
   }
+  // SIGTERM/SIGINT end the process (threads blocked in accept never return).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::vector<std::thread> pool;
   for (int i = 0; i < threads; ++i) {
     pool.emplace_back([fd] {
@@ -49,6 +56,7 @@ int main(int argc, char** argv) {
       }
     });
   }
-  for (auto& t : pool) t.join();
-  return 0;
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  _exit(0);
 }

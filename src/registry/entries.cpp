@@ -53,6 +53,14 @@ std::vector<std::string> upsert_argv(const std::string& prefix, const SessionId&
           std::to_string(ttl_ms)};
 }
 
+void append_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t ttl_ms) {
+  std::string key = session_key(redis.options().prefix, sid);
+  std::string created = std::to_string(created_ms);
+  redis.append({"HSET", key, "host", me.host, "worker", std::to_string(me.worker), "addr", me.addr, "epoch", "1",
+                "created", created, "last_seen", created});
+  redis.append({"PEXPIRE", key, std::to_string(ttl_ms)});
+}
+
 std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
                                       int64_t epoch) {
   return {"EVAL", kRelease, "1", session_key(prefix, sid), me.host, std::to_string(me.worker),

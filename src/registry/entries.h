@@ -39,6 +39,10 @@ std::string worker_name(const std::string& host, int worker);  // "{host}:{n}"
 // Reply 1: ours now; 0: another owner holds it (we lost it).
 std::vector<std::string> upsert_argv(const std::string& prefix, const SessionId& sid, const Owner& me, int64_t epoch,
                                      int64_t created_ms, int64_t now_ms, int64_t ttl_ms);
+// Queues (pipelines) the entry of a session this worker just made, with a
+// fresh random id: HSET and PEXPIRE, 2 replies. No compare-and-set is
+// needed, as no one else can hold an id that was never handed out.
+void append_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t ttl_ms);
 // EVAL argv: delete the entry if we own it. Reply 1 deleted, 0 not ours/gone.
 std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
                                       int64_t epoch);

@@ -53,12 +53,12 @@ void Registry::queue(const SessionId& sid, Op op, bool wake) {
 }
 
 void Registry::session_created(const SessionId& sid, int64_t created_unix_ms) {
-  queue(sid, Op{false, created_unix_ms}, true);
+  queue(sid, Op{false, true, created_unix_ms}, true);
 }
 void Registry::session_used(const SessionId& sid, int64_t created_unix_ms) {
-  queue(sid, Op{false, created_unix_ms}, false);  // written with the next batch or heartbeat
+  queue(sid, Op{false, false, created_unix_ms}, false);  // written with the next batch or heartbeat
 }
-void Registry::session_ended(const SessionId& sid, EndReason /*reason*/) { queue(sid, Op{true, 0}, true); }
+void Registry::session_ended(const SessionId& sid, EndReason /*reason*/) { queue(sid, Op{true, false, 0}, true); }
 
 void Registry::requeue(OpMap& ops) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -105,7 +105,7 @@ bool Registry::ensure_connected() {
   if (hooks_.snapshot) {
     auto all = hooks_.snapshot();
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [sid, created] : all) ops_.try_emplace(sid, Op{false, created});
+    for (auto& [sid, created] : all) ops_.try_emplace(sid, Op{false, false, created});
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
   return true;
@@ -113,9 +113,15 @@ bool Registry::ensure_connected() {
 
 bool Registry::write_ops(OpMap& ops) {
   int64_t now = unix_ms();
-  std::vector<SessionId> order;
+  std::vector<SessionId> order;  // one entry per reply
   order.reserve(ops.size());
   for (auto& [sid, op] : ops) {
+    if (op.fresh) {
+      registry::append_create(redis_, sid, config_.me, op.created_ms, config_.session_ttl_ms);
+      order.push_back(sid);
+      order.push_back(sid);
+      continue;
+    }
     std::vector<std::string> argv =
         op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, 1)
                    : registry::upsert_argv(config_.redis.prefix, sid, config_.me, 1, op.created_ms, now,
@@ -139,7 +145,8 @@ bool Registry::write_ops(OpMap& ops) {
       log::error("registry_write_failed", {{"error", reply_string(r)}});
       continue;
     }
-    if (!ops[order[i]].release && reply_integer(r) == 0) lost.push_back(order[i]);
+    const Op& op = ops[order[i]];
+    if (!op.release && !op.fresh && reply_integer(r) == 0) lost.push_back(order[i]);
   }
   ops.clear();
   for (const auto& sid : lost) {

@@ -75,6 +75,7 @@ class Registry final : public SessionObserver {
  private:
   struct Op {
     bool release = false;
+    bool fresh = false;  // just created here: a plain write, no compare-and-set
     int64_t created_ms = 0;
   };
   using OpMap = std::unordered_map<SessionId, Op, SessionIdHash>;

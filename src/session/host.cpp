@@ -145,8 +145,9 @@ void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::itera
   }
 }
 
-void SessionHost::sweep() {
+size_t SessionHost::sweep() {
   Millis now = clock_.now_ms();
+  size_t ended = 0;
   while (!timers_.empty() && timers_.top().deadline <= now) {
     Timer t = timers_.top();
     timers_.pop();
@@ -159,7 +160,9 @@ void SessionHost::sweep() {
     }
     bool idle = it->second.last_seen + timeouts_.idle_ms <= now;
     end(it, idle ? EndReason::Idle : EndReason::Lifetime);
+    ++ended;
   }
+  return ended;
 }
 
 bool SessionHost::kill(const SessionId& sid) {

@@ -37,8 +37,8 @@ class SessionHost {
   // Runs one request: finds or creates its session, calls handle(), and
   // ends the session afterwards if the app asked to.
   void serve(SessionJob& job);
-  // Ends every session whose idle time or lifetime has run out.
-  void sweep();
+  // Ends every session whose idle time or lifetime has run out; returns how many.
+  size_t sweep();
   // Ends one session (operator kill). Returns false if it is not here.
   bool kill(const SessionId& sid);
   // Ends all sessions (worker shutdown).

@@ -5,8 +5,10 @@
 // session thread before done is released, and read by the acceptor after.
 #pragma once
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
-#include <semaphore>
+#include <mutex>
 
 #include "tether/app.h"
 #include "tether/request.h"
@@ -29,7 +31,35 @@ struct SessionJob {
   bool ended = false;        // the session ended after this request: clear the cookie
 
   std::atomic<bool> abandoned{false};  // the acceptor stopped waiting
-  std::binary_semaphore done{0};
+
+  // The session thread calls finish() once; the acceptor waits for it. A
+  // mutex and condition variable, not std::binary_semaphore: libstdc++'s
+  // timed semaphore wait spins with sched_yield, which on few cores takes
+  // the CPU from the very session thread it waits for.
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+    }
+    cv_.notify_one();
+  }
+  bool wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return finished_; });
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return finished_; });
+  }
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false;
 };
 
 using SessionJobPtr = std::shared_ptr<SessionJob>;

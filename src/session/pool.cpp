@@ -1,6 +1,8 @@
 // Session threads and the pool that pins sessions to them (see pool.h).
 #include "session/pool.h"
 
+#include <malloc.h>
+
 #include <future>
 
 namespace tether {
@@ -45,6 +47,7 @@ void SessionThread::stop() {
 void SessionThread::loop() {
   std::deque<SessionJobPtr> jobs;
   std::deque<std::function<void(SessionHost&)>> tasks;
+  size_t ended_since_trim = 0;
   for (;;) {
     bool stopping;
     {
@@ -63,12 +66,17 @@ void SessionThread::loop() {
     }
     for (auto& job : jobs) {
       if (!job->abandoned.load(std::memory_order_acquire)) host_.serve(*job);
-      job->done.release();
+      job->finish();
     }
     jobs.clear();
     for (auto& fn : tasks) fn(host_);
     tasks.clear();
-    host_.sweep();
+    ended_since_trim += host_.sweep();
+    // Give memory of many ended sessions back to the system (glibc keeps it otherwise).
+    if (ended_since_trim >= 10000 || (ended_since_trim > 0 && host_.size() == 0)) {
+      malloc_trim(0);
+      ended_since_trim = 0;
+    }
     if (stopping) {
       std::lock_guard<std::mutex> lock(mu_);
       if (jobs_.empty() && tasks_.empty()) break;

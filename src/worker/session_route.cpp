@@ -78,7 +78,7 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   bool https = req.https;
   job->request = std::move(req);
   if (!pool_.post(job)) return Response::text("worker is shutting down\n", 503);
-  if (!job->done.try_acquire_for(std::chrono::seconds(config_.request_timeout_s))) {
+  if (!job->wait_for(std::chrono::seconds(config_.request_timeout_s))) {
     job->abandoned.store(true, std::memory_order_release);
     return Response::text("session busy: no reply in time\n", 504);
   }

@@ -84,7 +84,7 @@ class SessionPoolTest : public ::testing::Test {
     while (shard >= 0 && pool_.shard_of(sid) != size_t(shard)) sid = SessionId::random();
     auto j = job(0, sid, false);
     EXPECT_TRUE(pool_.post(j));
-    j->done.acquire();
+    j->wait();
     EXPECT_TRUE(j->created);
     EXPECT_EQ(j->created_sid, sid);
     return j->created_sid;
@@ -106,7 +106,7 @@ TEST_F(SessionPoolTest, EachSessionSeesItsRequestsInPostingOrder) {
     posters.emplace_back([this, p, &sids, &all_ok] {
       auto first = job(0, SessionId::random(), false);
       if (!pool_.post(first)) return;
-      first->done.acquire();
+      first->wait();
       if (!first->created) return;
       SessionId sid = first->created_sid;
       std::vector<SessionJobPtr> jobs;
@@ -116,7 +116,7 @@ TEST_F(SessionPoolTest, EachSessionSeesItsRequestsInPostingOrder) {
       }
       bool ok = true;
       for (size_t i = 0; i < jobs.size(); ++i) {
-        jobs[i]->done.acquire();
+        jobs[i]->wait();
         // jobs[i] carries seq i + 1: the session's request number i + 2.
         ok = ok && !jobs[i]->created && jobs[i]->response.body == std::to_string(i + 2);
       }
@@ -150,7 +150,7 @@ TEST_F(SessionPoolTest, EverySessionRunsOnItsOwnPinnedThread) {
       ASSERT_TRUE(pool_.post(jobs.back()));
     }
   }
-  for (auto& j : jobs) j->done.acquire();
+  for (auto& j : jobs) j->wait();
   std::set<std::thread::id> owners;
   for (int s = 0; s < kThreads; ++s) {
     Log* log = logs_.of(sids[s]);
@@ -168,13 +168,13 @@ TEST_F(SessionPoolTest, UnknownIdGetsANewSessionOnTheSameShard) {
   SessionId forged = SessionId::random();
   auto j = job(0, forged, true);
   ASSERT_TRUE(pool_.post(j));
-  j->done.acquire();
+  j->wait();
   ASSERT_TRUE(j->created);
   EXPECT_NE(j->created_sid, forged);
   EXPECT_EQ(pool_.shard_of(j->created_sid), pool_.shard_of(forged));
   auto again = job(1, j->created_sid, true);
   ASSERT_TRUE(pool_.post(again));
-  again->done.acquire();
+  again->wait();
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->response.body, "2");
 }
@@ -195,7 +195,7 @@ TEST_F(SessionPoolTest, AbandonedJobIsReleasedWithoutRunning) {
   auto j = job(0, SessionId::random(), false);
   j->abandoned.store(true);
   ASSERT_TRUE(pool_.post(j));
-  j->done.acquire();
+  j->wait();
   EXPECT_FALSE(j->created);
   EXPECT_EQ(logs_.size(), 0u);
   EXPECT_EQ(pool_.stats().requests, 0u);
@@ -211,7 +211,7 @@ TEST_F(SessionPoolTest, StopFinishesQueuedJobsThenEndsSessionsWithShutdown) {
   pool_.stop();
   // stop() has joined every thread: all queued jobs must already be done.
   for (auto& j : queued) {
-    ASSERT_TRUE(j->done.try_acquire());
+    ASSERT_TRUE(j->finished());
     EXPECT_EQ(j->response.status, 200);
   }
   EXPECT_EQ(pool_.stats().ended_shutdown, 3u);
@@ -228,7 +228,7 @@ TEST_F(SessionPoolTest, NothingIsTakenAfterStop) {
   pool_.stop();
   auto j = job(1, sid, true);
   EXPECT_FALSE(pool_.post(j));
-  EXPECT_FALSE(j->done.try_acquire());
+  EXPECT_FALSE(j->finished());
   EXPECT_FALSE(pool_.kill(sid));
   pool_.stop();  // a second stop is harmless
   EXPECT_EQ(pool_.stats().ended_shutdown, 1u);
