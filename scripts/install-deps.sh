@@ -11,7 +11,7 @@ pkgs=(
   libsodium-dev                    # session token crypto
   nlohmann-json3-dev               # configuration and JSON
   libgtest-dev                     # unit tests
-  nginx-light redis-server supervisor
+  nginx redis-server supervisor
   curl python3 procps iproute2     # integration tests: HTTP client, raw sockets, ps, ip netns
 )
 if [ "${1:-}" = "--bench" ]; then

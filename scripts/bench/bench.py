@@ -27,7 +27,6 @@ row keys, default all: static,hello,stateless,routed,forwarded,new,php),
 KEEP_TMP=1 keeps the temporary directory.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -343,10 +342,7 @@ def main():
         c.stop()
         if hello:
             stop_pid(hello, signal.SIGKILL)  # libfcgi turns SIGTERM into 'stop after the next accept'
-        if ok and not os.environ.get("KEEP_TMP"):
-            shutil.rmtree(wd, ignore_errors=True)
-        elif not ok:
-            print("bench: files kept in %s" % wd)
+        B.keep_or_remove(wd, ok, "bench")
     return 0 if ok else 1
 
 

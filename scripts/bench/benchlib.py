@@ -365,3 +365,11 @@ def table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(x) for x in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def keep_or_remove(wd, ok, name):
+    """Removes a run's directory after a good run; keeps it, and says where, after a bad one."""
+    if ok and not os.environ.get("KEEP_TMP"):
+        shutil.rmtree(wd, ignore_errors=True)
+    elif not ok:
+        print("%s: files kept in %s" % (name, wd))

@@ -27,7 +27,6 @@ Redis in tether.json (as `make run` does).
 """
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -238,10 +237,7 @@ def main():
         ok = not r.failed
     finally:
         c.stop()
-        if ok and not os.environ.get("KEEP_TMP"):
-            shutil.rmtree(wd, ignore_errors=True)
-        elif not ok:
-            print("scale: files kept in %s" % wd)
+        B.keep_or_remove(wd, ok, "scale")
     return 0 if ok else 1
 
 
