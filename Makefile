@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run every test
 #   make bench      side-by-side benchmark (scripts/bench/)
 #   make SANITIZER=address|thread ...   instrumented build in build/<sanitizer>/
+#   make check-all  make test, then again under ASan and under TSan
 CXX      ?= g++
 PYTHON   ?= python3
 SANITIZER ?=
@@ -27,7 +28,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libtether.a
 BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello
 
-.PHONY: all deps run stop test unit integration bench bench-scale fmt lint clean checkheaders
+.PHONY: all deps run stop test unit integration bench bench-scale fmt lint clean checkheaders check-all
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -68,6 +69,11 @@ stop:
 test: deps
 	@$(MAKE) --no-print-directory all
 	BUILD=$(BUILD) bash tests/run-all.sh
+
+# Every test again with AddressSanitizer and with ThreadSanitizer builds.
+check-all: test
+	$(MAKE) --no-print-directory SANITIZER=address test
+	TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0" $(MAKE) --no-print-directory SANITIZER=thread test
 
 unit: all
 	$(BUILD)/bin/unit_tests

@@ -2,9 +2,11 @@
 concurrent sessions stay apart, bad cookies never adopt an id, ends clear the
 cookie, a throwing handler costs one 500."""
 import concurrent.futures
+import json
 import unittest
 
-from common import Client, Cluster
+import fcgi
+from common import Client, Cluster, wait_until
 
 
 class SessionTest(unittest.TestCase):
@@ -138,6 +140,30 @@ class SessionTest(unittest.TestCase):
         self.assertTrue(headers["content-type"].startswith("text/css"))
         self.assertIn(b"font-family", body)
         self.assertEqual(c.request("/static/nope.css")[0], 404)
+
+
+class LifetimeTest(unittest.TestCase):
+    def test_session_ends_at_its_lifetime_even_when_used(self):
+        with Cluster(workers=1, config={"idle_timeout_s": 1, "lifetime_s": 2}) as c:
+            cl = Client(c.port)
+            self.addCleanup(cl.close)
+            first = cl.json("/t/count")
+            token = cl.cookie
+            seen = []
+
+            def expired():
+                # Used well within the idle timeout each time, so only the lifetime can end it.
+                cl.cookie = token
+                r = cl.json("/t/count")
+                seen.append(r)
+                return r["reason"] == "expired"
+            wait_until(expired, 10, "the lifetime to end the session")
+            self.assertEqual(seen[-1]["n"], 1)
+            self.assertNotEqual(seen[-1]["session"], first["session"])
+            self.assertTrue(all(r["session"] == first["session"] for r in seen[:-1]))
+            self.assertNotEqual(cl.cookie, token)
+            status = json.loads(fcgi.get(c.worker_addr(0), "/tether/status").body)
+            self.assertEqual(status["sessions"]["ended"]["lifetime"], 1)
 
 
 if __name__ == "__main__":
