@@ -271,12 +271,7 @@ def report(res, notes, wall, setup_notes):
     header = ["case", "req/s", "p50 ms", "p99 ms", "errors", "Redis cmds/req", "vs raw hello", "vs PHP-FPM",
               "req/s by round"]
     rows = [fmt_row(label, res[k], hello, php) for k, label in ROWS if k in res]
-    v = B.versions()
-    text = ["## make bench (%s)" % time.strftime("%Y-%m-%d %H:%M %Z"), "",
-            "- machine: %s" % B.machine(),
-            "- %s" % setup_notes[0],
-            "- tether: %s; build %s" % (setup_notes[1], setup_notes[2]),
-            "- versions: " + "; ".join(v),
+    text = B.report_header("make bench", setup_notes) + [
             "- wrk: -t%d -c%d -d%gs, %gs warm-up run per row not counted, same script (report.lua) for every row; "
             "%d rounds (all rows, then again), a row's req/s and latencies are from its median round"
             % (THREADS, CONNECTIONS, DURATION, WARMUP, ROUNDS),

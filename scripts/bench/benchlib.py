@@ -373,3 +373,13 @@ def keep_or_remove(wd, ok, name):
         shutil.rmtree(wd, ignore_errors=True)
     elif not ok:
         print("%s: files kept in %s" % (name, wd))
+
+
+def report_header(title, setup_notes):
+    """The lines every results section opens with: title and date, machine,
+    its load before the run, tether's build, versions."""
+    return ["## %s (%s)" % (title, time.strftime("%Y-%m-%d %H:%M %Z")), "",
+            "- machine: %s" % machine(),
+            "- %s" % setup_notes[0],
+            "- tether: %s; build %s" % (setup_notes[1], setup_notes[2]),
+            "- versions: " + "; ".join(versions())]

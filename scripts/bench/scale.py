@@ -174,12 +174,7 @@ def run(c, wd, t0):
 def report(r, base, last, end, idled, wall, setup_notes):
     header = ["step", "live sessions", "created/s", "workers RSS +MiB", "RSS B/session", "Redis +MiB",
               "Redis B/session", "Redis keys", "hit p99 ms", "hit req/s", "hit errors"]
-    v = B.versions()
-    text = ["## make bench-scale (%s)" % time.strftime("%Y-%m-%d %H:%M %Z"), "",
-            "- machine: %s" % B.machine(),
-            "- %s" % setup_notes[0],
-            "- tether: %s; build %s" % (setup_notes[1], setup_notes[2]),
-            "- versions: " + "; ".join(v),
+    text = B.report_header("make bench-scale", setup_notes) + [
             "- one host: %d tetherd workers (2 session threads each), idle_timeout_s %d; sessions made by cookie-less "
             "wrk runs on /t/count (-t%d -c%d, bounded by count and time); hit = wrk %gs rotating %d cookies"
             % (WORKERS, IDLE, THREADS, CONNECTIONS, HIT_S, HIT_SESSIONS),
