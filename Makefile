@@ -11,6 +11,7 @@ PYTHON   ?= python3
 SANITIZER ?=
 BUILD    := build$(if $(SANITIZER),/$(SANITIZER),)
 OPT      ?= -O2
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -Iinclude -Isrc -MMD -MP
 LDLIBS   := -lfcgi -lhiredis -lsodium -pthread
 ifneq ($(SANITIZER),)
@@ -60,14 +61,14 @@ deps:
 	@bash scripts/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	$(PYTHON) scripts/cluster.py run --port $${PORT:-8080} --workers $${WORKERS:-4}
 
 stop:
 	$(PYTHON) scripts/cluster.py stop
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) bash tests/run-all.sh
 
 # Every test again with AddressSanitizer and with ThreadSanitizer builds.
@@ -83,12 +84,12 @@ integration: all
 
 bench: deps
 	@bash scripts/install-deps.sh --bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) $(PYTHON) scripts/bench/bench.py
 
 bench-scale: deps
 	@bash scripts/install-deps.sh --bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) $(PYTHON) scripts/bench/scale.py
 
 # Every header compiles on its own.
