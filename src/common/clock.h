@@ -36,6 +36,13 @@ class ManualClock final : public Clock {
   std::atomic<Millis> now_;
 };
 
+// Milliseconds since the Unix epoch, wall time (registry entries, peer proofs).
+inline int64_t unix_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Seconds since the Unix epoch, wall time (for token issue times and logs).
 inline int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/clock.h"
 #include "registry/entries.h"
 
 namespace tether::ctl {
@@ -16,14 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string age(int64_t since_ms) {
-  int64_t s = (unix_ms() - since_ms) / 1000;
+  int64_t s = (unix_millis() - since_ms) / 1000;
   if (s < 120) return std::to_string(s) + "s";
   if (s < 7200) return std::to_string(s / 60) + "m";
   return std::to_string(s / 3600) + "h";
@@ -128,7 +123,7 @@ int session(Redis& redis, const std::string& sid_arg, const Options& opt) {
 
 int workers(Redis& redis, const Options& opt) {
   // "Live" here is generous (10 s): tetherctl does not know the heartbeat.
-  auto ws = registry::read_workers(redis, unix_ms(), 10000 / 3);
+  auto ws = registry::read_workers(redis, unix_millis(), 10000 / 3);
   if (!ws) return fail(ws.message());
   json rows = json::array();
   for (const auto& w : *ws) {

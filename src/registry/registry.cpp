@@ -5,16 +5,11 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace tether {
 namespace {
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr size_t kBatch = 5000;  // reports per pipelined round trip
 
@@ -26,7 +21,7 @@ Registry::Registry(RegistryConfig config, Hooks hooks)
 Registry::~Registry() { stop(); }
 
 void Registry::start() {
-  started_ms_ = unix_ms();
+  started_ms_ = unix_millis();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -72,7 +67,7 @@ void Registry::outage_started(const std::string& error) {
   stats_.up = false;
   redis_.close();
   if (outage_start_ms_ != 0) return;  // logged when it began
-  outage_start_ms_ = unix_ms();
+  outage_start_ms_ = unix_millis();
   stats_.outages++;
   log::error("redis_down", {{"error", error}, {"effect", "sessions keep working; registry writes wait"}});
 }
@@ -97,7 +92,7 @@ bool Registry::ensure_connected() {
     return false;
   }
   if (outage_start_ms_ != 0) {
-    log::info("redis_up", {{"down_ms", unix_ms() - outage_start_ms_}});
+    log::info("redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
   }
   outage_start_ms_ = 0;
   stats_.up = true;
@@ -112,7 +107,7 @@ bool Registry::ensure_connected() {
 }
 
 bool Registry::write_ops(OpMap& ops) {
-  int64_t now = unix_ms();
+  int64_t now = unix_millis();
   std::vector<SessionId> order;  // one entry per reply
   order.reserve(ops.size());
   for (auto& [sid, op] : ops) {
@@ -158,7 +153,7 @@ bool Registry::write_ops(OpMap& ops) {
 }
 
 bool Registry::heartbeat() {
-  int64_t now = unix_ms();
+  int64_t now = unix_millis();
   registry::WorkerInfo me;
   me.host = config_.me.host;
   me.worker = config_.me.worker;

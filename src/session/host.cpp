@@ -19,10 +19,7 @@ SessionHost::SessionHost(const Clock& clock, SessionTimeouts timeouts, const std
       observer_(observer) {}
 
 int64_t SessionHost::unix_ms_of(Millis steady) const {
-  auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  return wall - (clock_.now_ms() - steady);
+  return unix_millis() - (clock_.now_ms() - steady);
 }
 
 SessionHost::~SessionHost() { end_all(EndReason::Shutdown); }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "http/parse.h"
 #include "worker/session_route.h"
 
@@ -12,12 +13,6 @@ namespace {
 
 constexpr int64_t kMaxSkewMs = 30000;
 constexpr const char kContext[] = "tether-peer-v1";
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void add_field(crypto_auth_hmacsha256_state* st, std::string_view v) {
   // Length-prefixed, so no two different field lists hash alike.
@@ -65,7 +60,7 @@ std::string PeerAuth::mac(const Key& key, const Request& req, const std::string&
 }
 
 fcgi::Params PeerAuth::sign(const Request& req, const std::string& my_route, const std::string& reason) const {
-  std::string time = std::to_string(unix_ms());
+  std::string time = std::to_string(unix_millis());
   fcgi::Params p;
   p.emplace_back("TETHER_PEER", my_route);
   p.emplace_back("TETHER_TIME", time);
@@ -84,7 +79,7 @@ Result<Forwarded> PeerAuth::verify(Request& req, const std::map<std::string, std
               reason = get("TETHER_REASON"), sig = get("TETHER_SIG");
   if (from.empty() || time.empty() || sig.size() != 64) return Status::error("incomplete peer params");
   int64_t t = atoll(time.c_str());
-  if (std::llabs(unix_ms() - t) > kMaxSkewMs) return Status::error("peer signature too old or from the future");
+  if (std::llabs(unix_millis() - t) > kMaxSkewMs) return Status::error("peer signature too old or from the future");
   bool ok = false;
   for (const auto& key : keys_) {
     std::string expect = mac(key, req, from, time, client, reason);
