@@ -74,3 +74,9 @@ def passthrough_server(port, upstream="tether_all"):
         params = [line for line in f if line.strip() and not line.lstrip().startswith(("#", "fastcgi_pass"))]
     return ("    server {\n        listen 127.0.0.1:%d;\n        location / {\n            fastcgi_pass %s;\n%s"
             "        }\n    }\n") % (port, upstream, "".join("            " + p.strip() + "\n" for p in params))
+
+
+def worker_status(cluster, n):
+    """Worker n's /tether/status figures, asked over its own FastCGI socket."""
+    import fcgi
+    return json.loads(fcgi.get(cluster.worker_addr(n), "/tether/status").body)

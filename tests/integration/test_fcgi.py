@@ -7,11 +7,10 @@ import socket
 import struct
 import subprocess
 import threading
-import time
 import unittest
 
 import fcgi
-from common import Client, Cluster, wait_until
+from common import Client, Cluster, worker_status
 
 MAX_BODY = 65536
 
@@ -181,7 +180,7 @@ class KeepAliveTest(unittest.TestCase):
         self.hold_idle(self.THREADS * 3, worker=0)
         for _ in range(5):
             self.assertEqual(fcgi.get(self.cluster.worker_addr(0), "/t/count").status, 200)
-        status = json.loads(fcgi.get(self.cluster.worker_addr(0), "/tether/status").body)
+        status = worker_status(self.cluster, 0)
         self.assertGreater(status["acceptor_threads"]["running"], self.THREADS * 3)
 
     def test_idle_connections_are_closed_so_new_ones_are_served(self):

@@ -13,11 +13,8 @@ import threading
 import unittest
 
 import fcgi
-from common import REPO, Client, Cluster, build_dir, can_connect, free_port, stop_pid, wait_until, write_key_file
-
-
-def status(cluster, n):
-    return json.loads(fcgi.get(cluster.worker_addr(n), "/tether/status").body)
+from common import (REPO, build_dir, can_connect, Client, Cluster,
+                    free_port, stop_pid, wait_until, worker_status, write_key_file)
 
 
 class DrainTest(unittest.TestCase):
@@ -36,7 +33,7 @@ class DrainTest(unittest.TestCase):
             for t in slow_threads:
                 t.start()
             # Both slow requests are inside the worker (the status request counts itself).
-            wait_until(lambda: status(c, 1)["requests"]["in_flight"] >= 3, 10, "slow requests in flight")
+            wait_until(lambda: worker_status(c, 1)["requests"]["in_flight"] >= 3, 10, "slow requests in flight")
 
             load_codes, stop_load = [], threading.Event()
 

@@ -4,7 +4,6 @@ host B is forwarded to B and served with its state; when B is cut off or its
 workers are killed, the next request gets a new session on A, reason 'lost',
 within the quick timeout. Hosts are network namespaces made by the test; where
 that is not possible, the same scenario runs on distinct loopback addresses."""
-import json
 import os
 import shutil
 import signal
@@ -13,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from common import Client, Cluster, free_port, stop_pid, wait_until
+from common import Client, Cluster, free_port, stop_pid, wait_until, worker_status
 from netns import TestNetwork
 
 CONFIG = {"heartbeat_ms": 300, "quick_timeout_ms": 800, "request_timeout_s": 20}
@@ -53,12 +52,10 @@ class MultiHostScenario:
         return r.stdout.strip() == "PONG"
 
     def known(self, c, n):
-        import fcgi
-        return json.loads(fcgi.get(c.worker_addr(n), "/tether/status").body)["redis"]["workers_known"]
+        return worker_status(c, n)["redis"]["workers_known"]
 
     def forward_stats(self, c):
-        import fcgi
-        return [json.loads(fcgi.get(c.worker_addr(n), "/tether/status").body)["forward"] for n in c.workers]
+        return [worker_status(c, n)["forward"] for n in c.workers]
 
     def run_scenario(self, cut_off_b):
         a, b = self.hosts

@@ -12,16 +12,12 @@ import time
 import unittest
 
 import fcgi
-from common import Client, Cluster, free_port, passthrough_server, redis_cli, session_keys, wait_until
-
-
-def status(cluster, n):
-    return json.loads(fcgi.get(cluster.worker_addr(n), "/tether/status").body)
+from common import Client, Cluster, free_port, passthrough_server, redis_cli, session_keys, wait_until, worker_status
 
 
 def wait_directories(cluster, n):
     """Until every worker's directory lists n live workers."""
-    wait_until(lambda: all(status(cluster, w)["redis"]["workers_known"] == n for w in cluster.workers), 15,
+    wait_until(lambda: all(worker_status(cluster, w)["redis"]["workers_known"] == n for w in cluster.workers), 15,
                "every worker to know %d workers" % n)
 
 
@@ -58,7 +54,7 @@ class ForwardingTest(unittest.TestCase):
             self.assertEqual(len({(r["owner"], r["session"]) for r in rs}), 1)
             owners.add(rs[0]["owner"])
         self.assertEqual(len(owners), 4)
-        forwarded = sum(status(self.cluster, n)["forward"]["out"] for n in range(4))
+        forwarded = sum(worker_status(self.cluster, n)["forward"]["out"] for n in range(4))
         self.assertGreater(forwarded, 100, "round-robin should make most requests enter a non-owner")
 
     def test_forwarded_request_keeps_method_long_uri_headers_and_body(self):
@@ -101,7 +97,7 @@ class ForwardingTest(unittest.TestCase):
         wait_until(lambda: redis_cli(self.cluster, "EXISTS", key).strip() == "0", 10, "entry removed after end()")
 
     def test_forged_forwarding_proof_is_refused(self):
-        before = sum(status(self.cluster, n)["forward"]["forged"] for n in range(4))
+        before = sum(worker_status(self.cluster, n)["forward"]["forged"] for n in range(4))
         # Through nginx, look-alike HTTP headers are just headers: served normally.
         c = Client(self.cluster.port)
         self.addCleanup(c.close)
@@ -123,7 +119,7 @@ class ForwardingTest(unittest.TestCase):
             s.close()
             self.assertEqual(reply.status, 403, extra)
             self.assertEqual(reply.header("Set-Cookie"), [], "no session for a forged request")
-        after = sum(status(self.cluster, n)["forward"]["forged"] for n in range(4))
+        after = sum(worker_status(self.cluster, n)["forward"]["forged"] for n in range(4))
         self.assertEqual(after - before, len(cases))
 
     def test_tetherctl_lists_shows_and_kills(self):
@@ -221,7 +217,7 @@ class FailureTest(unittest.TestCase):
         self.assertEqual(reply.status, 200)
         body = json.loads(reply.body)
         self.assertEqual((body["reason"], body["owner"]), ("lost", "h1-0"))
-        self.assertEqual(status(c, 0)["forward"]["lost"], 1)
+        self.assertEqual(worker_status(c, 0)["forward"]["lost"], 1)
         os.kill(pid, signal.SIGCONT)
         # The old owner still has its session: the client that kept the old cookie is served there.
         self.assertEqual(cl.json("/t/count")["owner"], "h1-1")
@@ -242,7 +238,7 @@ class FailureTest(unittest.TestCase):
         for cl in fresh:
             self.addCleanup(cl.close)
             self.assertEqual(cl.json("/t/count")["reason"], "new")
-        wait_until(lambda: all(not status(c, n)["redis"]["up"] for n in range(3)), 10, "workers see Redis down")
+        wait_until(lambda: all(not worker_status(c, n)["redis"]["up"] for n in range(3)), 10, "workers see Redis down")
         c.start_redis()  # same port, empty
         wait_until(lambda: len(session_keys(c)) == 18, 15, "all 18 live sessions registered again")
         for n in range(3):
@@ -280,7 +276,7 @@ class FailureTest(unittest.TestCase):
             again = fcgi.get(c.worker_addr(0), "/t/count", cookie=cookie[0].split(";")[0])
             self.assertEqual(json.loads(again.body)["n"], 2)
         self.assertEqual(owners, {"h1-1", "h1-2"})
-        self.assertEqual(status(c, 0)["sessions"]["created"], 0)
+        self.assertEqual(worker_status(c, 0)["sessions"]["created"], 0)
 
 
 if __name__ == "__main__":

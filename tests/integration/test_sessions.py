@@ -2,11 +2,9 @@
 concurrent sessions stay apart, bad cookies never adopt an id, ends clear the
 cookie, a throwing handler costs one 500."""
 import concurrent.futures
-import json
 import unittest
 
-import fcgi
-from common import Client, Cluster, wait_until
+from common import Client, Cluster, wait_until, worker_status
 
 
 class SessionTest(unittest.TestCase):
@@ -162,7 +160,7 @@ class LifetimeTest(unittest.TestCase):
             self.assertNotEqual(seen[-1]["session"], first["session"])
             self.assertTrue(all(r["session"] == first["session"] for r in seen[:-1]))
             self.assertNotEqual(cl.cookie, token)
-            status = json.loads(fcgi.get(c.worker_addr(0), "/tether/status").body)
+            status = worker_status(c, 0)
             self.assertEqual(status["sessions"]["ended"]["lifetime"], 1)
 
 
