@@ -25,29 +25,29 @@ Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& sp
 
 Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
   if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
-  const auto& server_ = src_.server;
-  const auto& sessions_ = src_.sessions;
+  const auto& server = src_.server;
+  const auto& sessions = src_.sessions;
   const auto& fwd = src_.forward;
   nlohmann::json j;
   j["host"] = src_.config.host;
   j["worker"] = src_.config.worker;
   j["pid"] = getpid();
   j["started"] = started_;
-  j["requests"] = {{"accepted", server_.accepted.load()},
-                   {"in_flight", server_.in_flight.load()},
-                   {"too_large", server_.too_large.load()},
-                   {"broken", server_.broken.load()},
-                   {"write_failed", server_.write_failed.load()}};
-  j["acceptor_threads"] = {{"running", server_.threads.load()}, {"at_max", server_.at_max_threads.load()}};
-  j["sessions"] = {{"live", sessions_.live.load()},
-                   {"created", sessions_.created.load()},
-                   {"requests", sessions_.requests.load()},
-                   {"handler_errors", sessions_.handler_errors.load()},
-                   {"ended", {{"idle", sessions_.ended_idle.load()},
-                              {"lifetime", sessions_.ended_lifetime.load()},
-                              {"app", sessions_.ended_app.load()},
-                              {"killed", sessions_.ended_killed.load()},
-                              {"shutdown", sessions_.ended_shutdown.load()}}}};
+  j["requests"] = {{"accepted", server.accepted.load()},
+                   {"in_flight", server.in_flight.load()},
+                   {"too_large", server.too_large.load()},
+                   {"broken", server.broken.load()},
+                   {"write_failed", server.write_failed.load()}};
+  j["acceptor_threads"] = {{"running", server.threads.load()}, {"at_max", server.at_max_threads.load()}};
+  j["sessions"] = {{"live", sessions.live.load()},
+                   {"created", sessions.created.load()},
+                   {"requests", sessions.requests.load()},
+                   {"handler_errors", sessions.handler_errors.load()},
+                   {"ended", {{"idle", sessions.ended_idle.load()},
+                              {"lifetime", sessions.ended_lifetime.load()},
+                              {"app", sessions.ended_app.load()},
+                              {"killed", sessions.ended_killed.load()},
+                              {"shutdown", sessions.ended_shutdown.load()}}}};
   j["forward"] = {{"out", fwd.out.load()},
                   {"in", fwd.in.load()},
                   {"lost", fwd.lost.load()},
