@@ -13,7 +13,7 @@ BUILD    := build$(if $(SANITIZER),/$(SANITIZER),)
 OPT      ?= -O2
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -Iinclude -Isrc -MMD -MP
-LDLIBS   := -lfcgi -lhiredis -lsodium -pthread
+LDLIBS   := -lfcgi -lhiredis -lsodium -lcurl -pthread
 ifneq ($(SANITIZER),)
   # GCC 12 reports false maybe-uninitialized warnings inside <regex> under ASan.
   CXXFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -Wno-maybe-uninitialized

@@ -11,6 +11,9 @@ pkgs=(
   libsodium-dev                    # session token crypto
   nlohmann-json3-dev               # configuration and JSON
   libgtest-dev                     # unit tests
+  libkainjow-mustache-dev          # templates (mustache)
+  libcurl4-openssl-dev             # outgoing HTTP: workflow steps
+  clang libclang-rt-14-dev         # libFuzzer targets (make fuzz)
   nginx redis-server supervisor
   curl python3 procps iproute2     # integration tests: HTTP client, raw sockets, ps, ip netns
 )

@@ -91,7 +91,8 @@ std::string check_listen(const std::string& listen) {
 const std::set<std::string> kKnownFields = {
     "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
-    "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions"};
+    "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
+    "cache", "journal", "workflows"};
 
 }  // namespace
 
@@ -156,6 +157,11 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (j.contains("routes")) {
     if (!j["routes"].is_array()) return fail("field 'routes': expected an array of rules, got " + j["routes"].dump());
     c.routes = j["routes"];
+  }
+  for (auto [name, slot] : {std::pair{"cache", &c.cache}, {"journal", &c.journal}, {"workflows", &c.workflows}}) {
+    if (!j.contains(name)) continue;
+    if (!j[name].is_object()) return fail(std::string("field '") + name + "': expected an object, got " + j[name].dump());
+    *slot = j[name];
   }
 
   if (!ov.host.empty()) c.host = ov.host;

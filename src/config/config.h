@@ -37,6 +37,11 @@ struct Config {
   std::string placement = "local";  // where new sessions go (see worker/placement.h)
   bool accept_sessions = true;   // false: a front-only worker that forwards every session
   nlohmann::json routes = nlohmann::json::array();  // dispatch rules, checked by the router
+  // Component sections, each validated by its own component when the worker
+  // loads (cache/, journal/, workflow/); null when absent.
+  nlohmann::json cache;          // "cache": response cache and invalidation
+  nlohmann::json journal;        // "journal": durable journal and shipper
+  nlohmann::json workflows;      // "workflows": workflow definitions
 
   std::string route() const;     // "{host}-{worker}"
 };

@@ -184,6 +184,17 @@ TEST(ConfigTest, RoutesMustBeAnArray) {
   expect_error(with(R"("routes": "^/")"), {"routes"});
 }
 
+TEST(ConfigTest, ComponentSectionsAreKeptForTheirComponents) {
+  auto r = parse_config(with(R"("cache": {"max_bytes": 5}, "journal": {"dir": "j"}, "workflows": {})"), kPath);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r.value().cache["max_bytes"], 5);
+  EXPECT_EQ(r.value().journal["dir"], "j");
+  EXPECT_TRUE(r.value().workflows.is_object());
+  EXPECT_TRUE(parse_config(kMinimal, kPath).value().journal.is_null());
+  expect_error(with(R"("journal": [1])"), {"journal", "expected an object"});
+  expect_error(with(R"("cache": 3)"), {"cache", "expected an object"});
+}
+
 TEST(ConfigTest, OverridesWinOverTheFile) {
   std::string text = R"({"host":"file","worker":1,"listen":"unix:/f/w{worker}.sock","key_file":"k"})";
   ConfigOverrides ov;
