@@ -1,0 +1,95 @@
+// ResponseCache: one worker's cache of whole responses and template
+// fragments, keyed by a string ("GET /news?page=2" by default).
+//
+// Lifetimes (a rule's cache option): Normal entries live until evicted,
+// least recently used first; Timeout entries also expire at a set time;
+// Persistent entries live until invalidated and are evicted only when no
+// other entry is left to make room. Memory is bounded by max_bytes (key,
+// headers, body, groups and a fixed overhead per entry). Every entry belongs
+// to any number of groups. Invalidation is by regex over keys (search, not
+// full match) or by group, or everything.
+//
+// Race rule: every invalidation bumps a generation. A response is stored
+// only if no invalidation happened since its request read generation(), so
+// a page rendered from data that was changed meanwhile is never kept.
+//
+// Thread safety: every method may be called from any thread (one mutex;
+// bodies are shared, never copied under it).
+#pragma once
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cache/policy.h"
+#include "common/clock.h"
+#include "tether/response.h"
+
+namespace tether {
+
+struct CacheStats {
+  std::atomic<uint64_t> hits{0}, misses{0}, stores{0}, skipped_stale{0};
+  std::atomic<uint64_t> evictions{0}, expired{0}, invalidations{0}, invalidated{0};
+  std::atomic<int64_t> entries{0}, bytes{0};
+};
+
+class ResponseCache {
+ public:
+  static constexpr size_t kEntryOverhead = 160;  // bytes charged per entry beyond its strings
+
+  ResponseCache(const Clock& clock, size_t max_bytes) : clock_(clock), max_bytes_(max_bytes) {}
+
+  // The entry, or null (a miss). A hit makes the entry most recently used.
+  std::shared_ptr<const Response> get(const std::string& key);
+  // Read before producing a response that may be stored.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Stores r under key unless policy.mode is None, an invalidation happened
+  // since `generation`, or r alone exceeds max_bytes. True when stored.
+  bool put(const std::string& key, Response r, const CachePolicy& policy, uint64_t generation);
+
+  // Each returns how many entries it removed.
+  size_t invalidate_regex(const std::regex& re);
+  size_t invalidate_groups(const std::vector<std::string>& groups);
+  size_t clear();
+
+  const CacheStats& stats() const { return stats_; }
+  size_t max_bytes() const { return max_bytes_; }
+  std::vector<std::string> keys() const;  // for tests and operators
+
+ private:
+  struct Entry {
+    std::string key;
+    std::shared_ptr<const Response> response;
+    CacheMode mode = CacheMode::Normal;
+    Millis expires_ms = 0;  // Timeout only
+    std::vector<std::string> groups;
+    size_t bytes = 0;
+  };
+  using Lru = std::list<Entry>;  // front: most recently used
+  struct Slot {
+    Lru* list;
+    Lru::iterator it;
+  };
+
+  void erase_locked(const std::string& key);
+  void make_room_locked(size_t need);
+  void bump_generation_locked() { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
+  const Clock& clock_;
+  const size_t max_bytes_;
+  std::atomic<uint64_t> generation_{0};
+  mutable std::mutex mu_;
+  Lru normal_;      // Normal and Timeout entries
+  Lru persistent_;  // Persistent entries
+  std::unordered_map<std::string, Slot> index_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> groups_;  // group -> its keys
+  size_t bytes_ = 0;
+  CacheStats stats_;
+};
+
+}  // namespace tether

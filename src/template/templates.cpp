@@ -1,0 +1,182 @@
+// Loading and rendering mustache templates with a fragment cache (see templates.h).
+#include "template/templates.h"
+
+#include <filesystem>
+#include <fstream>
+#include <kainjow/mustache.hpp>
+#include <regex>
+#include <sstream>
+
+namespace tether {
+
+namespace mu = kainjow::mustache;
+
+struct Templates::Template {
+  struct Segment {
+    std::unique_ptr<mu::mustache> text;
+    bool fragment = false;
+    std::string key;  // "fragment:<id>"
+    CachePolicy policy;
+  };
+  std::vector<Segment> segments;
+};
+
+namespace {
+
+constexpr const char* kFragmentKeyPrefix = "fragment:";
+
+mu::data to_data(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::object: {
+      mu::data d{mu::data::type::object};
+      for (auto& [k, v] : j.items()) d.set(k, to_data(v));
+      return d;
+    }
+    case nlohmann::json::value_t::array: {
+      mu::data d{mu::data::type::list};
+      for (const auto& v : j) d.push_back(to_data(v));
+      return d;
+    }
+    case nlohmann::json::value_t::string: return mu::data(j.get<std::string>());
+    case nlohmann::json::value_t::boolean: return mu::data(j.get<bool>() ? mu::data::type::bool_true
+                                                                           : mu::data::type::bool_false);
+    case nlohmann::json::value_t::null: return mu::data(mu::data::type::bool_false);
+    default: return mu::data(j.dump());  // numbers
+  }
+}
+
+// Attributes of a fragment opening tag: id=x groups=a,b type=persistent timeout=30.
+Result<Templates::Template::Segment> fragment_of(const std::string& attrs) {
+  using R = Result<Templates::Template::Segment>;
+  Templates::Template::Segment s;
+  s.fragment = true;
+  s.policy.mode = CacheMode::Normal;
+  static const std::regex attr(R"re(([a-z]+)\s*=\s*"?([^"\s]*)"?)re");
+  std::string id;
+  for (std::sregex_iterator it(attrs.begin(), attrs.end(), attr), end; it != end; ++it) {
+    std::string k = (*it)[1], v = (*it)[2];
+    if (k == "id") {
+      id = v;
+    } else if (k == "groups") {
+      std::stringstream ss(v);
+      for (std::string g; std::getline(ss, g, ',');) {
+        if (!g.empty()) s.policy.groups.push_back(g);
+      }
+    } else if (k == "type") {
+      if (v == "persistent") s.policy.mode = CacheMode::Persistent;
+      else if (v != "normal") return R::error("fragment type: expected normal, persistent or timeout=SECONDS, got " + v);
+    } else if (k == "timeout") {
+      char* end = nullptr;
+      long secs = strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || secs <= 0) return R::error("fragment timeout: expected seconds, got " + v);
+      s.policy.mode = CacheMode::Timeout;
+      s.policy.timeout_ms = secs * 1000;
+    } else {
+      return R::error("fragment: unknown attribute '" + k + "' (id, groups, type, timeout)");
+    }
+  }
+  if (id.empty()) return R::error("fragment: needs id=NAME");
+  s.key = kFragmentKeyPrefix + id;
+  return s;
+}
+
+// Parses one piece of template text; the error gives mustache's reason.
+Status compile(const std::string& text, Templates::Template::Segment* s) {
+  s->text = std::make_unique<mu::mustache>(text);
+  if (!s->text->is_valid()) return Status::error(s->text->error_message());
+  return Status::ok();
+}
+
+Result<std::shared_ptr<Templates::Template>> parse(const std::string& text) {
+  using R = Result<std::shared_ptr<Templates::Template>>;
+  static const std::regex tag(R"(\{\{!\s*(/?)cache\b([^}]*)\}\})");
+  auto t = std::make_shared<Templates::Template>();
+  size_t pos = 0;
+  bool open = false;
+  Templates::Template::Segment current;
+  for (std::sregex_iterator it(text.begin(), text.end(), tag), end; it != end; ++it) {
+    const std::smatch& m = *it;
+    bool closing = m[1].length() > 0;
+    if (closing != open) return R::error(closing ? "{{! /cache }} without an opening {{! cache ... }}"
+                                                 : "fragments do not nest: {{! cache ... }} inside another");
+    std::string piece = text.substr(pos, static_cast<size_t>(m.position(0)) - pos);
+    if (Status s = compile(piece, &current); !s) return R::error(s.message());
+    t->segments.push_back(std::move(current));
+    current = {};
+    if (!closing) {
+      auto f = fragment_of(m[2]);
+      if (!f) return R::error(f.message());
+      current = std::move(f.value());
+    }
+    open = !closing;
+    pos = static_cast<size_t>(m.position(0) + m.length(0));
+  }
+  if (open) return R::error("{{! cache ... }} without {{! /cache }}");
+  if (Status s = compile(text.substr(pos), &current); !s) return R::error(s.message());
+  t->segments.push_back(std::move(current));
+  return t;
+}
+
+}  // namespace
+
+Status Templates::add(const std::string& name, const std::string& text) {
+  auto t = parse(text);
+  if (!t) return Status::error(name + ": " + t.message());
+  by_name_[name] = t.value();
+  const std::string ext = ".mustache";
+  if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
+    by_name_[name.substr(0, name.size() - ext.size())] = t.value();
+  }
+  return Status::ok();
+}
+
+Result<std::shared_ptr<const Templates>> Templates::load(const std::string& dir) {
+  using R = Result<std::shared_ptr<const Templates>>;
+  auto out = std::make_shared<Templates>();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return std::shared_ptr<const Templates>(out);
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != decltype(it)(); it.increment(ec)) {
+    if (!it->is_regular_file() || it->path().extension() != ".mustache") continue;
+    std::ifstream in(it->path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in) return R::error(it->path().string() + ": cannot read");
+    std::string name = std::filesystem::relative(it->path(), dir).generic_string();
+    if (Status s = out->add(name, ss.str()); !s) return R::error(dir + "/" + s.message());
+  }
+  if (ec) return R::error(dir + ": " + ec.message());
+  return std::shared_ptr<const Templates>(out);
+}
+
+const Templates::Template* Templates::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second.get();
+}
+
+Result<std::string> Templates::render(const std::string& name, const nlohmann::json& context,
+                                      ResponseCache* fragments) const {
+  using R = Result<std::string>;
+  const Template* t = find(name);
+  if (t == nullptr) return R::error("no template '" + name + "'");
+  mu::data data = to_data(context.is_null() ? nlohmann::json::object() : context);
+  std::string out;
+  for (const auto& seg : t->segments) {
+    if (seg.fragment && fragments != nullptr) {
+      if (auto hit = fragments->get(seg.key)) {
+        out += hit->body;
+        continue;
+      }
+      uint64_t gen = fragments->generation();
+      Response r;
+      r.body = seg.text->render(data);
+      out += r.body;
+      fragments->put(seg.key, std::move(r), seg.policy, gen);
+      continue;
+    }
+    out += seg.text->render(data);
+    if (!seg.text->error_message().empty()) return R::error(name + ": " + seg.text->error_message());
+  }
+  return out;
+}
+
+}  // namespace tether

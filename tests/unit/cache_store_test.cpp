@@ -1,0 +1,204 @@
+// Tests the response cache (src/cache/store, policy): each lifetime's expiry
+// with a manual clock, the LRU memory bound, groups, regex invalidation and
+// the generation rule that keeps responses made before an invalidation out.
+#include <gtest/gtest.h>
+
+#include "cache/policy.h"
+#include "cache/store.h"
+
+namespace tether {
+namespace {
+
+CachePolicy policy(CacheMode m, std::vector<std::string> groups = {}, Millis timeout_ms = 0) {
+  CachePolicy p;
+  p.mode = m;
+  p.groups = std::move(groups);
+  p.timeout_ms = timeout_ms;
+  return p;
+}
+
+struct CacheTest : ::testing::Test {
+  ManualClock clock;
+  ResponseCache cache{clock, 1 << 20};
+  bool put(const std::string& key, const std::string& body, const CachePolicy& p) {
+    return cache.put(key, Response::text(body), p, cache.generation());
+  }
+  std::string body(const std::string& key) {
+    auto r = cache.get(key);
+    return r ? r->body : "<miss>";
+  }
+};
+
+TEST_F(CacheTest, StoresAndCountsHitsAndMisses) {
+  EXPECT_EQ(body("GET /a"), "<miss>");
+  ASSERT_TRUE(put("GET /a", "A", policy(CacheMode::Normal)));
+  EXPECT_EQ(body("GET /a"), "A");
+  EXPECT_EQ(cache.stats().hits.load(), 1u);
+  EXPECT_EQ(cache.stats().misses.load(), 1u);
+  EXPECT_EQ(cache.stats().entries.load(), 1);
+  EXPECT_GT(cache.stats().bytes.load(), 1);
+}
+
+TEST_F(CacheTest, NoCacheIsNeverStored) {
+  EXPECT_FALSE(put("GET /a", "A", policy(CacheMode::None)));
+  EXPECT_EQ(body("GET /a"), "<miss>");
+}
+
+TEST_F(CacheTest, TimeoutEntriesExpireOnTheClock) {
+  ASSERT_TRUE(put("GET /t", "T", policy(CacheMode::Timeout, {}, 5000)));
+  clock.advance(4999);
+  EXPECT_EQ(body("GET /t"), "T");
+  clock.advance(1);
+  EXPECT_EQ(body("GET /t"), "<miss>");
+  EXPECT_EQ(cache.stats().expired.load(), 1u);
+  EXPECT_EQ(cache.stats().entries.load(), 0);
+}
+
+TEST_F(CacheTest, NormalAndPersistentEntriesDoNotExpire) {
+  ASSERT_TRUE(put("GET /n", "N", policy(CacheMode::Normal)));
+  ASSERT_TRUE(put("GET /p", "P", policy(CacheMode::Persistent)));
+  clock.advance(365LL * 86400 * 1000);
+  EXPECT_EQ(body("GET /n"), "N");
+  EXPECT_EQ(body("GET /p"), "P");
+}
+
+TEST_F(CacheTest, ReplacingAKeyKeepsOneEntry) {
+  ASSERT_TRUE(put("GET /a", "1", policy(CacheMode::Normal, {"g"})));
+  ASSERT_TRUE(put("GET /a", "2", policy(CacheMode::Persistent)));
+  EXPECT_EQ(body("GET /a"), "2");
+  EXPECT_EQ(cache.stats().entries.load(), 1);
+  EXPECT_EQ(cache.invalidate_groups({"g"}), 0u);  // the new entry is not in g
+  EXPECT_EQ(body("GET /a"), "2");
+}
+
+TEST(CacheBoundTest, LeastRecentlyUsedNormalEntriesAreEvictedFirst) {
+  ManualClock clock;
+  const std::string big(1000, 'x');
+  size_t one = ResponseCache::kEntryOverhead + 2 * 6 + 1000 + 64;  // about one entry
+  ResponseCache cache(clock, 3 * one);
+  auto put = [&](const std::string& k, CacheMode m) {
+    return cache.put(k, Response::text(big), policy(m), cache.generation());
+  };
+  ASSERT_TRUE(put("GET /p", CacheMode::Persistent));
+  ASSERT_TRUE(put("GET /a", CacheMode::Normal));
+  ASSERT_TRUE(put("GET /b", CacheMode::Normal));
+  ASSERT_NE(cache.get("GET /a"), nullptr);  // a is now more recent than b
+  ASSERT_TRUE(put("GET /c", CacheMode::Normal));
+  EXPECT_EQ(cache.get("GET /b"), nullptr);
+  EXPECT_NE(cache.get("GET /a"), nullptr);
+  EXPECT_NE(cache.get("GET /p"), nullptr);
+  EXPECT_EQ(cache.stats().evictions.load(), 1u);
+  EXPECT_LE(static_cast<size_t>(cache.stats().bytes.load()), cache.max_bytes());
+  // Many more: the bound holds, persistent survives while normal ones can go.
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(put("GET /n" + std::to_string(i), CacheMode::Normal));
+  EXPECT_LE(static_cast<size_t>(cache.stats().bytes.load()), cache.max_bytes());
+  EXPECT_NE(cache.get("GET /p"), nullptr);
+}
+
+TEST(CacheBoundTest, PersistentEntriesGoOnlyWhenNothingElseIsLeft) {
+  ManualClock clock;
+  const std::string big(1000, 'x');
+  size_t one = ResponseCache::kEntryOverhead + 2 * 6 + 1000 + 64;
+  ResponseCache cache(clock, 2 * one);
+  auto put = [&](const std::string& k) {
+    return cache.put(k, Response::text(big), policy(CacheMode::Persistent), cache.generation());
+  };
+  ASSERT_TRUE(put("GET /1"));
+  ASSERT_TRUE(put("GET /2"));
+  ASSERT_TRUE(put("GET /3"));
+  EXPECT_EQ(cache.get("GET /1"), nullptr);
+  EXPECT_EQ(cache.stats().entries.load(), 2);
+}
+
+TEST(CacheBoundTest, AResponseLargerThanTheWholeCacheIsNotStored) {
+  ManualClock clock;
+  ResponseCache cache(clock, 500);
+  EXPECT_FALSE(cache.put("GET /huge", Response::text(std::string(600, 'x')), policy(CacheMode::Normal), 0));
+  EXPECT_EQ(cache.stats().entries.load(), 0);
+}
+
+TEST_F(CacheTest, GroupsInvalidateTheirMembersOnly) {
+  ASSERT_TRUE(put("GET /news/1", "1", policy(CacheMode::Normal, {"news", "front"})));
+  ASSERT_TRUE(put("GET /news/2", "2", policy(CacheMode::Persistent, {"news"})));
+  ASSERT_TRUE(put("GET /about", "A", policy(CacheMode::Normal, {"static"})));
+  EXPECT_EQ(cache.invalidate_groups({"news"}), 2u);
+  EXPECT_EQ(body("GET /news/1"), "<miss>");
+  EXPECT_EQ(body("GET /news/2"), "<miss>");
+  EXPECT_EQ(body("GET /about"), "A");
+  EXPECT_EQ(cache.invalidate_groups({"front", "nobody"}), 0u);  // /news/1 already gone from front too
+  EXPECT_EQ(cache.stats().invalidated.load(), 2u);
+}
+
+TEST_F(CacheTest, AnEvictedEntryLeavesItsGroups) {
+  ASSERT_TRUE(put("GET /x", "1", policy(CacheMode::Timeout, {"g"}, 10)));
+  clock.advance(10);
+  EXPECT_EQ(body("GET /x"), "<miss>");  // expired and erased
+  ASSERT_TRUE(put("GET /x", "2", policy(CacheMode::Normal)));
+  EXPECT_EQ(cache.invalidate_groups({"g"}), 0u);
+  EXPECT_EQ(body("GET /x"), "2");
+}
+
+TEST_F(CacheTest, RegexInvalidationSearchesKeys) {
+  ASSERT_TRUE(put("GET /news/1", "1", policy(CacheMode::Normal)));
+  ASSERT_TRUE(put("GET /news/2?x=1", "2", policy(CacheMode::Persistent)));
+  ASSERT_TRUE(put("GET /about", "A", policy(CacheMode::Normal)));
+  ASSERT_TRUE(put("fragment:news", "F", policy(CacheMode::Normal)));
+  EXPECT_EQ(cache.invalidate_regex(std::regex("^GET /news/")), 2u);
+  EXPECT_EQ(body("GET /about"), "A");
+  EXPECT_EQ(body("fragment:news"), "F");
+  EXPECT_EQ(cache.invalidate_regex(std::regex("news")), 1u);  // search, not full match
+  EXPECT_EQ(cache.keys(), std::vector<std::string>{"GET /about"});
+}
+
+TEST_F(CacheTest, AResponseMadeBeforeAnInvalidationIsNotStored) {
+  uint64_t gen = cache.generation();
+  cache.invalidate_groups({"anything"});
+  EXPECT_FALSE(cache.put("GET /a", Response::text("old"), policy(CacheMode::Normal), gen));
+  EXPECT_EQ(cache.stats().skipped_stale.load(), 1u);
+  EXPECT_TRUE(cache.put("GET /a", Response::text("new"), policy(CacheMode::Normal), cache.generation()));
+}
+
+TEST_F(CacheTest, ClearEmptiesEverything) {
+  ASSERT_TRUE(put("GET /a", "A", policy(CacheMode::Persistent, {"g"})));
+  EXPECT_EQ(cache.clear(), 1u);
+  EXPECT_EQ(cache.stats().bytes.load(), 0);
+  EXPECT_EQ(body("GET /a"), "<miss>");
+}
+
+TEST(CachePolicyTest, ParsesEveryForm) {
+  EXPECT_EQ(parse_cache_policy("no_cache")->mode, CacheMode::None);
+  EXPECT_EQ(parse_cache_policy("normal")->mode, CacheMode::Normal);
+  EXPECT_EQ(parse_cache_policy("persistent")->mode, CacheMode::Persistent);
+  auto t = parse_cache_policy(nlohmann::json{{"timeout", 2.5}});
+  ASSERT_TRUE(t) << t.message();
+  EXPECT_EQ(t->mode, CacheMode::Timeout);
+  EXPECT_EQ(t->timeout_ms, 2500);
+  auto full = parse_cache_policy(
+      nlohmann::json{{"type", "persistent"}, {"groups", {"a", "b"}}, {"hook", "anonymous_only"}});
+  ASSERT_TRUE(full) << full.message();
+  EXPECT_EQ(full->mode, CacheMode::Persistent);
+  EXPECT_EQ(full->groups, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(full->hook, "anonymous_only");
+  EXPECT_EQ(parse_cache_policy(nlohmann::json{{"groups", {"a"}}})->mode, CacheMode::Normal);
+}
+
+TEST(CachePolicyTest, RefusesWhatItDoesNotKnowWithAReason) {
+  auto expect_error = [](const nlohmann::json& spec, const std::string& part) {
+    auto r = parse_cache_policy(spec);
+    ASSERT_FALSE(r) << spec.dump();
+    EXPECT_NE(r.message().find(part), std::string::npos) << r.message();
+  };
+  expect_error("forever", "expected");
+  expect_error("timeout", "expected");
+  expect_error(3, "expected");
+  expect_error({{"timeout", 0}}, "timeout");
+  expect_error({{"timeout", "5"}}, "timeout");
+  expect_error({{"type", "normal"}, {"timeout", 5}}, "timeout");
+  expect_error({{"type", "timeout"}}, "needs");
+  expect_error({{"groups", "news"}}, "groups");
+  expect_error({{"groups", {""}}}, "groups");
+  expect_error({{"ttl", 5}}, "unknown key 'ttl'");
+}
+
+}  // namespace
+}  // namespace tether
