@@ -163,7 +163,8 @@ class Cluster:
         if not os.path.exists(key):
             write_key_file(key)
         cfg = {"host": self.host, "listen": "unix:%s/w{worker}.sock" % self.workdir, "key_file": key,
-               "routes": self.routes, "acceptor_threads": 16, "session_threads": 2}
+               "routes": self.routes, "acceptor_threads": 16, "session_threads": 2,
+               "templates": os.path.join(REPO, "src", "apps", "demo", "templates")}
         if self.redis_port:
             cfg["redis"] = {"host": self.redis_host, "port": self.redis_port}
         cfg.update(self.config_extra)
@@ -298,6 +299,7 @@ def default_routes():
     return [{"match": "^/static/(.*)$", "file": os.path.join(REPO, "src", "apps", "demo", "static")},
             {"match": "^/tether/status$", "status": {}},
             {"match": "^/hello$", "controller": "hello"},
+            {"match": "^/about$", "template": "about", "cache": {"type": "persistent", "groups": ["about"]}},
             {"match": "^/t/", "session": "testkit"},
             {"match": "^/", "session": "notes"}]
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "tether/cache.h"
 #include "tether/session.h"
 
 namespace tether {
@@ -55,6 +56,9 @@ class App {
   void controller(std::string name, Controller handler);
   // Where new sessions go when tether.json says "placement": "app".
   void placement(PlacementHook hook);
+  // An is_cacheable hook, named by a rule's "cache": {"hook": name}. Runs on
+  // acceptor threads: must be thread-safe and must not throw.
+  void cache_hook(std::string name, cache::Hook hook);
 
   // Flags: --config FILE (default tether.json), --worker N, --listen ADDR,
   // --host ID. Returns the process exit code: 0 after a clean drain,

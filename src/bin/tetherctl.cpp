@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/settings.h"
 #include "config/config.h"
 #include "ops/ctl.h"
 
@@ -16,6 +17,10 @@ constexpr const char* kUsage =
     "  session SID            one session's registry entry (SID: its hex id or a unique prefix of 8+)\n"
     "  workers                live workers: address, pid, sessions, accepting, last heartbeat\n"
     "  kill SID               the owner ends the session and removes its entry\n"
+    "  invalidate [--regex R] [--group G ...]\n"
+    "                         drop matching cached pages on every worker of every host\n"
+    "  push-file PATH [--as REL]\n"
+    "                         copy a file to every worker's cache.docroot (as REL, default its name)\n"
     "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
     "  --json                 JSON instead of tables\n";
 
@@ -32,9 +37,12 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--json") {
       opt.json = true;
-    } else if ((a == "--config" || a == "--limit") && i + 1 < argc) {
+    } else if ((a == "--config" || a == "--limit" || a == "--regex" || a == "--group" || a == "--as") && i + 1 < argc) {
       std::string v = argv[++i];
       if (a == "--config") config_path = v;
+      if (a == "--regex") opt.regex = v;
+      if (a == "--group") opt.groups.push_back(v);
+      if (a == "--as") opt.as = v;
       if (a == "--limit") opt.limit = static_cast<size_t>(std::max(0L, strtol(v.c_str(), nullptr, 10)));
     } else if (a.rfind("--", 0) == 0) {
       fprintf(stderr, "tetherctl: unknown option %s\n%s", a.c_str(), kUsage);
@@ -56,6 +64,12 @@ int main(int argc, char** argv) {
     fprintf(stderr, "tetherctl: %s has no \"redis\" object: there is no registry to ask\n", config_path.c_str());
     return 2;
   }
+  auto cache = tether::parse_cache_settings(config->cache, config->base_dir);
+  if (!cache) {
+    fprintf(stderr, "tetherctl: %s: %s\n", config_path.c_str(), cache.message().c_str());
+    return 2;
+  }
+  opt.stream_maxlen = cache->stream_maxlen;
   tether::Redis redis(config->redis);
   if (tether::Status s = redis.connect(); !s) {
     fprintf(stderr, "tetherctl: %s\n", s.message().c_str());
@@ -71,6 +85,8 @@ int main(int argc, char** argv) {
   if (cmd == "session") return need(1) ? tether::ctl::session(redis, args[1], opt) : 2;
   if (cmd == "workers") return need(0) ? tether::ctl::workers(redis, opt) : 2;
   if (cmd == "kill") return need(1) ? tether::ctl::kill(redis, args[1], opt) : 2;
+  if (cmd == "invalidate") return need(0) ? tether::ctl::invalidate(redis, opt) : 2;
+  if (cmd == "push-file") return need(1) ? tether::ctl::push_file(redis, args[1], opt) : 2;
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);
   return 2;
 }

@@ -2,6 +2,7 @@
 // test kit ("testkit") and a stateless "hello" controller; tether.json's
 // rules choose which a path reaches.
 #include "apps/demo/notes.h"
+#include "apps/testkit/kit_controllers.h"
 #include "apps/testkit/testkit.h"
 #include "tether/app.h"
 
@@ -10,5 +11,6 @@ int main(int argc, char** argv) {
   app.session<demo::NotesSession>("notes");
   app.session<testkit::KitSession>("testkit");
   app.controller("hello", [](const tether::Request&) { return tether::Response::text("hello\n"); });
+  testkit::register_controllers(app);
   return app.run(argc, argv);
 }

@@ -92,7 +92,7 @@ const std::set<std::string> kKnownFields = {
     "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
     "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
-    "cache", "journal", "workflows"};
+    "cache", "journal", "workflows", "templates"};
 
 }  // namespace
 
@@ -141,6 +141,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = read_int(j, "request_timeout_s", 1, 3600, &c.request_timeout_s)).empty()) return fail(e);
   if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
   if (!(e = read_string(j, "advertise", &c.advertise)).empty()) return fail(e);
+  c.templates_dir = "templates";
+  if (!(e = read_string(j, "templates", &c.templates_dir)).empty()) return fail(e);
   if (j.contains("redis")) {
     c.registry = true;
     if (!(e = read_redis(j["redis"], &c.redis)).empty()) return fail(e);
@@ -180,6 +182,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = check_listen(c.advertise)).empty()) return fail("field 'advertise': " + e);
   if (c.key_file.empty()) return fail("field 'key_file': required (a file of 64-hex-digit keys, mode 600)");
   c.key_file = resolve_path(c, c.key_file);
+  c.templates_dir = resolve_path(c, c.templates_dir);
   if (c.max_acceptor_threads < c.acceptor_threads) {
     return fail("field 'max_acceptor_threads': expected at least acceptor_threads (" +
                 std::to_string(c.acceptor_threads) + ")");

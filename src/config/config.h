@@ -37,6 +37,7 @@ struct Config {
   std::string placement = "local";  // where new sessions go (see worker/placement.h)
   bool accept_sessions = true;   // false: a front-only worker that forwards every session
   nlohmann::json routes = nlohmann::json::array();  // dispatch rules, checked by the router
+  std::string templates_dir;     // "templates": mustache files (default: "templates" beside the config)
   // Component sections, each validated by its own component when the worker
   // loads (cache/, journal/, workflow/); null when absent.
   nlohmann::json cache;          // "cache": response cache and invalidation

@@ -24,7 +24,8 @@ std::string literal_prefix(const std::string& pattern) {
 
 }  // namespace
 
-Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories) {
+Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories,
+                             const CacheWrapper& cache_wrapper) {
   using R = Result<Router>;
   if (!rules.is_array()) return R::error("field 'routes': expected an array of rules");
   Router router;
@@ -43,19 +44,26 @@ Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::st
       return R::error(where + ".match: not a valid regular expression (" + e.what() + "): " + rule.pattern);
     }
     rule.literal_prefix = literal_prefix(rule.pattern);
+    std::unique_ptr<RouteHandler> made;
     std::string kinds_known;
     for (auto& [name, f] : factories) kinds_known += (kinds_known.empty() ? "" : ", ") + name;
     for (auto& [key, spec] : r.items()) {
-      if (key == "match") continue;
+      if (key == "match" || (key == "cache" && cache_wrapper)) continue;
       auto f = factories.find(key);
       if (f == factories.end()) return R::error(where + ": unknown key '" + key + "' (rule kinds: " + kinds_known + ")");
       if (!rule.kind.empty()) return R::error(where + ": has both '" + rule.kind + "' and '" + key + "'; one kind per rule");
       auto handler = f->second(spec);
       if (!handler) return R::error(where + "." + key + ": " + handler.message());
       rule.kind = key;
-      rule.handler = std::move(handler.value());
+      made = std::move(handler.value());
     }
     if (rule.kind.empty()) return R::error(where + ": names no kind (one of: " + kinds_known + ")");
+    if (r.contains("cache")) {
+      auto wrapped = cache_wrapper(rule.kind, r["cache"], std::move(made));
+      if (!wrapped) return R::error(where + ".cache: " + wrapped.message());
+      made = std::move(wrapped.value());
+    }
+    rule.handler = std::move(made);
     router.rules_.push_back(std::move(rule));
   }
   return router;

@@ -40,11 +40,17 @@ class RouteHandler {
 
 // Makes the handler of one rule from its spec; the error says what was expected.
 using RouteFactory = std::function<Result<std::unique_ptr<RouteHandler>>(const nlohmann::json& spec)>;
+// Wraps a rule's handler according to its "cache" option (the rule's kind,
+// the option's JSON, the handler); the error says what was expected.
+using CacheWrapper = std::function<Result<std::unique_ptr<RouteHandler>>(
+    const std::string& kind, const nlohmann::json& option, std::unique_ptr<RouteHandler> handler)>;
 
 class Router {
  public:
-  // rules: the "routes" array. factories: kind name -> factory.
-  static Result<Router> build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories);
+  // rules: the "routes" array. factories: kind name -> factory. A rule may
+  // also carry "cache": <option>, handed to cache_wrapper (refused without one).
+  static Result<Router> build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories,
+                              const CacheWrapper& cache_wrapper = nullptr);
 
   // Serves the request with the first matching rule, or 404.
   Response dispatch(Request& req, const Forwarded* forwarded = nullptr) const;

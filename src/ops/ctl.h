@@ -13,11 +13,18 @@ struct Options {
   bool json = false;
   size_t limit = 100;  // rows listed by `sessions`
   int wait_ms = 3000;  // `kill`: how long to wait for the owner to end it
+  std::string regex;                // `invalidate --regex`
+  std::vector<std::string> groups;  // `invalidate --group` (repeatable)
+  std::string as;                   // `push-file --as`: path under the docroot
+  size_t stream_maxlen = 10000;     // cache.stream_maxlen of the config
 };
 
 int sessions(Redis& redis, const Options& opt);
 int session(Redis& redis, const std::string& sid, const Options& opt);
 int workers(Redis& redis, const Options& opt);
 int kill(Redis& redis, const std::string& sid, const Options& opt);
+// Cache (cache_ctl.cpp): broadcast an invalidation; copy a file to every docroot.
+int invalidate(Redis& redis, const Options& opt);
+int push_file(Redis& redis, const std::string& path, const Options& opt);
 
 }  // namespace tether::ctl

@@ -7,6 +7,8 @@
 #include <regex>
 #include <sstream>
 
+#include "common/log.h"
+
 namespace tether {
 
 namespace mu = kainjow::mustache;
@@ -177,6 +179,19 @@ Result<std::string> Templates::render(const std::string& name, const nlohmann::j
     if (!seg.text->error_message().empty()) return R::error(name + ": " + seg.text->error_message());
   }
   return out;
+}
+
+void Templates::finish(Response& r, ResponseCache* fragments) const {
+  if (r.template_name.empty()) return;
+  auto body = render(r.template_name, r.template_context, fragments);
+  if (!body) {
+    log::error("template_failed", {{"error", body.message()}});
+    r = Response::text("internal error: the page template failed\n", 500);
+    return;
+  }
+  r.body = std::move(body.value());
+  r.template_name.clear();
+  r.template_context = nullptr;
 }
 
 }  // namespace tether

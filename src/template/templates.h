@@ -40,6 +40,9 @@ class Templates {
   // fragments: where fragment sections are kept; null renders them every time.
   Result<std::string> render(const std::string& name, const nlohmann::json& context,
                              ResponseCache* fragments) const;
+  // Renders a Response::render() response into its body, in place; a
+  // failure becomes a 500 (logged). Other responses are left alone.
+  void finish(Response& r, ResponseCache* fragments) const;
 
   struct Template;  // parsed segments (templates.cpp)
 

@@ -23,6 +23,10 @@ void App::add_session(std::string name, SessionFactory factory) {
 
 void App::placement(PlacementHook hook) { impl_->apps.placement = std::move(hook); }
 
+void App::cache_hook(std::string name, cache::Hook hook) {
+  impl_->apps.cache_hooks[std::move(name)] = std::move(hook);
+}
+
 void App::controller(std::string name, Controller handler) {
   impl_->apps.controllers[std::move(name)] = std::move(handler);
 }

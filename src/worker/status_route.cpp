@@ -64,6 +64,7 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
                   {"pending", r.pending.load()},
                   {"lost_ownership", r.lost_ownership.load()}};
   }
+  for (const auto& [name, figures] : src_.sections) j[name] = figures();
   return Response::json(j.dump()).header("Cache-Control", "no-store");
 }
 

@@ -3,6 +3,8 @@
 // Spec: {} or {"allow": ["127.0.0.1", "10.0.0.5"]}.
 // Thread safety: reads atomics only; serve() from any acceptor thread.
 #pragma once
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -22,6 +24,8 @@ struct StatusSources {
   const SessionStats& sessions;
   const ForwardStats& forward;
   const Registry* registry;
+  // Components' own figures by section name ("cache", ...), read per request.
+  std::map<std::string, std::function<nlohmann::json()>> sections;
 };
 
 class StatusRoute final : public RouteHandler {

@@ -7,12 +7,16 @@
 #include <algorithm>
 #include <optional>
 
+#include "cache/cached_route.h"
+#include "cache/service.h"
 #include "common/log.h"
 #include "fcgi/listener.h"
 #include "fcgi/server.h"
 #include "http/router.h"
 #include "http/static_files.h"
 #include "session/pool.h"
+#include "template/template_route.h"
+#include "template/templates.h"
 #include "token/token.h"
 #include "registry/bus.h"
 #include "registry/registry.h"
@@ -108,36 +112,44 @@ class Worker {
     }
     placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
                        apps_.placement);
-    std::map<std::string, RouteFactory> kinds;
-    kinds["session"] = [this](const nlohmann::json& spec) -> HandlerResult {
-      auto factory = find_named(spec, apps_.sessions, "session app");
-      if (!factory) return factory.status();
-      return std::unique_ptr<RouteHandler>(
-          new SessionRoute(*factory, *codec_, *pool_, config_, *forwarder_, *placement_));
-    };
-    kinds["controller"] = [this](const nlohmann::json& spec) -> HandlerResult {
-      auto controller = find_named(spec, apps_.controllers, "controller");
-      if (!controller) return controller.status();
-      return std::unique_ptr<RouteHandler>(new ControllerRoute(*controller));
-    };
-    kinds["file"] = [this](const nlohmann::json& spec) { return StaticFiles::make(spec, config_.base_dir); };
-    kinds["status"] = [this](const nlohmann::json& spec) {
-      return StatusRoute::make(
-          spec, StatusSources{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get()});
-    };
-    auto router = Router::build(config_.routes, kinds);
-    if (!router) return Status::error(config_.file + ": " + router.message());
-    router_.emplace(std::move(router.value()));
-    if (router_->size() == 0) log::warn("no_routes", {{"file", config_.file}, {"effect", "every request gets 404"}});
+    auto settings = parse_cache_settings(config_.cache, config_.base_dir);
+    if (!settings) return Status::error(config_.file + ": " + settings.message());
+    cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
+                                            config_.route() + ":" + std::to_string(getpid()));
+    auto site = build_site(config_);
+    if (!site) return site.status();
+    if (site.value()->router.size() == 0) {
+      log::warn("no_routes", {{"file", config_.file}, {"effect", "every request gets 404"}});
+    }
+    site_.store(std::move(site.value()));
     return Status::ok();
   }
 
   int serve();
 
  private:
+  // What SIGHUP replaces as a whole: the dispatch rules and the templates.
+  struct Site {
+    std::shared_ptr<const Templates> templates;
+    Router router;
+  };
+
+  // Builds the rules and templates of c (its routes and templates_dir; the
+  // rest of c is not read). The error names the file.
+  Result<std::shared_ptr<const Site>> build_site(const Config& c);
+  // SIGHUP: the file's rules and templates again; a bad file keeps the old ones.
+  void reload();
+
   // Every request: peer proof checked first, then the dispatch rules.
   Response handle(Request& req, const std::map<std::string, std::string>& peer_params) {
-    if (peer_params.empty()) return router_->dispatch(req);
+    std::shared_ptr<const Site> site = site_.load();
+    Response r = dispatch(*site, req, peer_params);
+    site->templates->finish(r, &cache_->store());
+    return r;
+  }
+
+  Response dispatch(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params) {
+    if (peer_params.empty()) return site.router.dispatch(req);
     auto forwarded = peer_auth_->verify(req, peer_params);
     if (!forwarded) {
       forwarder_->stats().forged++;
@@ -147,7 +159,7 @@ class Worker {
       return Response::text("forbidden: the forwarding proof did not verify\n", 403);
     }
     forwarder_->stats().in++;
-    return router_->dispatch(req, &forwarded.value());
+    return site.router.dispatch(req, &forwarded.value());
   }
 
   const Config& config_;
@@ -161,9 +173,75 @@ class Worker {
   std::optional<PeerAuth> peer_auth_;
   std::optional<Forwarder> forwarder_;
   std::optional<Placement> placement_;
-  std::optional<Router> router_;
+  std::unique_ptr<CacheService> cache_;
+  std::atomic<std::shared_ptr<const Site>> site_;
   std::atomic<int64_t> forged_log_{0};
 };
+
+Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) {
+  using R = Result<std::shared_ptr<const Site>>;
+  auto templates = Templates::load(c.templates_dir);
+  if (!templates) return R::error(c.file + ": templates: " + templates.message());
+  std::shared_ptr<const Templates> tpl = templates.value();
+  std::map<std::string, RouteFactory> kinds;
+  kinds["session"] = [this](const nlohmann::json& spec) -> HandlerResult {
+    auto factory = find_named(spec, apps_.sessions, "session app");
+    if (!factory) return factory.status();
+    return std::unique_ptr<RouteHandler>(new SessionRoute(*factory, *codec_, *pool_, config_, *forwarder_, *placement_));
+  };
+  kinds["controller"] = [this](const nlohmann::json& spec) -> HandlerResult {
+    auto controller = find_named(spec, apps_.controllers, "controller");
+    if (!controller) return controller.status();
+    return std::unique_ptr<RouteHandler>(new ControllerRoute(*controller));
+  };
+  kinds["template"] = [tpl](const nlohmann::json& spec) { return TemplateRoute::make(spec, *tpl); };
+  kinds["file"] = [&c](const nlohmann::json& spec) { return StaticFiles::make(spec, c.base_dir); };
+  kinds["status"] = [this](const nlohmann::json& spec) {
+    StatusSources src{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get(), {}};
+    src.sections["cache"] = [this] { return cache_->stats_json(); };
+    return StatusRoute::make(spec, std::move(src));
+  };
+  CacheWrapper wrap = [this, tpl](const std::string& kind, const nlohmann::json& option,
+                                  std::unique_ptr<RouteHandler> inner) -> HandlerResult {
+    auto policy = parse_cache_policy(option);
+    if (!policy) return policy.status();
+    cache::Hook hook;
+    if (!policy->hook.empty()) {
+      auto found = find_named(nlohmann::json(policy->hook), apps_.cache_hooks, "is_cacheable hook");
+      if (!found) return found.status();
+      hook = **found;
+    } else if (kind == "session" && policy->mode != CacheMode::None) {
+      return HandlerResult::error("a session rule's pages belong to one user: name an is_cacheable hook "
+                                  "(\"hook\": ...) that decides who may share them");
+    }
+    auto finish = [this, tpl](Response& r) { tpl->finish(r, &cache_->store()); };
+    return std::unique_ptr<RouteHandler>(
+        new CachedRoute(std::move(inner), std::move(policy.value()), std::move(hook), *cache_, finish));
+  };
+  auto router = Router::build(c.routes, kinds, wrap);
+  if (!router) return R::error(c.file + ": " + router.message());
+  return std::shared_ptr<const Site>(new Site{tpl, std::move(router.value())});
+}
+
+void Worker::reload() {
+  ConfigOverrides ov;
+  ov.host = config_.host;
+  ov.worker = config_.worker;
+  ov.listen = config_.listen;
+  auto fresh = load_config(config_.file, ov);
+  if (!fresh) {
+    log::error("reload_failed", {{"error", fresh.message()}, {"effect", "the old rules stay"}});
+    return;
+  }
+  auto site = build_site(fresh.value());
+  if (!site) {
+    log::error("reload_failed", {{"error", site.message()}, {"effect", "the old rules stay"}});
+    return;
+  }
+  site_.store(std::move(site.value()));
+  size_t dropped = cache_->store().clear();  // cached pages were made by the old rules
+  log::info("reloaded", {{"file", config_.file}, {"rules", site_.load()->router.size()}, {"cache_dropped", dropped}});
+}
 
 int Worker::serve() {
   // Signals go to this thread only (sigwait below); no thread is interrupted.
@@ -199,6 +277,7 @@ int Worker::serve() {
     bus_->start();
   }
   pool_->start();
+  cache_->start();
   if (Status s = server.start(); !s) {
     log::error("start_failed", {{"error", s.message()}});
     return 1;
@@ -211,7 +290,7 @@ int Worker::serve() {
     int sig = 0;
     sigwait(&sigs, &sig);
     if (sig == SIGHUP) {
-      log::info("sighup_ignored", {{"reason", "rule reload is not implemented yet"}});
+      reload();
       continue;
     }
     log::info("draining", {{"signal", strsignal(sig)}, {"in_flight", server.stats().in_flight.load()}});
@@ -227,6 +306,7 @@ int Worker::serve() {
   }
   server.stop();
   pool_->stop();  // ends the sessions: their entries are released below
+  cache_->stop();
   if (registry_) {
     bus_->stop();
     registry_->stop();

@@ -16,6 +16,7 @@ struct AppRegistry {
   std::map<std::string, SessionFactory> sessions;
   std::map<std::string, Controller> controllers;
   PlacementHook placement;
+  std::map<std::string, cache::Hook> cache_hooks;
 };
 
 // Exit codes: 0 drained cleanly, 1 failed to start or to drain in time,

@@ -80,3 +80,11 @@ def worker_status(cluster, n):
     """Worker n's /tether/status figures, asked over its own FastCGI socket."""
     import fcgi
     return json.loads(fcgi.get(cluster.worker_addr(n), "/tether/status").body)
+
+
+def tetherctl(cluster, *args):
+    """Runs tetherctl against the cluster's config: (exit code, stdout, stderr)."""
+    import subprocess
+    r = subprocess.run([os.path.join(os.path.dirname(cluster.tetherd), "tetherctl"), "--config",
+                        cluster.config_path] + list(args), capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout, r.stderr

@@ -12,19 +12,14 @@ import time
 import unittest
 
 import fcgi
-from common import Client, Cluster, free_port, passthrough_server, redis_cli, session_keys, wait_until, worker_status
+from common import (Client, Cluster, free_port, passthrough_server, redis_cli, session_keys, tetherctl, wait_until,
+                    worker_status)
 
 
 def wait_directories(cluster, n):
     """Until every worker's directory lists n live workers."""
     wait_until(lambda: all(worker_status(cluster, w)["redis"]["workers_known"] == n for w in cluster.workers), 15,
                "every worker to know %d workers" % n)
-
-
-def tetherctl(cluster, *args):
-    r = subprocess.run([os.path.join(os.path.dirname(cluster.tetherd), "tetherctl"), "--config",
-                        cluster.config_path] + list(args), capture_output=True, text=True, timeout=30)
-    return r.returncode, r.stdout, r.stderr
 
 
 class ForwardingTest(unittest.TestCase):

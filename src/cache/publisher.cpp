@@ -1,0 +1,96 @@
+// Sending invalidations to the bus:log stream (see publisher.h).
+#include "cache/publisher.h"
+
+#include <chrono>
+
+#include "cache/invalidation.h"
+#include "common/log.h"
+
+namespace tether {
+
+Publisher::Publisher(RedisOptions opts, size_t stream_maxlen) : opts_(std::move(opts)), maxlen_(stream_maxlen) {}
+
+Publisher::~Publisher() { stop(); }
+
+void Publisher::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Publisher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Publisher::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void Publisher::send(std::vector<std::string> fields) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) {
+      queue_.clear();
+      queue_.push_back(invalidation_fields(cache::Invalidation{".", {}}, "overflow"));
+      log::warn("cache_publish_overflow", {{"queued", kMaxQueued}, {"effect", "every cache will be dropped"}});
+    }
+    queue_.push_back(std::move(fields));
+  }
+  cv_.notify_one();
+}
+
+bool Publisher::flush(Redis& redis, std::deque<std::vector<std::string>>& batch) {
+  for (const auto& f : batch) redis.append(bus_log_xadd(opts_.prefix, maxlen_, f));
+  auto replies = redis.flush();
+  if (!replies) return false;
+  for (const auto& r : replies.value()) {
+    if (r->type == REDIS_REPLY_ERROR) {
+      log::error("cache_publish_refused", {{"error", reply_string(r.get())}});  // not retried: it would fail again
+    }
+  }
+  sent_ += batch.size();
+  batch.clear();
+  return true;
+}
+
+void Publisher::loop() {
+  Redis redis(opts_);
+  std::deque<std::vector<std::string>> batch;  // taken from the queue, not yet acknowledged
+  bool down = false;
+  int backoff_ms = 100;
+  auto stop_deadline = std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (batch.empty()) cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      while (!queue_.empty()) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (stopping_ && stop_deadline == std::chrono::steady_clock::time_point::max()) {
+        stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
+    }
+    if (batch.empty()) return;  // stopping with nothing left
+    if (redis.connect() && flush(redis, batch)) {
+      if (down) log::info("cache_publish_up");
+      down = false;
+      backoff_ms = 100;
+      continue;
+    }
+    if (!down) log::warn("cache_publish_down", {{"queued", batch.size()}});
+    down = true;
+    if (std::chrono::steady_clock::now() >= stop_deadline) {
+      log::error("cache_publish_abandoned", {{"unsent", batch.size()}});
+      return;
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_ && stop_deadline == std::chrono::steady_clock::time_point::max(); });
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+}
+
+}  // namespace tether
