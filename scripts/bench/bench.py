@@ -23,10 +23,11 @@ BENCH_PHP_KEEPALIVE (0: nginx's usual PHP setup, no fastcgi_keep_conn; N: keep
 N idle connections, which stalls requests behind idle kept connections when N
 approaches the child count: measured wrk timeouts), BENCH_HELLO_THREADS
 (fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_ROWS (comma-separated
-row keys, default all: static,hello,stateless,routed,forwarded,new,php),
+row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php),
 KEEP_TMP=1 keeps the temporary directory.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,7 +62,29 @@ echo json_encode(['n' => $_SESSION['n'], 'session' => session_id(), 'pid' => get
 # (key, label); the table's order is the run order.
 ROWS = [("static", "nginx static"), ("hello", "raw FastCGI hello"), ("stateless", "tether stateless"),
         ("routed", "tether session hit (routed)"), ("forwarded", "tether session hit (forwarded)"),
-        ("new", "tether new session"), ("php", "PHP-FPM + Redis session")]
+        ("new", "tether new session"), ("cached", "tether cached page hit"),
+        ("template", "tether template render (uncached)"), ("php", "PHP-FPM + Redis session")]
+
+# The cache rows' rules and template (issue 5): a controller page answered
+# from the response cache, and a mustache page rendered on every request.
+CACHE_ROUTES = [{"match": "^/bench/cached$", "controller": "kit_page", "cache": "persistent"},
+                {"match": "^/bench/render$", "controller": "kit_render"}]
+BENCH_TEMPLATE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{{headline}}</title></head>
+<body><h1>{{headline}}</h1><p>Render {{n}} of {{path}}.</p>
+<ul>{{#items}}<li class="{{kind}}">{{name}}: {{value}}</li>{{/items}}</ul>
+</body></html>
+"""
+
+
+def write_bench_templates(wd):
+    d = os.path.join(wd, "templates", "kit")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "page.mustache"), "w") as f:
+        f.write(BENCH_TEMPLATE)
+    demo = os.path.join(B.REPO, "src", "apps", "demo", "templates", "about.mustache")  # the default routes' page
+    shutil.copy(demo, os.path.dirname(d))
+    return os.path.dirname(d)
 
 
 def fastcgi_params_like_tether():
@@ -152,6 +175,8 @@ def prepare(c, wd, ports, wanted, results, notes):
             "routed": (url(c.port, "/t/count"), os.path.join(wd, "cookies-routed.txt"), "tether_sid"),
             "forwarded": (url(ports["forwarded"], "/t/count"), os.path.join(wd, "cookies-worker1.txt"), "tether_sid"),
             "new": (url(c.port, "/t/count"), None, ""),
+            "cached": (url(c.port, "/bench/cached"), None, ""),
+            "template": (url(c.port, "/bench/render?h=%3Cbench%3E"), None, ""),
             "php": (url(ports["php"], "/counter.php"), os.path.join(wd, "cookies-php.txt"), "PHPSESSID")}
     makers = {"routed": (c.port, "/t/count", None),  # any worker: nginx spreads new sessions
               "forwarded": (ports["own1"], "/t/count", "h1-1"),  # all owned by worker 1
@@ -263,6 +288,8 @@ def verdicts(res):
     if isinstance(res.get("forwarded"), dict):
         check("Redis commands per session hit (forwarded)", res["forwarded"]["redis_per_req"], 0.05, "%.2f", False)
     check("new sessions per second (one host)", n, 10000, "%.0f/s")
+    cached = rps("cached")
+    check("cached page hit vs raw FastCGI hello", cached / h if cached and h else None, 1.0, "%.2fx")
     return out
 
 
@@ -308,7 +335,8 @@ def main():
     wd = tempfile.mkdtemp(prefix="tether-bench-")
     ports = {k: free_port() for k in ("static", "hello", "forwarded", "own1", "php")}
     hello = php = None
-    c = Cluster(workdir=wd, workers=WORKERS, nginx_workers=NGINX_WORKERS, nginx_http_extra=nginx_extra(wd, ports))
+    c = Cluster(workdir=wd, workers=WORKERS, nginx_workers=NGINX_WORKERS, nginx_http_extra=nginx_extra(wd, ports),
+                routes=CACHE_ROUTES + B.cluster.default_routes(), config={"templates": write_bench_templates(wd)})
     ok = False
     try:
         os.makedirs(os.path.join(wd, "logs"), exist_ok=True)

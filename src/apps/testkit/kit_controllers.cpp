@@ -33,9 +33,14 @@ void register_controllers(tether::App& app) {
     return Response::text("page " + req.path + (req.query.empty() ? "" : "?" + req.query) +
                           " render=" + std::to_string(++g_renders) + " pid=" + std::to_string(getpid()) + "\n");
   });
-  // The template "kit/page" with the render count and ?h=headline.
+  // The template "kit/page" with the render count, ?h=headline and ten items.
   app.controller("kit_render", [](const Request& req) {
-    return Response::render("kit/page", {{"n", ++g_renders}, {"path", req.path}, {"headline", req.query_param("h")}});
+    nlohmann::json items = nlohmann::json::array();
+    for (int i = 0; i < 10; ++i) {
+      items.push_back({{"kind", i % 2 ? "odd" : "even"}, {"name", "item " + std::to_string(i)}, {"value", i * 7}});
+    }
+    return Response::render("kit/page", {{"n", ++g_renders}, {"path", req.path}, {"headline", req.query_param("h")},
+                                         {"items", std::move(items)}});
   });
   // POST regex=...&groups=a,b: tether::cache::invalidate; 400 with the reason when refused.
   app.controller("kit_invalidate", [](const Request& req) {
