@@ -301,7 +301,15 @@ def default_routes():
             {"match": "^/hello$", "controller": "hello"},
             {"match": "^/about$", "template": "about", "cache": {"type": "persistent", "groups": ["about"]}},
             {"match": "^/t/", "session": "testkit"},
+            {"match": "^/api/workflow/", "workflow": {}},
+            {"match": "^/demo/steps/", "controller": "demo_steps"},
             {"match": "^/", "session": "notes"}]
+
+
+def demo_workflows(port):
+    """The "workflows" section of `make run`: the demo workflow, its steps served by the workers."""
+    return {"demo": {"start_point_url": "http://127.0.0.1:%d/demo/steps/start?key={key}" % port,
+                     "step_timeout_ms": 5000, "retries": 2}}
 
 
 # ---- command line: make run / make stop / nginx-conf
@@ -313,7 +321,8 @@ def cmd_run(args):
         sys.exit("tether: port %d is in use; choose another with PORT=..." % args.port)
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     os.makedirs(RUN_DIR)
-    c = Cluster(workdir=RUN_DIR, workers=args.workers, supervisord=True, port=args.port)
+    c = Cluster(workdir=RUN_DIR, workers=args.workers, supervisord=True, port=args.port,
+                config={"workflows": demo_workflows(args.port)})
     try:
         c.start()
     except Exception:

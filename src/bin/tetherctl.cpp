@@ -8,6 +8,7 @@
 #include "cache/settings.h"
 #include "config/config.h"
 #include "ops/ctl.h"
+#include "ops/workflow_ctl.h"
 
 namespace {
 
@@ -21,6 +22,8 @@ constexpr const char* kUsage =
     "                         drop matching cached pages on every worker of every host\n"
     "  push-file PATH [--as REL]\n"
     "                         copy a file to every worker's cache.docroot (as REL, default its name)\n"
+    "  workflow list [NAME]   workflows: queued, processing, tickets by status; or NAME's tickets\n"
+    "  workflow show|cancel|retry TICKET   one ticket as JSON; cancel it; run a failed one again\n"
     "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
     "  --json                 JSON instead of tables\n";
 
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
   if (cmd == "kill") return need(1) ? tether::ctl::kill(redis, args[1], opt) : 2;
   if (cmd == "invalidate") return need(0) ? tether::ctl::invalidate(redis, opt) : 2;
   if (cmd == "push-file") return need(1) ? tether::ctl::push_file(redis, args[1], opt) : 2;
+  if (cmd == "workflow") return tether::ctl::workflow(redis, *config, {args.begin() + 1, args.end()}, opt);
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);
   return 2;
 }

@@ -59,6 +59,10 @@ Result<std::string> resolve(Redis& redis, const std::string& sid) {
 
 }  // namespace
 
+Result<std::vector<std::string>> scan_keys(Redis& redis, const std::string& match) {
+  return scan_sessions(redis, match);
+}
+
 int sessions(Redis& redis, const Options& opt) {
   std::string prefix = redis.options().prefix + "session:";
   auto keys = scan_sessions(redis, prefix + "*");

@@ -27,4 +27,7 @@ int kill(Redis& redis, const std::string& sid, const Options& opt);
 int invalidate(Redis& redis, const Options& opt);
 int push_file(Redis& redis, const std::string& path, const Options& opt);
 
+// Every key matching a SCAN pattern (never KEYS).
+Result<std::vector<std::string>> scan_keys(Redis& redis, const std::string& match);
+
 }  // namespace tether::ctl

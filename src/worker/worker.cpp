@@ -25,6 +25,8 @@
 #include "worker/placement.h"
 #include "worker/session_route.h"
 #include "worker/status_route.h"
+#include "workflow/api_route.h"
+#include "workflow/engine.h"
 
 namespace tether {
 namespace {
@@ -116,6 +118,7 @@ class Worker {
     if (!settings) return Status::error(config_.file + ": " + settings.message());
     cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
                                             config_.route() + ":" + std::to_string(getpid()));
+    if (Status s = load_workflows(); !s) return s;
     auto site = build_site(config_);
     if (!site) return site.status();
     if (site.value()->router.size() == 0) {
@@ -128,6 +131,20 @@ class Worker {
   int serve();
 
  private:
+  // The "workflows" section and its engine (read at start only; SIGHUP keeps them).
+  Status load_workflows() {
+    auto defs = workflow::parse_definitions(config_.workflows, config_.file);
+    if (!defs) return defs.status();
+    wf_defs_ = std::move(defs.value());
+    if (!wf_defs_.empty() && !config_.registry) {
+      return Status::error(config_.file + ": field 'workflows': workflows keep their tickets in Redis; add \"redis\"");
+    }
+    if (!wf_defs_.empty()) {
+      wf_engine_ = std::make_unique<workflow::Engine>(wf_defs_, config_.redis, config_.route(), wf_stats_);
+    }
+    return Status::ok();
+  }
+
   // What SIGHUP replaces as a whole: the dispatch rules and the templates.
   struct Site {
     std::shared_ptr<const Templates> templates;
@@ -176,6 +193,9 @@ class Worker {
   std::unique_ptr<CacheService> cache_;
   std::atomic<std::shared_ptr<const Site>> site_;
   std::atomic<int64_t> forged_log_{0};
+  workflow::Definitions wf_defs_;
+  workflow::Stats wf_stats_;
+  std::unique_ptr<workflow::Engine> wf_engine_;  // null without workflows
 };
 
 Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) {
@@ -194,11 +214,15 @@ Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) 
     if (!controller) return controller.status();
     return std::unique_ptr<RouteHandler>(new ControllerRoute(*controller));
   };
+  kinds["workflow"] = [this](const nlohmann::json& spec) {
+    return workflow::ApiRoute::make(spec, wf_defs_, config_.registry ? &config_.redis : nullptr, wf_stats_);
+  };
   kinds["template"] = [tpl](const nlohmann::json& spec) { return TemplateRoute::make(spec, *tpl); };
   kinds["file"] = [&c](const nlohmann::json& spec) { return StaticFiles::make(spec, c.base_dir); };
   kinds["status"] = [this](const nlohmann::json& spec) {
     StatusSources src{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get(), {}};
     src.sections["cache"] = [this] { return cache_->stats_json(); };
+    if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
     return StatusRoute::make(spec, std::move(src));
   };
   CacheWrapper wrap = [this, tpl](const std::string& kind, const nlohmann::json& option,
@@ -278,6 +302,7 @@ int Worker::serve() {
   }
   pool_->start();
   cache_->start();
+  if (wf_engine_) wf_engine_->start();
   if (Status s = server.start(); !s) {
     log::error("start_failed", {{"error", s.message()}});
     return 1;
@@ -305,6 +330,7 @@ int Worker::serve() {
     _exit(1);  // threads are stuck in handlers: do not wait for them
   }
   server.stop();
+  if (wf_engine_) wf_engine_->stop();  // running tickets go back to the queue
   pool_->stop();  // ends the sessions: their entries are released below
   cache_->stop();
   if (registry_) {

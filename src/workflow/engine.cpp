@@ -1,0 +1,238 @@
+// The workflow engine of one worker: dispatcher, runners, lease keeper (see engine.h).
+#include "workflow/engine.h"
+
+#include <sodium.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "workflow/runner.h"
+#include "workflow/tickets.h"
+
+namespace tether::workflow {
+namespace {
+
+std::string new_token() {
+  unsigned char b[16];
+  randombytes_buf(b, sizeof b);
+  char hex[33];
+  sodium_bin2hex(hex, sizeof hex, b, sizeof b);
+  return hex;
+}
+
+}  // namespace
+
+class Engine::Flow {
+ public:
+  Flow(const Definition& def, const RedisOptions& redis, const std::string& worker, Stats& stats)
+      : def_(def), redis_(redis), worker_(worker), stats_(stats) {}
+
+  void start() {
+    if (def_.concurrency > 0) dispatcher_ = std::thread([this] { dispatch_loop(); });
+    for (int i = 0; i < def_.concurrency; ++i) runners_.emplace_back([this] { runner_loop(); });
+    keeper_ = std::thread([this] { keeper_loop(); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stopping_ = true;
+      for (auto& [id, run] : running_) {
+        int expected = kRunOn;
+        run->stop.compare_exchange_strong(expected, kShutdown);
+      }
+    }
+    cv_.notify_all();
+    if (dispatcher_.joinable()) dispatcher_.join();
+    for (auto& t : runners_) t.join();
+    runners_.clear();
+    if (keeper_.joinable()) keeper_.join();
+  }
+
+ private:
+  struct Run {
+    explicit Run(std::string t) : token(std::move(t)) {}
+    std::string token;
+    std::atomic<int> stop{kRunOn};
+  };
+
+  // Waits up to ms unless stopping; returns false when stopping.
+  bool pause(int ms) {
+    std::unique_lock<std::mutex> lk(mu_);
+    return !cv_.wait_for(lk, std::chrono::milliseconds(ms), [this] { return stopping_; });
+  }
+
+  void redis_error(const char* what, const std::string& error) {
+    stats_.redis_errors++;
+    if (log::every(error_log_, 5000)) log::warn(what, {{"workflow", def_.name}, {"error", error}});
+  }
+
+  void dispatch_loop() {
+    RedisOptions ro = redis_;
+    ro.io_timeout_ms = std::max(ro.io_timeout_ms, 3000);  // longer than the blocking move
+    Redis redis(ro);
+    const std::string in = incoming_key(ro.prefix, def_.name), proc = processing_key(ro.prefix, def_.name);
+    bool blmove = true;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [this] { return stopping_ || static_cast<int>(running_.size()) < def_.concurrency; });
+        if (stopping_) return;
+      }
+      auto moved = blmove ? redis.command({"BLMOVE", in, proc, "RIGHT", "LEFT", "1"})
+                          : redis.command({"BRPOPLPUSH", in, proc, "1"});
+      if (!moved) {
+        if (blmove && moved.message().find("unknown command") != std::string::npos) {
+          blmove = false;  // Redis before 6.2
+          continue;
+        }
+        redis_error("workflow_dispatch_failed", moved.message());
+        if (!pause(500)) return;
+        continue;
+      }
+      if (moved.value()->type != REDIS_REPLY_STRING) continue;  // nothing within the timeout
+      std::string id = reply_string(moved.value().get());
+      std::string token = new_token();
+      auto taken = take_ticket(redis, def_.name, id, token, def_.lease_ms, worker_, unix_millis());
+      if (!taken) {
+        redis_error("workflow_take_failed", taken.message());  // left in processing: the keepers requeue it
+        continue;
+      }
+      if (*taken != "ok") continue;  // cancelled or gone while it waited
+      stats_.taken++;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        auto run = std::make_shared<Run>(token);
+        if (stopping_) run->stop = kShutdown;
+        running_[id] = run;
+        queue_.push_back(id);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  void runner_loop() {
+    TicketRunner runner(def_, redis_, stats_);
+    for (;;) {
+      std::string id;
+      std::shared_ptr<Run> run;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping
+        id = queue_.front();
+        queue_.pop_front();
+        run = running_[id];
+      }
+      stats_.running++;
+      runner.run(id, run->token, run->stop);
+      stats_.running--;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        running_.erase(id);
+      }
+      cv_.notify_all();
+    }
+  }
+
+  void keeper_loop() {
+    Redis redis(redis_);
+    const int interval = std::max(100, def_.lease_ms / 3);
+    const std::string proc = processing_key(redis_.prefix, def_.name);
+    std::set<std::string> suspects;  // in processing without a lease at the last sweep
+    while (pause(interval)) {
+      std::map<std::string, std::shared_ptr<Run>> mine;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        mine = running_;
+      }
+      if (!mine.empty()) renew(redis, mine);
+      auto list = redis.command({"LRANGE", proc, "0", "9999"});
+      if (!list) {
+        redis_error("workflow_keeper_failed", list.message());
+        continue;
+      }
+      std::vector<std::string> others;
+      for (size_t i = 0; i < list.value()->elements; ++i) {
+        std::string id = reply_string(list.value()->element[i]);
+        if (!mine.count(id)) others.push_back(id);
+      }
+      for (const auto& id : others) redis.append({"EXISTS", lease_key(redis_.prefix, def_.name, id)});
+      auto exists = redis.flush();
+      if (!exists) {
+        redis_error("workflow_keeper_failed", exists.message());
+        continue;
+      }
+      std::set<std::string> leaseless;
+      for (size_t i = 0; i < others.size(); ++i) {
+        if (reply_integer((*exists)[i].get()) == 0) leaseless.insert(others[i]);
+      }
+      for (auto it = leaseless.begin(); it != leaseless.end();) {
+        if (!suspects.count(*it)) {
+          ++it;
+          continue;
+        }
+        auto r = reap_ticket(redis, def_.name, *it, unix_millis());
+        if (r && *r == "requeued") {
+          stats_.requeued++;
+          log::info("ticket_requeued", {{"workflow", def_.name}, {"ticket", *it}, {"why", "lease expired"}});
+        }
+        it = leaseless.erase(it);
+      }
+      suspects = std::move(leaseless);
+    }
+  }
+
+  void renew(Redis& redis, const std::map<std::string, std::shared_ptr<Run>>& mine) {
+    for (auto& [id, run] : mine) append_renew(redis, def_.name, id, run->token, def_.lease_ms);
+    auto replies = redis.flush();
+    if (!replies) {
+      redis_error("workflow_renew_failed", replies.message());
+      return;
+    }
+    size_t i = 0;
+    for (auto& [id, run] : mine) {
+      std::string st = reply_string((*replies)[i++].get());
+      int reason = st == "lost" ? kLeaseLost : (st == "cancelled" || st == "gone") ? kCancelled : kRunOn;
+      int expected = kRunOn;
+      if (reason != kRunOn) run->stop.compare_exchange_strong(expected, reason);
+    }
+  }
+
+  const Definition& def_;
+  RedisOptions redis_;
+  std::string worker_;
+  Stats& stats_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::deque<std::string> queue_;                           // taken, waiting for a runner
+  std::map<std::string, std::shared_ptr<Run>> running_;    // taken by this worker, queued or running
+  std::thread dispatcher_, keeper_;
+  std::vector<std::thread> runners_;
+  std::atomic<int64_t> error_log_{0};
+};
+
+Engine::Engine(Definitions defs, RedisOptions redis, std::string worker, Stats& stats)
+    : defs_(std::move(defs)), redis_(std::move(redis)), worker_(std::move(worker)), stats_(stats) {
+  StepClient::global_init();
+  for (auto& [name, def] : defs_) flows_.push_back(std::make_unique<Flow>(def, redis_, worker_, stats_));
+}
+
+Engine::~Engine() { stop(); }
+
+void Engine::start() {
+  for (auto& f : flows_) f->start();
+}
+
+void Engine::stop() {
+  for (auto& f : flows_) f->stop();
+}
+
+}  // namespace tether::workflow

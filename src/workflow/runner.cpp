@@ -1,0 +1,150 @@
+// Running one ticket's steps (see runner.h).
+#include "workflow/runner.h"
+
+#include <chrono>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "workflow/tickets.h"
+
+namespace tether::workflow {
+namespace {
+
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* stop_name(int reason) {
+  switch (reason) {
+    case kCancelled: return "cancelled";
+    case kLeaseLost: return "lease lost";
+    case kShutdown: return "worker shutting down";
+    default: return "running";
+  }
+}
+
+}  // namespace
+
+struct TicketRunner::Ctx {
+  std::string ticket;
+  std::string key;
+  const std::atomic<int>* stop;
+  int steps = 0;  // recorded so far
+};
+
+void TicketRunner::run(const std::string& ticket, const std::string& token, const std::atomic<int>& stop) {
+  int64_t t0 = steady_us();
+  const std::string hkey = ticket_key(redis_.options().prefix, def_.name, ticket);
+  auto payload = redis_.command({"HMGET", hkey, "payload.key", "payload.data"});
+  Ctx ctx{ticket, "", &stop};
+  Status result = Status::ok();
+  nlohmann::json data;
+  if (!payload || payload.value()->type != REDIS_REPLY_ARRAY || payload.value()->elements != 2) {
+    result = Status::error("could not read the ticket: " + payload.message());
+  } else {
+    ctx.key = reply_string(payload.value()->element[0]);
+    data = nlohmann::json::parse(reply_string(payload.value()->element[1]), nullptr, false);
+    if (data.is_discarded()) data = nullptr;
+    auto r = redis_.command({"HSET", hkey, "status.current", "running", "status.running.time",
+                             std::to_string(unix_millis())});
+    if (!r) result = r.status();
+  }
+  if (result) {
+    nlohmann::json body = {{"key", ctx.key}, {"data", data}, {"ticket", ticket}, {"workflow", def_.name},
+                           {"step", "start"}};
+    result = run_steps(ctx, {StepCall{"start", substitute_key(def_.start_point_url, ctx.key), body.dump()}},
+                       true, 1);
+  }
+  int reason = stop.load();
+  if (reason == kShutdown || reason == kLeaseLost) {
+    // Not ours to finish: a lost lease belongs to another worker now; on
+    // shutdown the lease is released so another worker takes the ticket at once.
+    stats_.stopped++;
+    if (reason == kShutdown) {
+      auto del = redis_.command({"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+                                 "1", lease_key(redis_.options().prefix, def_.name, ticket), token});
+      if (del) (void)reap_ticket(redis_, def_.name, ticket, unix_millis());
+    }
+    log::info("ticket_stopped", {{"workflow", def_.name}, {"ticket", ticket}, {"why", stop_name(reason)}});
+    return;
+  }
+  std::string status = result ? "done" : "failed";
+  auto fin = finish_ticket(redis_, def_.name, ticket, token, status, result.message(), steady_us() - t0,
+                           unix_millis());
+  if (!fin) {
+    stats_.redis_errors++;
+    log::warn("ticket_finish_failed", {{"workflow", def_.name}, {"ticket", ticket}, {"error", fin.message()}});
+  } else if (*fin == "ok") {
+    (result ? stats_.done : stats_.failed)++;
+  } else {
+    stats_.stopped++;  // cancelled meanwhile, or the lease went to another worker
+  }
+}
+
+Status TicketRunner::run_steps(Ctx& ctx, std::vector<StepCall> calls, bool parallel, int depth) {
+  if (!parallel && calls.size() > 1) {
+    for (auto& c : calls) {
+      if (Status s = run_steps(ctx, {std::move(c)}, true, depth); !s) return s;
+    }
+    return Status::ok();
+  }
+  if (ctx.stop->load() != kRunOn) return Status::error(stop_name(ctx.stop->load()));
+  if (depth > def_.max_depth) {
+    return Status::error("max_depth " + std::to_string(def_.max_depth) + " exceeded at step '" + calls[0].name +
+                         "' (a cycle in the step graph?)");
+  }
+  if (ctx.steps + static_cast<int>(calls.size()) > def_.max_steps) {
+    return Status::error("max_steps " + std::to_string(def_.max_steps) + " exceeded at step '" + calls[0].name +
+                         "' (a cycle in the step graph?)");
+  }
+  int64_t retries_before = client_.retries();
+  auto outcomes = client_.run(calls, def_, [&] { return ctx.stop->load() != kRunOn; });
+  stats_.step_retries += client_.retries() - retries_before;
+  if (Status s = record(ctx, calls, outcomes, depth); !s) return s;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (!outcomes[i].ok) {
+      return Status::error("step '" + calls[i].name + "' (" + calls[i].url + ") failed after " +
+                           std::to_string(outcomes[i].attempts) + " attempt(s): " + outcomes[i].error);
+    }
+  }
+  for (auto& o : outcomes) {
+    if (o.result.next.empty()) continue;
+    std::vector<StepCall> next;
+    for (const auto& n : o.result.next) {
+      nlohmann::json body = {{"key", ctx.key}, {"data", o.result.data}, {"ticket", ctx.ticket},
+                             {"workflow", def_.name}, {"step", n.name}};
+      next.push_back(StepCall{n.name, n.url, body.dump()});
+    }
+    if (Status s = run_steps(ctx, std::move(next), o.result.parallel, depth + 1); !s) return s;
+  }
+  return Status::ok();
+}
+
+Status TicketRunner::record(Ctx& ctx, const std::vector<StepCall>& calls, const std::vector<StepOutcome>& outcomes,
+                            int depth) {
+  std::vector<std::string> argv{"HSET", ticket_key(redis_.options().prefix, def_.name, ctx.ticket)};
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const StepOutcome& o = outcomes[i];
+    std::string p = "step." + std::to_string(ctx.steps++) + ".";
+    std::vector<std::string> f{p + "name", o.ok ? o.result.name : calls[i].name,
+                               p + "url", calls[i].url,
+                               p + "status", o.ok ? "done" : "failed",
+                               p + "data", o.ok ? o.result.data.dump() : "null",
+                               p + "attempts", std::to_string(o.attempts),
+                               p + "http_us", std::to_string(o.http_us),
+                               p + "depth", std::to_string(depth)};
+    if (!o.ok) f.insert(f.end(), {p + "error", o.error});
+    argv.insert(argv.end(), f.begin(), f.end());
+  }
+  argv.insert(argv.end(), {"steps", std::to_string(ctx.steps)});
+  stats_.steps += static_cast<int64_t>(calls.size());
+  auto r = redis_.command(argv);
+  if (!r) {
+    stats_.redis_errors++;
+    return Status::error("could not record the step: " + r.message());
+  }
+  return Status::ok();
+}
+
+}  // namespace tether::workflow

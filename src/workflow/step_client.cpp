@@ -1,0 +1,164 @@
+// HTTP calls to step services with libcurl (see step_client.h).
+#include "workflow/step_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+namespace tether::workflow {
+namespace {
+
+constexpr size_t kMaxAnswerBytes = 1 << 20;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+size_t on_data(char* p, size_t size, size_t n, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  if (out->size() + size * n > kMaxAnswerBytes) return 0;  // curl reports a write error
+  out->append(p, size * n);
+  return size * n;
+}
+
+int64_t backoff_ms(const Definition& def, int attempts_done) {
+  int64_t ms = def.backoff_ms;
+  for (int i = 1; i < attempts_done && ms < def.backoff_max_ms; ++i) ms *= 2;
+  return std::min<int64_t>(ms, def.backoff_max_ms);
+}
+
+}  // namespace
+
+struct StepClient::Slot {
+  const StepCall* call = nullptr;
+  StepOutcome out;
+  CURL* easy = nullptr;  // set while an attempt is in flight
+  std::string answer;
+  int64_t next_try_ms = 0;
+  bool done = false;
+};
+
+void StepClient::global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+StepClient::StepClient() : multi_(curl_multi_init()) {
+  headers_ = curl_slist_append(headers_, "Content-Type: application/json");
+  headers_ = curl_slist_append(headers_, "Expect:");
+}
+
+StepClient::~StepClient() {
+  for (CURL* e : idle_) curl_easy_cleanup(e);
+  curl_multi_cleanup(multi_);
+  curl_slist_free_all(headers_);
+}
+
+CURL* StepClient::easy() {
+  if (idle_.empty()) return curl_easy_init();
+  CURL* e = idle_.back();
+  idle_.pop_back();
+  curl_easy_reset(e);
+  return e;
+}
+
+void StepClient::give_back(CURL* e) { idle_.push_back(e); }
+
+std::vector<StepOutcome> StepClient::run(const std::vector<StepCall>& calls, const Definition& def,
+                                         const std::function<bool()>& aborted) {
+  std::vector<Slot> slots(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) slots[i].call = &calls[i];
+  size_t left = slots.size();
+  auto finish_attempt = [&](Slot& s, const std::string& error) {
+    if (error.empty()) {
+      s.done = true;
+      s.out.ok = true;
+      --left;
+    } else if (s.out.attempts > def.retries) {
+      s.done = true;
+      s.out.error = error;
+      --left;
+    } else {
+      s.out.error = error;
+      s.next_try_ms = steady_ms() + backoff_ms(def, s.out.attempts);
+    }
+  };
+  while (left > 0) {
+    if (aborted()) {
+      for (auto& s : slots) {
+        if (s.easy != nullptr) {
+          curl_multi_remove_handle(multi_, s.easy);
+          give_back(s.easy);
+          s.easy = nullptr;
+        }
+        if (!s.done) s.out.error = "aborted";
+      }
+      break;
+    }
+    int64_t now = steady_ms();
+    int64_t wait_ms = 100;
+    for (auto& s : slots) {
+      if (s.done || s.easy != nullptr || s.next_try_ms > now) continue;
+      if (s.out.attempts > 0) ++retries_;
+      ++s.out.attempts;
+      s.answer.clear();
+      s.easy = easy();
+      CURL* e = s.easy;
+      curl_easy_setopt(e, CURLOPT_URL, s.call->url.c_str());
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, s.call->body.c_str());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(s.call->body.size()));
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(def.step_timeout_ms));
+      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+      curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.answer);
+      curl_easy_setopt(e, CURLOPT_PRIVATE, &s);
+      curl_multi_add_handle(multi_, e);
+    }
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    int queued = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi_, &queued)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      Slot* s = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&s));
+      CURLcode rc = m->data.result;
+      long code = 0;
+      curl_off_t us = 0;
+      curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+      curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &us);
+      curl_multi_remove_handle(multi_, s->easy);
+      give_back(s->easy);
+      s->easy = nullptr;
+      s->out.http_us = us;
+      if (rc != CURLE_OK) {
+        finish_attempt(*s, std::string(curl_easy_strerror(rc)));
+      } else if (code < 200 || code > 299) {
+        finish_attempt(*s, "HTTP " + std::to_string(code) + " from " + s->call->url);
+      } else if (auto r = parse_step_response(s->answer); !r) {
+        finish_attempt(*s, r.message());
+      } else {
+        s->out.result = std::move(r.value());
+        finish_attempt(*s, "");
+      }
+    }
+    if (left == 0) break;
+    // Wait for network activity, the first backoff to end, or 100 ms (aborted() is polled that often).
+    now = steady_ms();
+    for (auto& s : slots) {
+      if (!s.done && s.easy == nullptr) wait_ms = std::min(wait_ms, std::max<int64_t>(s.next_try_ms - now, 0));
+    }
+    if (wait_ms > 0) curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ms), nullptr);
+  }
+  std::vector<StepOutcome> out;
+  out.reserve(slots.size());
+  for (auto& s : slots) {
+    if (s.out.ok) s.out.error.clear();
+    out.push_back(std::move(s.out));
+  }
+  return out;
+}
+
+}  // namespace tether::workflow

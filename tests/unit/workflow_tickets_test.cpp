@@ -1,0 +1,132 @@
+// Ticket state changes against a real redis-server: create, take, renew,
+// finish once, requeue after a lost lease, cancel, retry.
+#include <gtest/gtest.h>
+
+#include "redis_server.h"
+#include "workflow/tickets.h"
+
+namespace tether::workflow {
+namespace {
+
+using test_support::RedisServer;
+
+class TicketsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = std::make_unique<RedisServer>();
+    ok_ = server_->start();
+  }
+  static void TearDownTestSuite() { server_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(ok_) << "redis-server did not start";
+    RedisOptions o;
+    o.port = server_->port();
+    o.prefix = std::string("t:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
+    redis_ = std::make_unique<Redis>(o);
+    p_ = o.prefix;
+  }
+  std::string field(const std::string& ticket, const std::string& f) {
+    auto r = redis_->command({"HGET", ticket_key(p_, "w", ticket), f});
+    return r ? reply_string(r->get()) : "error: " + r.message();
+  }
+  long long llen(const std::string& key) {
+    auto r = redis_->command({"LLEN", key});
+    return r ? reply_integer(r->get()) : -1;
+  }
+  // Moves the next ticket to processing, as the dispatcher does.
+  std::string move() {
+    auto r = redis_->command({"BLMOVE", incoming_key(p_, "w"), processing_key(p_, "w"), "RIGHT", "LEFT", "1"});
+    return r ? reply_string(r->get()) : "";
+  }
+
+  static inline std::unique_ptr<RedisServer> server_;
+  static inline bool ok_ = false;
+  std::unique_ptr<Redis> redis_;
+  std::string p_;
+};
+
+TEST_F(TicketsTest, RunsOnceToDone) {
+  std::string t = new_ticket_id();
+  ASSERT_TRUE(create_ticket(*redis_, "w", t, "k", "{\"a\":1}", 100));
+  EXPECT_EQ(field(t, "status.current"), "enqueued");
+  EXPECT_EQ(field(t, "payload.data"), "{\"a\":1}");
+  EXPECT_EQ(move(), t);
+  auto taken = take_ticket(*redis_, "w", t, "tok", 5000, "h1-0", 200);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(*taken, "ok");
+  EXPECT_EQ(field(t, "status.current"), "dispatched");
+  EXPECT_EQ(field(t, "worker"), "h1-0");
+  redis_->append({"DEL", "unused"});
+  append_renew(*redis_, "w", t, "tok", 5000);
+  append_renew(*redis_, "w", t, "other", 5000);
+  auto renewed = redis_->flush();
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(reply_string((*renewed)[1].get()), "dispatched");
+  EXPECT_EQ(reply_string((*renewed)[2].get()), "lost");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "other", "done", "", 1, 300), "lost");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "tok", "done", "", 1, 300), "ok");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "tok", "done", "", 1, 300), "lost");  // the lease is gone
+  EXPECT_EQ(field(t, "status.current"), "done");
+  EXPECT_EQ(field(t, "status.done.time"), "300");
+  EXPECT_EQ(field(t, "finished"), "1");
+  EXPECT_EQ(llen(processing_key(p_, "w")), 0);
+}
+
+TEST_F(TicketsTest, ExpiredLeaseIsRequeuedAndTheStepsOfTheDeadRunCleared) {
+  std::string t = new_ticket_id();
+  ASSERT_TRUE(create_ticket(*redis_, "w", t, "k", "null", 100));
+  EXPECT_EQ(move(), t);
+  ASSERT_EQ(*take_ticket(*redis_, "w", t, "dead", 5000, "h1-1", 200), "ok");
+  ASSERT_TRUE(redis_->command({"HSET", ticket_key(p_, "w", t), "step.0.name", "half", "steps", "1"}));
+  EXPECT_EQ(*reap_ticket(*redis_, "w", t, 250), "alive");
+  ASSERT_TRUE(redis_->command({"DEL", lease_key(p_, "w", t)}));  // as if it expired
+  EXPECT_EQ(*reap_ticket(*redis_, "w", t, 300), "requeued");
+  EXPECT_EQ(*reap_ticket(*redis_, "w", t, 300), "gone");
+  EXPECT_EQ(field(t, "status.current"), "enqueued");
+  EXPECT_EQ(field(t, "requeued"), "1");
+  EXPECT_EQ(move(), t);
+  ASSERT_EQ(*take_ticket(*redis_, "w", t, "new", 5000, "h1-0", 400), "ok");
+  EXPECT_EQ(field(t, "step.0.name"), "");
+  EXPECT_EQ(field(t, "steps"), "");
+  EXPECT_EQ(field(t, "runs"), "2");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "dead", "done", "", 1, 500), "lost");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "new", "failed", "boom", 1, 500), "ok");
+  EXPECT_EQ(field(t, "error"), "boom");
+}
+
+TEST_F(TicketsTest, CancelAndRetry) {
+  std::string queued = new_ticket_id(), running = new_ticket_id();
+  ASSERT_TRUE(create_ticket(*redis_, "w", queued, "k", "null", 1));
+  ASSERT_TRUE(create_ticket(*redis_, "w", running, "k", "null", 1));
+  EXPECT_EQ(move(), queued);
+  EXPECT_EQ(move(), running);
+  // queued: cancelled after the move, before take: take refuses it
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", queued, 2), "cancelled");
+  EXPECT_EQ(*take_ticket(*redis_, "w", queued, "tok", 5000, "h1-0", 3), "cancelled");
+  ASSERT_EQ(*take_ticket(*redis_, "w", running, "tok", 5000, "h1-0", 3), "ok");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", running, 4), "cancelled");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", running, 4), "refused:cancelled");
+  EXPECT_EQ(*retry_ticket(*redis_, "w", running, 5), "refused:stopping");  // its runner still holds the lease
+  EXPECT_EQ(*finish_ticket(*redis_, "w", running, "tok", "done", "", 1, 6), "cancelled");
+  EXPECT_EQ(field(running, "status.current"), "cancelled");
+  EXPECT_EQ(llen(processing_key(p_, "w")), 0);
+  EXPECT_EQ(*retry_ticket(*redis_, "w", running, 7), "enqueued");
+  EXPECT_EQ(llen(incoming_key(p_, "w")), 1);
+  EXPECT_EQ(*retry_ticket(*redis_, "w", running, 7), "refused:enqueued");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", new_ticket_id(), 8), "missing");
+  EXPECT_EQ(*retry_ticket(*redis_, "w", new_ticket_id(), 8), "missing");
+}
+
+TEST_F(TicketsTest, ReadTicket) {
+  std::string t = new_ticket_id();
+  auto none = read_ticket(*redis_, "w", t);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(create_ticket(*redis_, "w", t, "key1", "[1]", 9));
+  auto h = read_ticket(*redis_, "w", t);
+  ASSERT_TRUE(h && *h);
+  EXPECT_EQ((**h)["payload.key"], "key1");
+}
+
+}  // namespace
+}  // namespace tether::workflow
