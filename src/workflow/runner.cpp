@@ -51,10 +51,10 @@ void TicketRunner::run(const std::string& ticket, const std::string& token, cons
     if (!r) result = r.status();
   }
   if (result) {
+    std::string url = substitute_key(def_.start_point_url, ctx.key);
     nlohmann::json body = {{"key", ctx.key}, {"data", data}, {"ticket", ticket}, {"workflow", def_.name},
-                           {"step", "start"}};
-    result = run_steps(ctx, {StepCall{"start", substitute_key(def_.start_point_url, ctx.key), body.dump()}},
-                       true, 1);
+                           {"step", "start"}, {"url", url}};
+    result = run_steps(ctx, {StepCall{"start", url, body.dump()}}, true, 1);
   }
   int reason = stop.load();
   if (reason == kShutdown || reason == kLeaseLost) {
@@ -113,7 +113,7 @@ Status TicketRunner::run_steps(Ctx& ctx, std::vector<StepCall> calls, bool paral
     std::vector<StepCall> next;
     for (const auto& n : o.result.next) {
       nlohmann::json body = {{"key", ctx.key}, {"data", o.result.data}, {"ticket", ctx.ticket},
-                             {"workflow", def_.name}, {"step", n.name}};
+                             {"workflow", def_.name}, {"step", n.name}, {"url", n.url}};
       next.push_back(StepCall{n.name, n.url, body.dump()});
     }
     if (Status s = run_steps(ctx, std::move(next), o.result.parallel, depth + 1); !s) return s;

@@ -1,5 +1,6 @@
 // TicketRunner: runs one ticket from its start point to its last step.
-// POSTs {"key", "data", "ticket", "workflow", "step"} to the start point,
+// POSTs {"key", "data", "ticket", "workflow", "step", "url"} to the start point
+// ("data": the start request's; for later steps, the data of the step before),
 // records each answer as step.<i>.* in the ticket hash, then runs the
 // answer's next steps, all at once ("parallel": "yes") or one after the
 // other, each with its own next steps after it, until no step has a next.

@@ -10,11 +10,15 @@ namespace demo {
 tether::Response workflow_step(const tether::Request& req) {
   using nlohmann::json;
   json in = json::parse(req.body, nullptr, false);
-  if (!in.is_object() || !in.contains("key") || !in["key"].is_string()) {
-    return tether::Response::json(json{{"error", "expected {\"key\": ..., \"data\": ...}"}}.dump(), 400);
+  if (!in.is_object() || !in.contains("key") || !in["key"].is_string() || !in.contains("url") ||
+      !in["url"].is_string()) {
+    return tether::Response::json(json{{"error", "expected {\"key\": ..., \"url\": ..., \"data\": ...}"}}.dump(), 400);
   }
   const std::string key = in["key"].get<std::string>();
-  const std::string base = "http://" + std::string(req.header("host")) + "/demo/steps/";
+  // Next steps are named relative to the URL the engine called (in the body).
+  std::string self = in.value("url", "");
+  self = self.substr(0, self.find('?'));
+  const std::string base = self.substr(0, self.rfind('/') + 1);
   const std::string step = req.path.substr(req.path.rfind('/') + 1);
   json out;
   if (step == "start") {

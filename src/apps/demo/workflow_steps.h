@@ -6,7 +6,8 @@
 //   publish   -> (end)
 //   chain?n=N -> a sequence of N more "chain" steps (the benchmark's workflow)
 // Each answers the step protocol (workflow/step_response.h); next-step URLs
-// are built from the request's Host, so it works behind any nginx port.
+// are relative to the "url" the engine says it called, so it works behind any
+// nginx address.
 // Thread safety: stateless; runs on any acceptor thread.
 #pragma once
 #include "tether/request.h"
