@@ -23,7 +23,8 @@ BENCH_PHP_KEEPALIVE (0: nginx's usual PHP setup, no fastcgi_keep_conn; N: keep
 N idle connections, which stalls requests behind idle kept connections when N
 approaches the child count: measured wrk timeouts), BENCH_HELLO_THREADS
 (fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_ROWS (comma-separated
-row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php),
+row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow;
+workflow is scripts/bench/workflow_bench.py, see there),
 KEEP_TMP=1 keeps the temporary directory.
 """
 import os
@@ -35,6 +36,7 @@ import tempfile
 import time
 
 import benchlib as B
+import workflow_bench
 from cluster import Cluster, stop_pid, free_port, wait_until, can_connect
 
 DURATION = B.env_float("BENCH_DURATION", 10)
@@ -330,7 +332,7 @@ def main():
     print("bench: " + busy, flush=True)
     if WORKERS < 2:
         sys.exit("bench: BENCH_WORKERS must be >= 2 (the forwarded row needs a non-owner worker)")
-    wanted = set(os.environ.get("BENCH_ROWS", ",".join(k for k, _ in ROWS)).split(","))
+    wanted = set(os.environ.get("BENCH_ROWS", ",".join([k for k, _ in ROWS] + ["workflow"])).split(","))
     t0 = time.monotonic()
     wd = tempfile.mkdtemp(prefix="tether-bench-")
     ports = {k: free_port() for k in ("static", "hello", "forwarded", "own1", "php")}
@@ -366,6 +368,11 @@ def main():
         if hello:
             stop_pid(hello, signal.SIGKILL)  # libfcgi turns SIGTERM into 'stop after the next accept'
         B.keep_or_remove(wd, ok, "bench")
+    if "workflow" in wanted:  # its own cluster, after the others are stopped
+        wf_text, wf_ok = workflow_bench.run()
+        print(wf_text)
+        B.write_section("workflow", wf_text)
+        ok = ok and wf_ok
     return 0 if ok else 1
 
 

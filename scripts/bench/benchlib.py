@@ -71,12 +71,13 @@ def require_tools(names, php=False):
 
 
 # ---- wrk
-def wrk(url, threads, connections, duration, cookie_file=None, cookie_name="", max_per_thread=0, timeout_s=2):
+def wrk(url, threads, connections, duration, cookie_file=None, cookie_name="", max_per_thread=0, timeout_s=2,
+        post_body=""):
     """One wrk run through report.lua; returns the dict its done() printed,
     plus 'rps', 'errors' (socket errors + non-2xx) and 'seconds'."""
     cmd = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % max(1, round(duration)),
            "--timeout", "%ds" % timeout_s, "-s", REPORT_LUA, url, "--",
-           cookie_file or "-", cookie_name or "-", str(max_per_thread)]
+           cookie_file or "-", cookie_name or "-", str(max_per_thread)] + ([post_body] if post_body else [])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     for line in p.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
@@ -348,7 +349,7 @@ def write_section(name, text):
     if begin in old and end in old:
         new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
     else:
-        sections = {"main": "", "scale": ""}
+        sections = {"main": "", "scale": "", "workflow": ""}
         for k in sections:
             b, e = "<!-- bench:%s -->" % k, "<!-- /bench:%s -->" % k
             if b in old and e in old:
@@ -356,7 +357,7 @@ def write_section(name, text):
         sections[name] = block
         new = ("# tether benchmark results\n\nWritten by `make bench` (first section) and `make bench-scale` "
                "(second section); each run replaces its own section.\n\n" +
-               "\n\n".join(s for s in (sections["main"], sections["scale"]) if s))
+               "\n\n".join(s for s in sections.values() if s))
     with open(RESULTS_MD, "w") as f:
         f.write(new.rstrip("\n") + "\n")
 

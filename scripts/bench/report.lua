@@ -8,7 +8,8 @@
 --     count for session creation; -d still bounds the time);
 --   * prints one machine-readable line from done():
 --       BENCH_RESULT {"requests":..,"non2xx":..,"p50_us":..,"p99_us":..,...}
--- Usage: wrk -s report.lua <url> -- [cookie_file|-] [cookie_name] [max_per_thread]
+--   * or, given a body, sends POST <url path> with that JSON body instead;
+-- Usage: wrk -s report.lua <url> -- [cookie_file|-] [cookie_name] [max_per_thread] [post_body]
 
 local threads = {}
 local next_id = 1
@@ -36,7 +37,9 @@ function init(args)
          end
       end
    end
-   if #reqs == 0 then
+   if #reqs == 0 and args[4] and args[4] ~= "" then
+      reqs[1] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, args[4])
+   elseif #reqs == 0 then
       reqs[1] = wrk.format()
    end
    nreqs = #reqs

@@ -57,7 +57,7 @@ void TicketRunner::run(const std::string& ticket, const std::string& token, cons
     result = run_steps(ctx, {StepCall{"start", url, body.dump()}}, true, 1);
   }
   int reason = stop.load();
-  if (reason == kShutdown || reason == kLeaseLost) {
+  if ((reason == kShutdown && !result) || reason == kLeaseLost) {
     // Not ours to finish: a lost lease belongs to another worker now; on
     // shutdown the lease is released so another worker takes the ticket at once.
     stats_.stopped++;

@@ -233,6 +233,31 @@ class WorkflowApi(unittest.TestCase):
         self.assertGreaterEqual(sum(f["started"] for f in figures), 1000)
 
 
+class WorkflowConfig(unittest.TestCase):
+    def check(self, workflows, redis=True):
+        c = Cluster(workers=1, redis=redis, nginx=False)
+        try:
+            c.config_extra = {"workflows": workflows}
+            if not redis:
+                c.redis_port = None
+            c.write_config()
+            return subprocess.run([c.tetherd, "--config", c.config_path, "--check-config"], capture_output=True,
+                                  text=True, timeout=30)
+        finally:
+            c.stop()
+
+    def test_bad_definitions_are_refused_naming_the_field(self):
+        r = self.check({"w": {"start_point_url": "http://127.0.0.1:1/s", "retries": "two"}})
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("field 'workflows.w.retries'", r.stderr)
+        r = self.check({"w": {"start_point_url": "http://127.0.0.1:1/s"}}, redis=False)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("'workflows'", r.stderr)
+        self.assertIn("redis", r.stderr)
+        r = self.check({"w": {"start_point_url": "http://127.0.0.1:1/s"}})
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 class WorkflowWorkerDeath(unittest.TestCase):
     def test_kill_9_a_worker_while_tickets_run(self):
         steps = StepServer({"chain": chain}).start()
