@@ -34,7 +34,16 @@ class Engine::Flow {
       : def_(def), redis_(redis), worker_(worker), stats_(stats) {}
 
   void start() {
-    if (def_.concurrency > 0) dispatcher_ = std::thread([this] { dispatch_loop(); });
+    if (def_.concurrency > 0) {
+      dispatcher_ = std::thread([this] {
+        dispatch_loop();
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          dispatcher_done_ = true;  // runners may end once the queue is empty
+        }
+        cv_.notify_all();
+      });
+    }
     for (int i = 0; i < def_.concurrency; ++i) runners_.emplace_back([this] { runner_loop(); });
     keeper_ = std::thread([this] { keeper_loop(); });
   }
@@ -124,7 +133,8 @@ class Engine::Flow {
       std::shared_ptr<Run> run;
       {
         std::unique_lock<std::mutex> lk(mu_);
-        cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });
+        // On stop, a ticket the dispatcher took last still reaches a runner (which hands it back).
+        cv_.wait(lk, [this] { return (stopping_ && dispatcher_done_) || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping
         id = queue_.front();
         queue_.pop_front();
@@ -212,6 +222,7 @@ class Engine::Flow {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool dispatcher_done_ = false;
   std::deque<std::string> queue_;                           // taken, waiting for a runner
   std::map<std::string, std::shared_ptr<Run>> running_;    // taken by this worker, queued or running
   std::thread dispatcher_, keeper_;
