@@ -27,7 +27,8 @@ LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 APP_OBJS  := $(APP_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libtether.a
-BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello
+BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello \
+             $(BUILD)/bin/notes-recent $(BUILD)/bin/journal_bench
 
 .PHONY: all deps run stop test unit integration bench bench-scale fmt lint clean checkheaders check-all
 all: $(BINS)
@@ -51,6 +52,15 @@ $(BUILD)/bin/tetherctl: $(BUILD)/obj/src/bin/tetherctl.o $(LIB)
 $(BUILD)/bin/unit_tests: $(UNIT_OBJS) $(APP_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main $(LDLIBS) -o $@
+
+# The demo's journal consumer, and the journal benchmark driver.
+$(BUILD)/bin/notes-recent: $(BUILD)/obj/src/bin/notes_recent.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/journal_bench: $(BUILD)/obj/scripts/bench/journal_bench.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The smallest multi-threaded libfcgi responder: the benchmark's baseline.
 $(BUILD)/bin/fcgi_hello: $(BUILD)/obj/scripts/bench/fcgi_hello.o

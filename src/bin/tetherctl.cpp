@@ -8,6 +8,7 @@
 #include "cache/settings.h"
 #include "config/config.h"
 #include "ops/ctl.h"
+#include "ops/journal_ctl.h"
 #include "ops/workflow_ctl.h"
 
 namespace {
@@ -24,6 +25,9 @@ constexpr const char* kUsage =
     "                         copy a file to every worker's cache.docroot (as REL, default its name)\n"
     "  workflow list [NAME]   workflows: queued, processing, tickets by status; or NAME's tickets\n"
     "  workflow show|cancel|retry TICKET   one ticket as JSON; cancel it; run a failed one again\n"
+    "  journal status         journal lists per domain and shippers per worker\n"
+    "  journal consume --domain D [--batch N] [--lease-ms N] [--exec CMD] [--max N] [--once]\n"
+    "                         take D's entries in order: print each (or pipe it to CMD), then remove it\n"
     "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
     "  --json                 JSON instead of tables\n";
 
@@ -32,10 +36,14 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
   std::string config_path = getenv("TETHER_CONFIG") ? getenv("TETHER_CONFIG") : "tether.json";
   tether::ctl::Options opt;
-  std::vector<std::string> args;
+  std::vector<std::string> args, journal_args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
+    if (a == "journal" && args.empty()) {  // its own options follow
+      args.push_back(a);
+      journal_args.assign(argv + i + 1, argv + argc);
+      break;
+    } else if (a == "--help" || a == "-h") {
       printf("%s", kUsage);
       return 0;
     } else if (a == "--json") {
@@ -87,6 +95,7 @@ int main(int argc, char** argv) {
   if (cmd == "sessions") return need(0) ? tether::ctl::sessions(redis, opt) : 2;
   if (cmd == "session") return need(1) ? tether::ctl::session(redis, args[1], opt) : 2;
   if (cmd == "workers") return need(0) ? tether::ctl::workers(redis, opt) : 2;
+  if (cmd == "journal") return tether::ctl::journal(redis, journal_args, opt);
   if (cmd == "kill") return need(1) ? tether::ctl::kill(redis, args[1], opt) : 2;
   if (cmd == "invalidate") return need(0) ? tether::ctl::invalidate(redis, opt) : 2;
   if (cmd == "push-file") return need(1) ? tether::ctl::push_file(redis, args[1], opt) : 2;

@@ -14,6 +14,7 @@
 #include "fcgi/server.h"
 #include "http/router.h"
 #include "http/static_files.h"
+#include "journal/service.h"
 #include "session/pool.h"
 #include "template/template_route.h"
 #include "template/templates.h"
@@ -112,6 +113,9 @@ class Worker {
     if (*policy == Placement::Policy::App && !apps_.placement) {
       return Status::error(config_.file + ": field 'placement': \"app\", but the program registers no placement hook");
     }
+    auto journal = journal::JournalService::configure(config_);
+    if (!journal) return journal.status();
+    journal_ = std::move(*journal);
     placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
                        apps_.placement);
     auto settings = parse_cache_settings(config_.cache, config_.base_dir);
@@ -192,6 +196,7 @@ class Worker {
   std::optional<Placement> placement_;
   std::unique_ptr<CacheService> cache_;
   std::atomic<std::shared_ptr<const Site>> site_;
+  std::unique_ptr<journal::JournalService> journal_;  // null without "journal" in the config
   std::atomic<int64_t> forged_log_{0};
   workflow::Definitions wf_defs_;
   workflow::Stats wf_stats_;
@@ -223,6 +228,7 @@ Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) 
     StatusSources src{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get(), {}};
     src.sections["cache"] = [this] { return cache_->stats_json(); };
     if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
+    if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
     return StatusRoute::make(spec, std::move(src));
   };
   CacheWrapper wrap = [this, tpl](const std::string& kind, const nlohmann::json& option,
@@ -300,6 +306,12 @@ int Worker::serve() {
     });
     bus_->start();
   }
+  if (journal_) {
+    if (Status s = journal_->start(); !s) {
+      log::error("journal_start_failed", {{"error", s.message()}});
+      return 1;
+    }
+  }
   pool_->start();
   cache_->start();
   if (wf_engine_) wf_engine_->start();
@@ -333,6 +345,7 @@ int Worker::serve() {
   if (wf_engine_) wf_engine_->stop();  // running tickets go back to the queue
   pool_->stop();  // ends the sessions: their entries are released below
   cache_->stop();
+  if (journal_) journal_->stop();  // after the last append: final fsync, ship what is left
   if (registry_) {
     bus_->stop();
     registry_->stop();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/parse.h"
+#include "tether/journal.h"
 
 namespace demo {
 
@@ -19,7 +20,18 @@ constexpr size_t kMaxNoteBytes = 2000;
 bool NotesSession::add(std::string text) {
   if (text.empty() || text.size() > kMaxNoteBytes || notes_.size() >= kMaxNotes) return false;
   notes_.push_back(Note{next_id_++, std::move(text)});
+  changed("added", notes_.back());
   return true;
+}
+
+// Tells the back end (a journal consumer, e.g. notes-recent) that a note changed.
+void NotesSession::changed(const char* what, const Note& n) {
+  if (!tether::journal::enabled()) return;
+  auto r = tether::journal::append("notes", {{"uri", "/notes/" + short_id() + "/" + std::to_string(n.id)},
+                                             {"priority", 50},
+                                             {"change", what},
+                                             {"text", n.text.substr(0, 200)}});
+  if (!r) journal_errors_++;  // shown on the page: the note itself is kept either way
 }
 
 Response NotesSession::handle(const Request& req) {
@@ -30,7 +42,11 @@ Response NotesSession::handle(const Request& req) {
   }
   if (req.path == "/notes/delete" && req.method == "POST") {
     std::string id = req.form_param("id");
-    std::erase_if(notes_, [&](const Note& n) { return std::to_string(n.id) == id; });
+    std::erase_if(notes_, [&](const Note& n) {
+      if (std::to_string(n.id) != id) return false;
+      changed("deleted", n);
+      return true;
+    });
     return Response::redirect("/");
   }
   if (req.path == "/logout" && req.method == "POST") {
@@ -59,6 +75,7 @@ Response NotesSession::json() const {
   j["session"] = short_id();
   j["requests"] = request_count();
   j["started_because"] = reason_;
+  if (journal_errors_ > 0) j["journal_errors"] = journal_errors_;
   j["notes"] = nlohmann::json::array();
   for (const auto& n : notes_) j["notes"].push_back({{"id", n.id}, {"text", n.text}});
   return Response::json(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -1,5 +1,6 @@
 // The demo app: a notes pad kept per session, in memory, on its owner worker.
-// HTML at /, JSON at /api/notes. Runs on the session's thread like any session.
+// HTML at /, JSON at /api/notes. Adding or deleting a note journals an
+// entry in domain "notes" when the worker has a journal (see notes_recent.cpp). Runs on the session's thread like any session.
 #pragma once
 #include <string>
 #include <vector>
@@ -22,10 +23,12 @@ class NotesSession final : public tether::Session {
   tether::Response json() const;
   tether::Response api_add(const tether::Request& req);
   bool add(std::string text);
+  void changed(const char* what, const Note& n);
 
   std::vector<Note> notes_;
   int next_id_ = 1;
   std::string reason_;
+  int journal_errors_ = 0;
 };
 
 }  // namespace demo

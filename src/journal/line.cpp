@@ -1,0 +1,113 @@
+// Journal line encoding, decoding and checksum (see line.h).
+#include "journal/line.h"
+
+#include <array>
+#include <cstdio>
+
+namespace tether::journal {
+namespace {
+
+using nlohmann::json;
+
+std::array<uint32_t, 256> make_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+
+bool is_hex8(std::string_view s) {
+  if (s.size() != 8) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+uint32_t crc32(std::string_view data) {
+  static const std::array<uint32_t, 256> table = make_table();
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+Status check_domain(std::string_view d) {
+  if (d.empty() || d.size() > 64) return Status::error("domain: expected 1-64 characters, got " +
+                                                       std::to_string(d.size()));
+  for (char c : d) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-';
+    if (!ok) return Status::error("domain: expected only [A-Za-z0-9_.-], got \"" + std::string(d) + "\"");
+  }
+  return Status::ok();
+}
+
+std::string entry_json(const Entry& e) {
+  json j = {{"src", e.src},           {"seq", e.seq},
+            {"time", e.time_us},      {"domain", e.domain},
+            {"uri", e.uri},           {"priority", e.priority},
+            {"key_start_date", e.key_start_date}, {"fields", e.fields}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<Entry> entry_from_json(std::string_view text) {
+  using R = Result<Entry>;
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return R::error("not a JSON object");
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string(); };
+  auto num = [&](const char* k) { return j.contains(k) && j[k].is_number_integer(); };
+  if (!str("src") || j["src"].get_ref<const std::string&>().empty()) return R::error("src: expected a string");
+  if (!j.contains("seq") || !j["seq"].is_number_unsigned() || j["seq"].get<uint64_t>() == 0) {
+    return R::error("seq: expected a positive integer");
+  }
+  if (!num("time")) return R::error("time: expected an integer (µs)");
+  if (!str("domain")) return R::error("domain: expected a string");
+  if (!str("uri")) return R::error("uri: expected a string");
+  if (!num("priority")) return R::error("priority: expected an integer");
+  if (!num("key_start_date")) return R::error("key_start_date: expected an integer (µs)");
+  if (!j.contains("fields") || !j["fields"].is_object()) return R::error("fields: expected an object");
+  Entry e;
+  e.src = j["src"].get<std::string>();
+  e.seq = j["seq"].get<uint64_t>();
+  e.time_us = j["time"].get<int64_t>();
+  e.domain = j["domain"].get<std::string>();
+  if (Status s = check_domain(e.domain); !s) return s;
+  e.uri = j["uri"].get<std::string>();
+  int64_t p = j["priority"].get<int64_t>();
+  if (p < 0 || p > kMaxPriority) return R::error("priority: expected 0..255");
+  e.priority = static_cast<int>(p);
+  e.key_start_date = j["key_start_date"].get<int64_t>();
+  e.fields = std::move(j["fields"]);
+  return e;
+}
+
+std::string encode_line(const Entry& e) {
+  std::string body = entry_json(e);
+  char crc[16];
+  snprintf(crc, sizeof crc, "%08x ", crc32(body));
+  std::string line;
+  line.reserve(body.size() + 10);
+  line.append(crc, 9);
+  line += body;
+  line += '\n';
+  return line;
+}
+
+Result<Entry> decode_line(std::string_view line) {
+  if (line.size() > kMaxLineBytes + 9) return Result<Entry>::error("line longer than 1 MiB");
+  if (line.size() < 10 || line[8] != ' ' || !is_hex8(line.substr(0, 8))) {
+    return Result<Entry>::error("no checksum: expected 8 hex digits and a space");
+  }
+  std::string_view body = line.substr(9);
+  char want[9];
+  snprintf(want, sizeof want, "%08x", crc32(body));
+  if (line.substr(0, 8) != std::string_view(want, 8)) return Result<Entry>::error("checksum mismatch");
+  return entry_from_json(body);
+}
+
+}  // namespace tether::journal

@@ -1,0 +1,39 @@
+// JournalOptions: the "journal" section of tether.json, checked.
+//
+//   "journal": {"dir": "journal", "fsync": "batch", "fsync_interval_ms": 50,
+//               "rollover_s": 3600, "batch_max": 1000, "backoff_max_ms": 2000}
+//
+// Every error names the file, the field and what was expected.
+// Thread safety: a plain value, read-only after parsing.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/result.h"
+
+namespace tether::journal {
+
+enum class Fsync { Always, Batch, None };
+const char* to_string(Fsync f);
+
+struct JournalOptions {
+  std::string dir;              // this worker's own directory: "{dir}/{host}-{worker}"
+  Fsync fsync = Fsync::Batch;
+  int fsync_interval_ms = 50;   // batch: group commit period
+  int64_t rollover_s = 3600;    // a new file every this many seconds (wall clock, aligned)
+  int batch_max = 1000;         // entries per Redis round trip
+  int backoff_max_ms = 2000;    // Redis down: retry period grows to this
+  // Wall clock in µs; tests replace it to cross an hour at once.
+  std::function<int64_t()> now_us;
+};
+
+// section: Config::journal (an object). base_dir resolves a relative dir;
+// route ("{host}-{worker}") names this worker's subdirectory.
+Result<JournalOptions> parse_options(const nlohmann::json& section, const std::string& file,
+                                     const std::string& base_dir, const std::string& route);
+
+int64_t wall_us();  // µs since the Unix epoch
+
+}  // namespace tether::journal

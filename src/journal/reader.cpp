@@ -1,0 +1,99 @@
+// Reading journal files in batches (see reader.h).
+#include "journal/reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "common/log.h"
+#include "journal/line.h"
+
+namespace tether::journal {
+namespace {
+
+constexpr size_t kChunk = 256 * 1024;
+std::atomic<int64_t> corrupt_log{0};
+
+// Reads file from offset to its end (at most limit bytes).
+std::string read_from(const std::string& path, uint64_t offset, size_t limit) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[kChunk];
+  while (out.size() < limit) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(offset + out.size()));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+void log_corrupt(const std::string& file, uint64_t offset, const std::string& why) {
+  if (log::every(corrupt_log, 1000)) {
+    log::warn("journal_line_skipped", {{"file", file}, {"offset", offset}, {"error", why},
+                                       {"effect", "counted in journal.corrupt; the lines after it still ship"}});
+  }
+}
+
+}  // namespace
+
+Batch JournalReader::read(size_t max) {
+  Batch b;
+  b.end = pos_;
+  auto files = list_files(dir_);
+  if (!files || files->empty()) return b;
+  // Where to start: the checkpoint's file, or the first one after it.
+  auto it = std::lower_bound(files->begin(), files->end(), pos_.file);
+  if (it == files->end()) return b;
+  if (*it != pos_.file) b.end = Checkpoint{*it, 0};
+  bool newer = it + 1 != files->end();
+  std::string path = dir_ + "/" + b.end.file;
+  std::string data = read_from(path, b.end.offset, std::max<size_t>(kChunk, max * 512));
+  size_t at = 0;
+  while (b.entries.size() < max) {
+    size_t nl = data.find('\n', at);
+    if (nl == std::string::npos) break;
+    std::string_view line(data.data() + at, nl - at);
+    auto e = decode_line(line);
+    if (e) {
+      b.entries.push_back(std::move(e.value()));
+    } else {
+      b.corrupt++;
+      log_corrupt(b.end.file, b.end.offset + at, e.message());
+    }
+    b.lines++;
+    at = nl + 1;
+  }
+  b.end.offset += at;
+  if (b.entries.size() < max && newer) {
+    // A newer file exists, so this one is complete: read it once more (it
+    // may have grown before the writer moved on) and judge its torn tail.
+    std::string rest = read_from(path, b.end.offset, 2);
+    if (rest.empty() || (b.entries.empty() && b.lines == 0 && rest.find('\n') == std::string::npos)) {
+      if (!rest.empty()) {
+        b.corrupt++;
+        log_corrupt(b.end.file, b.end.offset, "truncated last line (no newline)");
+      }
+      b.end = Checkpoint{*(it + 1), 0};
+    }
+  }
+  return b;
+}
+
+uint64_t JournalReader::count_lines() {
+  auto files = list_files(dir_);
+  if (!files) return 0;
+  uint64_t n = 0;
+  for (const auto& f : *files) {
+    if (f < pos_.file) continue;
+    uint64_t from = f == pos_.file ? pos_.offset : 0;
+    std::string data = read_from(dir_ + "/" + f, from, SIZE_MAX);
+    n += static_cast<uint64_t>(std::count(data.begin(), data.end(), '\n'));
+  }
+  return n;
+}
+
+}  // namespace tether::journal

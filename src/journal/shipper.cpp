@@ -1,0 +1,178 @@
+// The journal shipper thread (see shipper.h).
+#include "journal/shipper.h"
+
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "journal/store.h"
+
+namespace tether::journal {
+
+Shipper::Shipper(Journal& journal, RedisOptions redis, JournalStats& stats)
+    : journal_(journal), redis_(std::move(redis)), stats_(stats) {}
+
+Status Shipper::start() {
+  auto cp = load_checkpoint(journal_.dir());
+  if (!cp) return Status::error("journal: " + cp.message());
+  reader_ = JournalReader(journal_.dir(), *cp);
+  base_pending_ = reader_.count_lines();
+  stats_.pending = static_cast<int64_t>(base_pending_);
+  thread_ = std::thread([this] { loop(); });
+  return Status::ok();
+}
+
+void Shipper::stop(int flush_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    flush_deadline_ms_ = unix_millis() + flush_ms;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+bool Shipper::wait_stop(int ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_; });
+  return stopping_;
+}
+
+void Shipper::outage(const std::string& error) {
+  stats_.redis_up = false;
+  redis_.close();
+  if (outage_start_ms_ != 0) return;  // logged when it began
+  outage_start_ms_ = unix_millis();
+  stats_.outages++;
+  log::error("journal_redis_down", {{"error", error}, {"effect", "entries wait on disk; shipping resumes when "
+                                                                  "Redis is back"}});
+}
+
+bool Shipper::ship(Batch& batch) {
+  auto stored = ship_batch(redis_, batch.entries);
+  if (!stored) {
+    outage(stored.message());
+    return false;
+  }
+  int64_t ack = wall_us();
+  if (outage_start_ms_ != 0) log::info("journal_redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
+  outage_start_ms_ = 0;
+  backoff_ms_ = 100;
+  stats_.redis_up = true;
+  stats_.shipped += batch.entries.size();
+  stats_.duplicates += batch.entries.size() - static_cast<uint64_t>(*stored);
+  stats_.batches++;
+  for (const Entry& e : batch.entries) domains_.insert(e.domain);
+  if (on_shipped) on_shipped(batch.entries, ack);
+  return true;
+}
+
+void Shipper::commit(const Batch& batch) {
+  bool moved_file = batch.end.file != reader_.position().file;
+  reader_.advance(batch.end);
+  consumed_ += batch.lines;
+  stats_.corrupt += batch.corrupt;
+  if (Status s = save_checkpoint(journal_.dir(), batch.end); !s) {
+    log::error("journal_checkpoint_failed", {{"error", s.message()}, {"effect", "entries may be sent again after a "
+                                                                                "restart (Redis ignores them)"}});
+  }
+  if (moved_file) delete_old_files();
+}
+
+void Shipper::delete_old_files() {
+  auto files = list_files(journal_.dir());
+  if (!files) return;
+  const int64_t period = journal_.options().rollover_s;
+  const int64_t current = journal_.options().now_us() / 1000000 / period * period;
+  int64_t left = 0;
+  for (const auto& f : *files) {
+    auto p = file_period(f);
+    // Wholly acknowledged, and neither the current nor the previous period's.
+    if (f < reader_.position().file && p && *p < current - period) {
+      if (::unlink((journal_.dir() + "/" + f).c_str()) == 0) {
+        stats_.files_deleted++;
+        continue;
+      }
+    }
+    left++;
+  }
+  stats_.files = left;
+}
+
+void Shipper::tick() {
+  int64_t now = unix_millis();
+  if (now - last_tick_ms_ < 1000) return;
+  uint64_t shipped = stats_.shipped.load();
+  if (last_tick_ms_ != 0) {
+    stats_.shipped_per_s = static_cast<double>(shipped - last_tick_shipped_) * 1000.0 / (now - last_tick_ms_);
+  }
+  last_tick_ms_ = now;
+  last_tick_shipped_ = shipped;
+  delete_old_files();
+  if (outage_start_ms_ != 0) return;
+  ListFigures sum;
+  for (const auto& d : domains_) {
+    auto f = list_figures(redis_, d);
+    if (!f) return;
+    sum.waiting += f->waiting;
+    sum.leased += f->leased;
+  }
+  stats_.consumer_waiting = sum.waiting;
+  stats_.consumer_leased = sum.leased;
+  // This worker's figures for `tetherctl journal status`; gone 10 s after it stops.
+  const std::string& src = journal_.source();
+  std::string key = redis_.options().prefix + "journal:worker:" + src.substr(0, src.rfind('.'));
+  int64_t oldest = stats_.oldest_unshipped_us.load();
+  redis_.append({"HSET", key, "pending", std::to_string(stats_.pending.load()), "oldest_unshipped_ms",
+                 std::to_string(oldest == 0 ? 0 : (wall_us() - oldest) / 1000), "shipped_per_s",
+                 std::to_string(static_cast<int64_t>(stats_.shipped_per_s.load())), "shipped",
+                 std::to_string(stats_.shipped.load()), "corrupt", std::to_string(stats_.corrupt.load()),
+                 "source", src});
+  redis_.append({"PEXPIRE", key, "10000"});
+  if (auto r = redis_.flush(); !r) outage(r.message());
+}
+
+void Shipper::loop() {
+  uint64_t seen = 0;
+  delete_old_files();
+  for (;;) {
+    update_pending();
+    Batch batch = reader_.read(static_cast<size_t>(journal_.options().batch_max));
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping = stopping_;
+    }
+    if (batch.entries.empty()) {
+      stats_.oldest_unshipped_us = 0;
+      if (batch.lines > 0 || batch.end.file != reader_.position().file) {
+        commit(batch);
+        continue;
+      }
+      tick();
+      if (stopping) break;
+      seen = journal_.wait_appended(seen, 100);
+      continue;
+    }
+    stats_.oldest_unshipped_us = batch.entries.front().time_us;
+    bool acked = ship(batch);
+    while (!acked && !stopping) {
+      stopping = wait_stop(static_cast<int>(backoff_ms_));
+      backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, journal_.options().backoff_max_ms);
+      if (!stopping) acked = ship(batch);
+    }
+    if (!acked) break;  // stopping while Redis is down: the batch stays on disk
+    commit(batch);
+    update_pending();
+    tick();
+    if (stopping && unix_millis() > flush_deadline_ms_) break;
+  }
+  update_pending();
+}
+
+void Shipper::update_pending() {
+  stats_.pending = static_cast<int64_t>(base_pending_ + stats_.appended.load() - consumed_);
+}
+
+}  // namespace tether::journal

@@ -1,0 +1,84 @@
+// Shipper: one thread per worker that reads the worker's journal files and
+// stores every entry in Redis (store.h), then moves a durable checkpoint.
+//
+// Why a thread and not a separate process under supervisord: it wakes the
+// moment an entry is appended (a condition variable, no polling of the
+// disk), shares the worker's figures for the status endpoint without IPC,
+// and starts and drains with the worker. Nothing is lost by being in the
+// worker: the shipper reads only the files, so a crashed worker's entries
+// are shipped by the same worker when supervisord restarts it (the files
+// and the checkpoint are on disk; the Redis marks make the re-send harmless).
+//
+// Order of events for a batch: read lines from disk -> store them in Redis
+// (one Lua script: idempotent by source and seq) -> Redis acknowledged ->
+// write the checkpoint (fsynced) -> delete journal files that are wholly
+// before the checkpoint and older than the previous period. A crash between
+// any two steps re-sends at most one batch, which Redis then ignores.
+//
+// Redis down: the batch stays in memory, entries accumulate on disk, the
+// shipper retries with a backoff (100 ms doubling to backoff_max_ms) and
+// logs "journal_redis_down" once per outage and "journal_redis_up" after.
+//
+// Thread safety: start()/stop() from the worker's main thread; figures in
+// JournalStats (atomics); on_shipped runs on the shipper thread.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "journal/journal.h"
+#include "journal/reader.h"
+#include "registry/redis.h"
+
+namespace tether::journal {
+
+class Shipper {
+ public:
+  Shipper(Journal& journal, RedisOptions redis, JournalStats& stats);
+  ~Shipper() { stop(0); }
+  Shipper(const Shipper&) = delete;
+  Shipper& operator=(const Shipper&) = delete;
+
+  // Reads the checkpoint (a damaged one is an error) and starts the thread.
+  Status start();
+  // Ships what is on disk for at most flush_ms (none if Redis is down),
+  // then stops. Entries left stay on disk for the next start.
+  void stop(int flush_ms);
+
+  // Tests and the benchmark: every acknowledged batch, with the time of
+  // Redis' acknowledgement (µs since the epoch).
+  std::function<void(const std::vector<Entry>&, int64_t ack_us)> on_shipped;
+
+ private:
+  void loop();
+  bool ship(Batch& batch);       // true once Redis acknowledged
+  void commit(const Batch& batch);
+  void delete_old_files();
+  void tick();                    // once a second: rate, consumer figures, files
+  void outage(const std::string& error);
+  void update_pending();
+  bool wait_stop(int ms);         // true when stopping
+
+  Journal& journal_;
+  Redis redis_;
+  JournalStats& stats_;
+  JournalReader reader_{"", {}};
+  uint64_t base_pending_ = 0;     // lines on disk after the checkpoint at start
+  uint64_t consumed_ = 0;         // lines shipped or skipped since start
+  int64_t outage_start_ms_ = 0;
+  int64_t backoff_ms_ = 100;
+  std::set<std::string> domains_;
+  int64_t last_tick_ms_ = 0;
+  uint64_t last_tick_shipped_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  int64_t flush_deadline_ms_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace tether::journal

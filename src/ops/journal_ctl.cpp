@@ -1,0 +1,157 @@
+// tetherctl journal status / consume (see journal_ctl.h).
+#include "ops/journal_ctl.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "journal/consumer.h"
+#include "journal/line.h"
+
+namespace tether::ctl {
+namespace {
+
+using nlohmann::json;
+
+int fail(const std::string& what) {
+  fprintf(stderr, "tetherctl journal: %s\n", what.c_str());
+  return 1;
+}
+
+// The oldest entry of a list (by key_start_date among the first priority's).
+int64_t oldest_us(Redis& redis, const std::string& domain) {
+  auto r = redis.command({"ZRANGE", journal::list_key(redis.options().prefix, domain), "0", "0"});
+  if (!r || (*r)->elements == 0) return 0;
+  std::string m = reply_string((*r)->element[0]);  // "ppp|kkkkkkkkkkkkkkkk|id"
+  return m.size() > 21 ? std::stoll(m.substr(4, 16)) : 0;
+}
+
+int status(Redis& redis, const Options& opt) {
+  auto domains = journal::domains(redis);
+  if (!domains) return fail(domains.message());
+  json out = {{"domains", json::array()}, {"workers", json::array()}};
+  for (const auto& d : *domains) {
+    auto f = journal::list_figures(redis, d);
+    if (!f) return fail(f.message());
+    int64_t o = oldest_us(redis, d);
+    out["domains"].push_back({{"domain", d}, {"waiting", f->waiting}, {"leased", f->leased},
+                              {"first_waiting_age_ms", o == 0 ? 0 : (unix_millis() - o / 1000)}});
+  }
+  std::string cursor = "0";
+  do {
+    auto r = redis.command({"SCAN", cursor, "MATCH", redis.options().prefix + "journal:worker:*", "COUNT", "100"});
+    if (!r) return fail(r.message());
+    cursor = reply_string((*r)->element[0]);
+    const redisReply* keys = (*r)->element[1];
+    for (size_t i = 0; i < keys->elements; ++i) {
+      std::string k = reply_string(keys->element[i]);
+      auto h = redis.command({"HGETALL", k});
+      if (!h) return fail(h.message());
+      json w = {{"worker", k.substr(k.rfind(':') + 1)}};
+      for (size_t f = 0; f + 1 < (*h)->elements; f += 2) {
+        std::string name = reply_string((*h)->element[f]);
+        std::string v = reply_string((*h)->element[f + 1]);
+        w[name] = name == "source" ? json(v) : json(std::stoll(v));
+      }
+      out["workers"].push_back(w);
+    }
+  } while (cursor != "0");
+  if (opt.json) {
+    printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  printf("%-24s %10s %10s %16s\n", "DOMAIN", "WAITING", "LEASED", "FIRST AGE ms");
+  for (auto& d : out["domains"]) {
+    printf("%-24s %10lld %10lld %16lld\n", d["domain"].get<std::string>().c_str(), d["waiting"].get<long long>(),
+           d["leased"].get<long long>(), d["first_waiting_age_ms"].get<long long>());
+  }
+  printf("\n%-12s %10s %18s %12s %12s %8s\n", "WORKER", "PENDING", "OLDEST UNSHIPPED ms", "SHIPPED/s", "SHIPPED",
+         "CORRUPT");
+  for (auto& w : out["workers"]) {
+    printf("%-12s %10lld %18lld %12lld %12lld %8lld\n", w["worker"].get<std::string>().c_str(),
+           w.value("pending", 0LL), w.value("oldest_unshipped_ms", 0LL), w.value("shipped_per_s", 0LL),
+           w.value("shipped", 0LL), w.value("corrupt", 0LL));
+  }
+  return 0;
+}
+
+// Runs cmd with input on stdin; true when it exits 0.
+bool run_exec(const std::string& cmd, const std::string& input) {
+  FILE* p = popen(cmd.c_str(), "w");
+  if (p == nullptr) return false;
+  fwrite(input.data(), 1, input.size(), p);
+  int st = pclose(p);
+  return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+int consume(Redis& redis, const std::vector<std::string>& args) {
+  std::string domain, exec;
+  journal::ConsumerOptions co;
+  long long max = -1;
+  bool once = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto number = [&](long long lo, long long hi, long long& out) {
+      if (i + 1 >= args.size()) return false;
+      char* end = nullptr;
+      out = strtoll(args[++i].c_str(), &end, 10);
+      return *end == '\0' && out >= lo && out <= hi;
+    };
+    long long n = 0;
+    if (a == "--domain" && i + 1 < args.size()) {
+      domain = args[++i];
+    } else if (a == "--exec" && i + 1 < args.size()) {
+      exec = args[++i];
+    } else if (a == "--batch") {
+      if (!number(1, 10000, n)) return fail("--batch: expected a number from 1 to 10000") + 1;
+      co.batch = static_cast<int>(n);
+    } else if (a == "--lease-ms") {
+      if (!number(100, 86400000, n)) return fail("--lease-ms: expected a number from 100 to 86400000") + 1;
+      co.lease_ms = static_cast<int>(n);
+    } else if (a == "--max") {
+      if (!number(1, 1LL << 62, max)) return fail("--max: expected a positive number") + 1;
+    } else if (a == "--once") {
+      once = true;
+    } else {
+      return fail("consume: unknown argument " + a) + 1;
+    }
+  }
+  if (domain.empty()) return fail("consume: --domain D is required") + 1;
+  if (Status s = journal::check_domain(domain); !s) return fail(s.message()) + 1;
+  long long done = 0;
+  auto handler = [&](const journal::Entry& e) {
+    std::string line = journal::entry_json(e) + "\n";
+    if (!exec.empty()) return run_exec(exec, line);
+    return fwrite(line.data(), 1, line.size(), stdout) == line.size() && fflush(stdout) == 0;
+  };
+  while (max < 0 || done < max) {
+    co.batch = max < 0 ? co.batch : static_cast<int>(std::min<long long>(co.batch, max - done));
+    journal::Consumer c(redis, domain, co);
+    auto r = c.run_once(handler);
+    if (!r) return fail(r.message());
+    done += static_cast<long long>(r->done);
+    if (r->failed > 0) return fail("handler failed on an entry of " + domain + "; it went back to the list");
+    if (r->done + r->undecodable == 0) {
+      if (once) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // an empty list: poll again
+    }
+  }
+  fprintf(stderr, "tetherctl journal: %lld entries of %s done\n", done, domain.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int journal(Redis& redis, const std::vector<std::string>& args, const Options& opt) {
+  if (args.empty()) return fail("expected status or consume --domain D");
+  if (args[0] == "status" && args.size() == 1) return status(redis, opt);
+  if (args[0] == "consume") return consume(redis, args);
+  return fail("unknown command journal " + args[0] + " (expected status or consume --domain D)") + 1;
+}
+
+}  // namespace tether::ctl
