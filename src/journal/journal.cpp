@@ -19,6 +19,7 @@ std::string sys_error(const std::string& what) { return what + ": " + strerror(e
 
 // Takes uri, priority and key_start_date out of the app's fields.
 Status fill_entry(Entry& e, const nlohmann::json& fields) {
+  if (fields.is_null()) return Status::ok();  // append(domain, {}): no fields
   if (!fields.is_object()) return Status::error("fields: expected a JSON object, got " + fields.dump().substr(0, 80));
   e.fields = fields;
   if (auto it = e.fields.find("uri"); it != e.fields.end()) {

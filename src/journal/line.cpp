@@ -36,23 +36,36 @@ uint32_t crc32(std::string_view data) {
   return c ^ 0xFFFFFFFFu;
 }
 
-Status check_domain(std::string_view d) {
-  if (d.empty() || d.size() > 64) return Status::error("domain: expected 1-64 characters, got " +
-                                                       std::to_string(d.size()));
-  for (char c : d) {
+// 1..max of [A-Za-z0-9_.-]: safe in key names and in JSON without escaping.
+bool plain(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
               c == '-';
-    if (!ok) return Status::error("domain: expected only [A-Za-z0-9_.-], got \"" + std::string(d) + "\"");
+    if (!ok) return false;
   }
-  return Status::ok();
+  return true;
+}
+
+Status check_domain(std::string_view d) {
+  if (plain(d, 64)) return Status::ok();
+  return Status::error("domain: expected 1-64 of [A-Za-z0-9_.-], got \"" + std::string(d.substr(0, 80)) + "\"");
 }
 
 std::string entry_json(const Entry& e) {
-  json j = {{"src", e.src},           {"seq", e.seq},
-            {"time", e.time_us},      {"domain", e.domain},
-            {"uri", e.uri},           {"priority", e.priority},
-            {"key_start_date", e.key_start_date}, {"fields", e.fields}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  // Written by hand around the app's strings (the hot path of every append);
+  // strings the app gave go through nlohmann, which replaces invalid UTF-8.
+  auto text = [](const std::string& v) { return json(v).dump(-1, ' ', false, json::error_handler_t::replace); };
+  std::string out;
+  out.reserve(160 + e.uri.size());
+  out += "{\"src\":\"" + e.src + "\",\"seq\":" + std::to_string(e.seq);  // src: [A-Za-z0-9_.-]
+  out += ",\"time\":" + std::to_string(e.time_us) + ",\"domain\":\"" + e.domain + "\",\"uri\":";
+  out += e.uri.empty() ? std::string("\"\"") : text(e.uri);
+  out += ",\"priority\":" + std::to_string(e.priority) + ",\"key_start_date\":" + std::to_string(e.key_start_date);
+  out += ",\"fields\":";
+  out += e.fields.empty() ? std::string("{}") : e.fields.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += '}';
+  return out;
 }
 
 Result<Entry> entry_from_json(std::string_view text) {
@@ -61,7 +74,9 @@ Result<Entry> entry_from_json(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) return R::error("not a JSON object");
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string(); };
   auto num = [&](const char* k) { return j.contains(k) && j[k].is_number_integer(); };
-  if (!str("src") || j["src"].get_ref<const std::string&>().empty()) return R::error("src: expected a string");
+  if (!str("src") || !plain(j["src"].get_ref<const std::string&>(), 128)) {
+    return R::error("src: expected 1-128 of [A-Za-z0-9_.-]");
+  }
   if (!j.contains("seq") || !j["seq"].is_number_unsigned() || j["seq"].get<uint64_t>() == 0) {
     return R::error("seq: expected a positive integer");
   }

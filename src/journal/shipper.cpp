@@ -16,7 +16,9 @@ Status Shipper::start() {
   auto cp = load_checkpoint(journal_.dir());
   if (!cp) return Status::error("journal: " + cp.message());
   reader_ = JournalReader(journal_.dir(), *cp);
-  base_pending_ = reader_.count_lines();
+  // Lines on disk after the checkpoint, less those this process appended
+  // already (counted again in stats_.appended).
+  base_pending_ = reader_.count_lines() - stats_.appended.load();
   stats_.pending = static_cast<int64_t>(base_pending_);
   thread_ = std::thread([this] { loop(); });
   return Status::ok();
@@ -73,11 +75,22 @@ void Shipper::commit(const Batch& batch) {
   reader_.advance(batch.end);
   consumed_ += batch.lines;
   stats_.corrupt += batch.corrupt;
-  if (Status s = save_checkpoint(journal_.dir(), batch.end); !s) {
+  checkpoint_dirty_ = true;
+  // The checkpoint may lag behind Redis (a crash then re-sends what Redis
+  // ignores), never run ahead of it. Written at most every 100 ms under
+  // load, and always before a file is deleted and when idle.
+  if (moved_file || unix_millis() - checkpoint_ms_ >= 100) save();
+  if (moved_file) delete_old_files();
+}
+
+void Shipper::save() {
+  if (!checkpoint_dirty_) return;
+  checkpoint_ms_ = unix_millis();
+  checkpoint_dirty_ = false;
+  if (Status s = save_checkpoint(journal_.dir(), reader_.position()); !s) {
     log::error("journal_checkpoint_failed", {{"error", s.message()}, {"effect", "entries may be sent again after a "
                                                                                 "restart (Redis ignores them)"}});
   }
-  if (moved_file) delete_old_files();
 }
 
 void Shipper::delete_old_files() {
@@ -150,6 +163,7 @@ void Shipper::loop() {
         commit(batch);
         continue;
       }
+      save();
       tick();
       if (stopping) break;
       seen = journal_.wait_appended(seen, 100);
@@ -158,6 +172,7 @@ void Shipper::loop() {
     stats_.oldest_unshipped_us = batch.entries.front().time_us;
     bool acked = ship(batch);
     while (!acked && !stopping) {
+      update_pending();
       stopping = wait_stop(static_cast<int>(backoff_ms_));
       backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, journal_.options().backoff_max_ms);
       if (!stopping) acked = ship(batch);
@@ -169,6 +184,7 @@ void Shipper::loop() {
     if (stopping && unix_millis() > flush_deadline_ms_) break;
   }
   update_pending();
+  save();
 }
 
 void Shipper::update_pending() {

@@ -11,9 +11,10 @@
 //
 // Order of events for a batch: read lines from disk -> store them in Redis
 // (one Lua script: idempotent by source and seq) -> Redis acknowledged ->
-// write the checkpoint (fsynced) -> delete journal files that are wholly
+// move the checkpoint (written and fsynced at most every 100 ms, and when
+// idle or moving to the next file) -> delete journal files that are wholly
 // before the checkpoint and older than the previous period. A crash between
-// any two steps re-sends at most one batch, which Redis then ignores.
+// any two steps re-sends at most 100 ms of batches, which Redis ignores.
 //
 // Redis down: the batch stays in memory, entries accumulate on disk, the
 // shipper retries with a backoff (100 ms doubling to backoff_max_ms) and
@@ -56,6 +57,7 @@ class Shipper {
   void loop();
   bool ship(Batch& batch);       // true once Redis acknowledged
   void commit(const Batch& batch);
+  void save();                    // the checkpoint, if it moved
   void delete_old_files();
   void tick();                    // once a second: rate, consumer figures, files
   void outage(const std::string& error);
@@ -69,6 +71,8 @@ class Shipper {
   uint64_t base_pending_ = 0;     // lines on disk after the checkpoint at start
   uint64_t consumed_ = 0;         // lines shipped or skipped since start
   int64_t outage_start_ms_ = 0;
+  int64_t checkpoint_ms_ = 0;
+  bool checkpoint_dirty_ = false;
   int64_t backoff_ms_ = 100;
   std::set<std::string> domains_;
   int64_t last_tick_ms_ = 0;

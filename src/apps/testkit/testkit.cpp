@@ -3,10 +3,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
+
+#include "tether/journal.h"
 
 namespace testkit {
 using tether::Request;
@@ -53,6 +56,18 @@ Response KitSession::handle(const Request& req) {
     return Response::text("ok\n");
   }
   if (p == "/t/list") return Response::json(nlohmann::json(seq_).dump());
+  if (p == "/t/journal") {
+    // Appends n entries to domain, each {"s": session, "k": this session's count}.
+    int n = std::clamp(std::atoi(req.query_param("n").c_str()), 1, 10000);
+    int priority = std::atoi(req.query_param("priority").c_str());
+    for (int i = 0; i < n; ++i) {
+      auto r = tether::journal::append(req.query_param("domain"),
+                                       {{"priority", priority}, {"s", short_id()}, {"k", journaled_}});
+      if (!r) return Response::json(nlohmann::json({{"error", r.error}, {"appended", i}}).dump(), 503);
+      ++journaled_;
+    }
+    return Response::json(nlohmann::json({{"appended", n}, {"total", journaled_}}).dump());
+  }
   if (p == "/t/end") {
     end();
     return Response::text("ended\n");

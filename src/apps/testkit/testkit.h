@@ -18,6 +18,7 @@ class KitSession final : public tether::Session {
   std::string state_json() const;
   uint64_t count_ = 0;
   std::vector<std::string> seq_;
+  int64_t journaled_ = 0;  // entries this session appended (/t/journal)
   std::string reason_;
 };
 
