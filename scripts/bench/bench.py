@@ -23,8 +23,8 @@ BENCH_PHP_KEEPALIVE (0: nginx's usual PHP setup, no fastcgi_keep_conn; N: keep
 N idle connections, which stalls requests behind idle kept connections when N
 approaches the child count: measured wrk timeouts), BENCH_HELLO_THREADS
 (fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_ROWS (comma-separated
-row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow;
-workflow is scripts/bench/workflow_bench.py, see there),
+row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow,journal;
+workflow is scripts/bench/workflow_bench.py, see there; journal: scripts/bench/journal_bench.py),
 KEEP_TMP=1 keeps the temporary directory.
 """
 import os
@@ -36,6 +36,7 @@ import tempfile
 import time
 
 import benchlib as B
+import journal_bench
 import workflow_bench
 from cluster import Cluster, stop_pid, free_port, wait_until, can_connect
 
@@ -373,6 +374,8 @@ def main():
         print(wf_text)
         B.write_section("workflow", wf_text)
         ok = ok and wf_ok
+    if journal_bench.wanted():  # its own redis-server, after the HTTP rows have stopped
+        ok = journal_bench.run() and ok
     return 0 if ok else 1
 
 
