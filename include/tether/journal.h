@@ -42,7 +42,7 @@ struct [[nodiscard]] Appended {
   explicit operator bool() const { return ok; }
 };
 
-// Appends one entry to domain. fields must be a JSON object; these keys are
+// Appends one entry to domain. fields must be a JSON object ({} for none); these keys are
 // taken out of it and checked: "uri" (string), "priority" (integer 0..255,
 // default 50), "key_start_date" (integer, µs since the epoch; default now).
 // Bad input, a disabled journal, a failed write or (under "always"/"batch")

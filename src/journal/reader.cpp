@@ -52,6 +52,9 @@ Batch JournalReader::read(size_t max) {
   bool newer = it + 1 != files->end();
   std::string path = dir_ + "/" + b.end.file;
   std::string data = read_from(path, b.end.offset, std::max<size_t>(kChunk, max * 512));
+  if (data.find('\n') == std::string::npos && data.size() >= kChunk) {
+    data = read_from(path, b.end.offset, kMaxLineBytes + kChunk);  // one long entry
+  }
   size_t at = 0;
   while (b.entries.size() < max) {
     size_t nl = data.find('\n', at);
@@ -71,7 +74,7 @@ Batch JournalReader::read(size_t max) {
   if (b.entries.size() < max && newer) {
     // A newer file exists, so this one is complete: read it once more (it
     // may have grown before the writer moved on) and judge its torn tail.
-    std::string rest = read_from(path, b.end.offset, 2);
+    std::string rest = read_from(path, b.end.offset, kMaxLineBytes + kChunk);
     if (rest.empty() || (b.entries.empty() && b.lines == 0 && rest.find('\n') == std::string::npos)) {
       if (!rest.empty()) {
         b.corrupt++;
@@ -89,9 +92,10 @@ uint64_t JournalReader::count_lines() {
   uint64_t n = 0;
   for (const auto& f : *files) {
     if (f < pos_.file) continue;
-    uint64_t from = f == pos_.file ? pos_.offset : 0;
-    std::string data = read_from(dir_ + "/" + f, from, SIZE_MAX);
-    n += static_cast<uint64_t>(std::count(data.begin(), data.end(), '\n'));
+    uint64_t at = f == pos_.file ? pos_.offset : 0;
+    for (std::string data; !(data = read_from(dir_ + "/" + f, at, kChunk)).empty(); at += data.size()) {
+      n += static_cast<uint64_t>(std::count(data.begin(), data.end(), '\n'));
+    }
   }
   return n;
 }

@@ -172,6 +172,20 @@ TEST_F(JournalTest, ReaderSkipsCorruptLinesAndATornTail) {
   EXPECT_EQ(corrupt, 2u);
 }
 
+TEST_F(JournalTest, ReaderTakesEntriesLargerThanItsReadChunk) {
+  auto j = open();
+  ASSERT_TRUE(j->append("d", {{"big", std::string(700000, 'x')}}));
+  ASSERT_TRUE(j->append("d", {{"i", 1}}));
+  EXPECT_FALSE(j->append("d", {{"big", std::string(kMaxLineBytes, 'x')}}));  // over 1 MiB: refused
+  JournalReader r(opts_.dir, {});
+  Batch b = r.read(10);
+  ASSERT_EQ(b.entries.size(), 2u);
+  EXPECT_EQ(b.entries[0].fields["big"].get<std::string>().size(), 700000u);
+  EXPECT_EQ(b.corrupt, 0u);
+  r.advance(b.end);
+  EXPECT_EQ(r.count_lines(), 0u);
+}
+
 TEST_F(JournalTest, ShipsInOrderOnceAndMovesTheCheckpoint) {
   ASSERT_TRUE(redis_ok_);
   opts_.batch_max = 7;
