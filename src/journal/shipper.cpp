@@ -58,16 +58,20 @@ bool Shipper::ship(Batch& batch) {
     return false;
   }
   int64_t ack = wall_us();
-  if (outage_start_ms_ != 0) log::info("journal_redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
-  outage_start_ms_ = 0;
-  backoff_ms_ = 100;
-  stats_.redis_up = true;
+  redis_back();
   stats_.shipped += batch.entries.size();
   stats_.duplicates += batch.entries.size() - static_cast<uint64_t>(*stored);
   stats_.batches++;
   for (const Entry& e : batch.entries) domains_.insert(e.domain);
   if (on_shipped) on_shipped(batch.entries, ack);
   return true;
+}
+
+void Shipper::redis_back() {
+  if (outage_start_ms_ != 0) log::info("journal_redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
+  outage_start_ms_ = 0;
+  backoff_ms_ = 100;
+  stats_.redis_up = true;
 }
 
 void Shipper::commit(const Batch& batch) {
@@ -123,7 +127,10 @@ void Shipper::tick() {
   last_tick_ms_ = now;
   last_tick_shipped_ = shipped;
   delete_old_files();
-  if (outage_start_ms_ != 0) return;
+  if (outage_start_ms_ != 0) {  // idle during an outage: is Redis back?
+    if (!redis_.command({"PING"})) return;
+    redis_back();
+  }
   ListFigures sum;
   for (const auto& d : domains_) {
     auto f = list_figures(redis_, d);

@@ -61,6 +61,7 @@ class Shipper {
   void delete_old_files();
   void tick();                    // once a second: rate, consumer figures, files
   void outage(const std::string& error);
+  void redis_back();              // logs the end of an outage, if there was one
   void update_pending();
   bool wait_stop(int ms);         // true when stopping
 

@@ -28,7 +28,7 @@ int64_t oldest_us(Redis& redis, const std::string& domain) {
   auto r = redis.command({"ZRANGE", journal::list_key(redis.options().prefix, domain), "0", "0"});
   if (!r || (*r)->elements == 0) return 0;
   std::string m = reply_string((*r)->element[0]);  // "ppp|kkkkkkkkkkkkkkkk|id"
-  return m.size() > 21 ? std::stoll(m.substr(4, 16)) : 0;
+  return m.size() > 21 ? strtoll(m.substr(4, 16).c_str(), nullptr, 10) : 0;
 }
 
 int status(Redis& redis, const Options& opt) {
@@ -56,7 +56,7 @@ int status(Redis& redis, const Options& opt) {
       for (size_t f = 0; f + 1 < (*h)->elements; f += 2) {
         std::string name = reply_string((*h)->element[f]);
         std::string v = reply_string((*h)->element[f + 1]);
-        w[name] = name == "source" ? json(v) : json(std::stoll(v));
+        w[name] = name == "source" ? json(v) : json(strtoll(v.c_str(), nullptr, 10));
       }
       out["workers"].push_back(w);
     }
