@@ -30,7 +30,7 @@ LIB       := $(BUILD)/libtether.a
 BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello \
              $(BUILD)/bin/notes-recent $(BUILD)/bin/journal_bench
 
-.PHONY: all deps run stop test unit integration bench bench-scale fmt lint clean checkheaders check-all
+.PHONY: all deps run stop test unit integration bench bench-scale soak fmt lint clean checkheaders check-all
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -96,6 +96,11 @@ bench: deps
 	@bash scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) $(PYTHON) scripts/bench/bench.py
+
+# A bounded soak: SOAK_SECONDS (600) of mixed load with one worker restarted a minute (scripts/soak.py).
+soak: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	BUILD=$(BUILD) $(PYTHON) scripts/soak.py
 
 bench-scale: deps
 	@bash scripts/install-deps.sh --bench
