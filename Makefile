@@ -6,6 +6,7 @@
 #   make bench      side-by-side benchmark (scripts/bench/)
 #   make SANITIZER=address|thread ...   instrumented build in build/<sanitizer>/
 #   make check-all  make test, then again under ASan and under TSan
+#   make fuzz       each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (default 60)
 CXX      ?= g++
 PYTHON   ?= python3
 SANITIZER ?=
@@ -30,7 +31,7 @@ LIB       := $(BUILD)/libtether.a
 BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello \
              $(BUILD)/bin/notes-recent $(BUILD)/bin/journal_bench
 
-.PHONY: all deps run stop test unit integration bench bench-scale soak fmt lint clean checkheaders check-all
+.PHONY: all deps run stop test unit integration bench bench-scale soak fmt lint clean checkheaders check-all fuzz fuzz-build
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -79,7 +80,7 @@ stop:
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
-	BUILD=$(BUILD) bash tests/run-all.sh
+	BUILD=$(BUILD) TEST_FUZZ_SECONDS=$(if $(SANITIZER),0,10) bash tests/run-all.sh
 
 # Every test again with AddressSanitizer and with ThreadSanitizer builds.
 check-all: test
@@ -120,5 +121,35 @@ lint:
 
 clean:
 	rm -rf build
+
+# libFuzzer targets: tests/fuzz/<name>_fuzz.cpp with the tether sources it
+# needs, all compiled with clang (ASan + UBSan + fuzzer coverage) into build/fuzz/.
+FUZZ_CXX     ?= clang++-14
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_FLAGS   := -std=c++20 -O1 -g -Wall -Wextra -Werror -pthread -Iinclude -Isrc -MMD -MP \
+                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES   := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(wildcard tests/fuzz/*_fuzz.cpp))
+FUZZ_SRCS_token   := src/token/token.cpp
+FUZZ_SRCS_cookie  := src/http/parse.cpp
+FUZZ_SRCS_records := src/fcgi/records.cpp
+FUZZ_SRCS_config  := src/config/config.cpp
+FUZZ_SRCS_router  := src/http/router.cpp
+
+$(FUZZ_DIR)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+define FUZZ_TARGET
+$(FUZZ_DIR)/$(1)_fuzz: $(FUZZ_DIR)/obj/tests/fuzz/$(1)_fuzz.o $(FUZZ_SRCS_$(1):%.cpp=$(FUZZ_DIR)/obj/%.o)
+	$$(FUZZ_CXX) $$(FUZZ_FLAGS) -fsanitize=fuzzer $$^ $$(LDLIBS) -o $$@
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_TARGET,$(n))))
+
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_DIR)/%_fuzz)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
