@@ -70,6 +70,7 @@ Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::st
 }
 
 int Router::match(const std::string& path, RouteMatch* out) const {
+  if (path.size() > kMaxPathBytes) return -1;
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& rule = rules_[i];
     if (path.compare(0, rule.literal_prefix.size(), rule.literal_prefix) != 0) continue;
@@ -84,6 +85,7 @@ int Router::match(const std::string& path, RouteMatch* out) const {
 Response Router::dispatch(Request& req, const Forwarded* forwarded) const {
   RouteMatch m;
   m.forwarded = forwarded;
+  if (req.path.size() > kMaxPathBytes) return Response::text("URI too long\n", 414);
   int i = match(req.path, &m);
   if (i < 0) return Response::text("not found\n", 404);
   return rules_[static_cast<size_t>(i)].handler->serve(req, m);

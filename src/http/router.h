@@ -2,6 +2,9 @@
 // request path. A rule is {"match": "<regex>", "<kind>": <spec>}; each kind
 // (session, file, and those later components add) is a RouteHandler made by
 // a factory registered under the kind's name. No rule matches -> 404.
+// A path longer than kMaxPathBytes matches no rule and gets 414: std::regex
+// recurses once per character, so a long enough path would overflow the
+// acceptor thread's stack (a FastCGI caller is not held to nginx's limit).
 //
 // Thread safety: built once, then immutable; match() and the handlers'
 // serve() are called from every acceptor thread at once.
@@ -25,6 +28,9 @@ struct Forwarded {
   std::string from;    // the forwarding worker's route
   std::string reason;  // why a new session is needed ("lost", ...), or ""
 };
+
+// nginx's default limit for a request line (large_client_header_buffers 8k).
+inline constexpr size_t kMaxPathBytes = 8192;
 
 struct RouteMatch {
   std::string capture;                  // the first capture group, or the whole path if none
@@ -52,10 +58,11 @@ class Router {
   static Result<Router> build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories,
                               const CacheWrapper& cache_wrapper = nullptr);
 
-  // Serves the request with the first matching rule, or 404.
+  // Serves the request with the first matching rule, or 404 (414 for a path
+  // longer than kMaxPathBytes).
   Response dispatch(Request& req, const Forwarded* forwarded = nullptr) const;
   size_t size() const { return rules_.size(); }
-  // Index of the first rule matching path (-1: none), and its capture.
+  // Index of the first rule matching path (-1: none, or path too long), and its capture.
   int match(const std::string& path, RouteMatch* out) const;
 
  private:

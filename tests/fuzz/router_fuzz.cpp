@@ -1,5 +1,7 @@
 // Fuzzes dispatch rule matching (src/http/router). The first byte picks:
-//  even: the example rules of examples/tether.json and a fuzzed path;
+//  even: the example rules of examples/tether.json and a fuzzed path,
+//        repeated up to 255 times (a FastCGI caller is not held to
+//        nginx's URI limit, so paths of hundreds of KiB must be safe);
 //  odd:  up to four rules whose patterns are built from regex pieces chosen
 //        by the input (never a nested quantifier, so matching stays
 //        polynomial), and a short fuzzed path.
@@ -67,7 +69,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                             {"match": "^/static/(.*)$", "file": "/srv/tether/static"},
                             {"match": "^/api/([a-z]+)/(\\d+)$", "controller": "api"},
                             {"match": "^/", "session": "notes"}])");
-    path = in.rest();
+    size_t repeat = 1 + in.byte();
+    std::string unit = in.rest();
+    for (size_t i = 0; i < repeat; ++i) path += unit;
   } else {
     static const char* const kinds[] = {"session", "file", "status", "controller", "nonsense"};
     for (size_t n = 1 + in.byte() % 4; n > 0; --n) {
@@ -85,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   int want = -1;
   std::string capture;
-  for (size_t i = 0; i < rules.size() && want < 0; ++i) {
+  for (size_t i = 0; i < rules.size() && want < 0 && path.size() <= tether::kMaxPathBytes; ++i) {
     std::regex re(rules[i]["match"].get<std::string>(), std::regex::ECMAScript);
     std::smatch m;
     if (std::regex_search(path, m, re)) {
