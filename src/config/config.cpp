@@ -111,7 +111,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
     // Parse again with exceptions on, only to get the position of the error.
     try {
       json again = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       return fail(std::string("not valid JSON: ") + e.what());
     }
     return fail("not valid JSON");

@@ -110,6 +110,14 @@ TEST(ConfigTest, BadJsonRefused) {
   expect_error("", {"not valid JSON"});
 }
 
+// A number too large for a double made the error path throw out_of_range,
+// which nothing caught: tetherd aborted instead of naming the problem
+// (found by tests/fuzz/config_fuzz).
+TEST(ConfigTest, NumberOverflowIsAnErrorNotAnAbort) {
+  expect_error(R"({"listen": "unix:/x", "key_file": "k", "worker": 1e999})", {"not valid JSON", "number overflow"});
+  expect_error("2e444", {"not valid JSON"});
+}
+
 TEST(ConfigTest, TopLevelMustBeAnObject) {
   expect_error("[]", {"object"});
   expect_error(R"("listen")", {"object"});
