@@ -2,8 +2,13 @@
 #include "fcgi/server.h"
 
 #include <fcgiapp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 
@@ -46,44 +51,75 @@ void FcgiServer::grow() {
   spawn_locked();
 }
 
+namespace {
+
+// A connection that sends nothing for idle_s makes reads fail, so libfcgi
+// gives up on it and the thread is free again.
+void set_read_timeout(int fd, int idle_s) {
+  timeval tv{idle_s, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+}  // namespace
+
+int FcgiServer::accept_connection() {
+  for (;;) {
+    listening_++;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    listening_--;
+    if (fd >= 0) {
+      int one = 1;  // no-op (ENOTSUP) on a unix socket
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      set_read_timeout(fd, opts_.keepalive_idle_s);
+      return fd;
+    }
+    if (draining_.load()) return -1;
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    return -errno;
+  }
+}
+
 void FcgiServer::loop(Slot& slot) {
   FCGX_Request fr;
-  FCGX_InitRequest(&fr, listen_fd_, 0);
+  // No listening socket for libfcgi (-1): a request head that fails makes
+  // FCGX_Accept_r return at once instead of accepting a connection itself,
+  // without the read timeout and without growing the pool.
+  FCGX_InitRequest(&fr, -1, 0);
   int64_t last_error_log = 0;
   while (!draining_.load()) {
+    if (fr.ipcFd < 0) {
+      int fd = accept_connection();
+      if (fd < 0) {
+        if (draining_.load()) break;
+        // Out of file descriptors and the like: say so at most once a second.
+        auto now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::seconds(1);
+        if (now != last_error_log) {
+          log::error("accept_failed", {{"errno", -fd}, {"error", strerror(-fd)}});
+          last_error_log = now;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // back off, don't spin
+        continue;
+      }
+      // This thread took a new connection and nobody waits for the next one.
+      if (listening_.load() == 0) grow();
+      fr.ipcFd = fd;
+      fr.keepConnection = 1;  // FCGX_Accept_r reads this connection instead of closing it
+    }
     {
       std::lock_guard<std::mutex> lock(slot.mu);
       // Checked again under the lock: wait_drained() either sees idle_fd or
       // this thread sees draining_, never neither.
       if (draining_.load()) break;
-      slot.idle_fd = fr.ipcFd;  // >= 0 only for a kept connection
+      slot.idle_fd = fr.ipcFd;  // waiting for a request on this connection
     }
-    bool from_listener = fr.ipcFd < 0;
-    if (from_listener) listening_++;
     int rc = FCGX_Accept_r(&fr);
-    if (from_listener) listening_--;
     {
       std::lock_guard<std::mutex> lock(slot.mu);
       slot.idle_fd = -1;
     }
-    // This thread took a new connection and nobody waits for the next one.
-    if (rc >= 0 && from_listener && listening_.load() == 0) grow();
-    if (rc < 0) {
-      if (draining_.load()) break;
-      // Out of file descriptors and the like: say so at most once a second.
-      auto now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::seconds(1);
-      if (now != last_error_log) {
-        log::error("accept_failed", {{"errno", -rc}, {"error", strerror(-rc)}});
-        last_error_log = now;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // back off, don't spin
-      continue;
-    }
-    // An idle kept-alive connection gives its thread back after this long.
-    // Set on every request: libfcgi may have swapped the connection for a
-    // new one with the same fd number inside FCGX_Accept_r.
-    timeval tv{opts_.keepalive_idle_s, 0};
-    setsockopt(fr.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // The connection closed, timed out or sent no valid request: libfcgi
+    // has closed it (ipcFd is -1 again).
+    if (rc < 0) continue;
     stats_.in_flight++;
     serve_one(&fr);
     if (draining_.load()) fr.keepConnection = 0;  // close after the reply

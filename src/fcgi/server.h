@@ -1,13 +1,16 @@
 // FcgiServer: the FastCGI server side of a worker, on libfcgi.
 //
-// Acceptor threads each call FCGX_Accept_r on the shared listening socket
-// (no accept mutex: the kernel hands each connection to one waiter). A
-// thread serves one connection at a time; with nginx `fastcgi_keep_conn on`
-// it stays on that connection between requests. So that idle kept
-// connections never starve new ones, the pool grows by one thread whenever
-// a thread takes a new connection and none is left waiting on the listener,
-// up to max_threads; and an idle kept connection is closed after
-// keepalive_idle_s (longer than nginx's own 60 s), giving its thread back.
+// Acceptor threads each accept(2) on the shared listening socket (no accept
+// mutex: the kernel hands each connection to one waiter) and let
+// FCGX_Accept_r read the request from that connection; libfcgi itself never
+// accepts. A thread serves one connection at a time; with nginx
+// `fastcgi_keep_conn on` it stays on that connection between requests. So
+// that idle kept connections never starve new ones, the pool grows by one
+// thread whenever a thread takes a new connection and none is left waiting
+// on the listener, up to max_threads, before the first byte is read; and a
+// connection that sends nothing for keepalive_idle_s (longer than nginx's
+// own 60 s) is closed, whether it is idle between requests or has not
+// finished its first request head, giving its thread back.
 //
 // Drain (SIGTERM): begin_drain() shuts the listener down (no new
 // connections), requests in flight finish and their connections close after
@@ -75,6 +78,8 @@ class FcgiServer {
     int idle_fd = -1;  // >= 0: waiting for the next request on this kept connection
   };
   void loop(Slot& slot);
+  // A new connection with its read timeout set; -errno on failure.
+  int accept_connection();
   void serve_one(FCGX_Request* fr);
   void spawn_locked();  // threads_mu_ held
   void grow();

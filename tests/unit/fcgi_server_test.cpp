@@ -1,0 +1,95 @@
+// Tests FcgiServer (src/fcgi/server) against connections that never finish
+// a request head: they must neither hold every acceptor thread nor stay open
+// past keepalive_idle_s. Requests are made with PeerClient (src/fcgi/client).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "fcgi/client.h"
+#include "fcgi/listener.h"
+#include "fcgi/server.h"
+
+namespace tether {
+namespace {
+
+class FcgiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tether-server-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    addr_ = "unix:" + dir_ + "/w.sock";
+    auto fd = fcgi::open_listener(addr_);
+    ASSERT_TRUE(fd) << fd.message();
+    listen_fd_ = fd.value();
+    fcgi::ServerOptions opts;
+    opts.threads = 2;
+    opts.max_threads = 64;
+    opts.keepalive_idle_s = 1;
+    server_ = std::make_unique<fcgi::FcgiServer>(
+        listen_fd_, opts, [](Request&, const std::map<std::string, std::string>&) { return Response::text("ok"); },
+        stats_);
+    ASSERT_TRUE(server_->start());
+  }
+  void TearDown() override {
+    for (int fd : clients_) ::close(fd);
+    if (server_) {
+      server_->begin_drain();
+      server_->wait_drained(5000);
+      server_->stop();
+    }
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    std::filesystem::remove_all(dir_);
+  }
+  // A connection that sends the first byte of a record header, then nothing.
+  int stalled_client() {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, (dir_ + "/w.sock").c_str(), sizeof sa.sun_path - 1);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    EXPECT_EQ(::send(fd, "\x01", 1, MSG_NOSIGNAL), 1);
+    clients_.push_back(fd);
+    return fd;
+  }
+  fcgi::CallResult get() {
+    fcgi::Params params = {{"REQUEST_METHOD", "GET"}, {"DOCUMENT_URI", "/"}, {"REQUEST_URI", "/"}};
+    return client_.call(addr_, params, "", 5000, 5000);
+  }
+
+  std::string dir_, addr_;
+  int listen_fd_ = -1;
+  fcgi::ServerStats stats_;
+  std::unique_ptr<fcgi::FcgiServer> server_;
+  fcgi::PeerClient client_;
+  std::vector<int> clients_;
+};
+
+// Regression: a thread that took a connection inside libfcgi's accept read
+// its request head with no timeout and without growing the pool, so as many
+// stalled connections as acceptor threads stopped the worker for good.
+TEST_F(FcgiServerTest, StalledConnectionsDoNotStarveNewOnes) {
+  for (int i = 0; i < 6; ++i) stalled_client();
+  auto r = get();
+  ASSERT_EQ(r.kind, fcgi::CallResult::Kind::Ok) << r.error;
+  EXPECT_EQ(r.response.body, "ok");
+  EXPECT_GT(stats_.threads.load(), 6);
+}
+
+TEST_F(FcgiServerTest, StalledConnectionIsClosedAfterTheIdleTimeout) {
+  int fd = stalled_client();
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "still open after 10 s (keepalive_idle_s is 1)";
+  char c;
+  EXPECT_LE(::recv(fd, &c, 1, 0), 0);  // closed, nothing said
+  EXPECT_EQ(get().kind, fcgi::CallResult::Kind::Ok);
+}
+
+}  // namespace
+}  // namespace tether
