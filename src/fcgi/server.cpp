@@ -53,11 +53,33 @@ void FcgiServer::grow() {
 
 namespace {
 
-// A connection that sends nothing for idle_s makes reads fail, so libfcgi
-// gives up on it and the thread is free again.
+// A connection that stalls for idle_s inside a request makes libfcgi's reads
+// fail, so it gives up on it and the thread is free again.
 void set_read_timeout(int fd, int idle_s) {
   timeval tv{idle_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+// Waits up to idle_s for the next request's first bytes (or EOF). Waiting
+// here rather than in libfcgi's read matters: a read with SO_RCVTIMEO fails
+// with EINTR when the process is stopped and continued (SIGSTOP, SIGCONT),
+// and libfcgi would drop a connection that nginx has just sent a request on.
+bool wait_readable(int fd, int idle_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(idle_s);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc > 0) return true;
+    if (rc == 0 || errno != EINTR) return false;
+  }
+}
+
+// The other end has closed the connection (or its sending side).
+bool peer_hung_up(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 }  // namespace
@@ -112,13 +134,15 @@ void FcgiServer::loop(Slot& slot) {
       if (draining_.load()) break;
       slot.idle_fd = fr.ipcFd;  // waiting for a request on this connection
     }
-    int rc = FCGX_Accept_r(&fr);
+    bool ready = wait_readable(fr.ipcFd, opts_.keepalive_idle_s);
+    int rc = ready ? FCGX_Accept_r(&fr) : -1;
     {
       std::lock_guard<std::mutex> lock(slot.mu);
       slot.idle_fd = -1;
     }
-    // The connection closed, timed out or sent no valid request: libfcgi
-    // has closed it (ipcFd is -1 again).
+    if (!ready) FCGX_Free(&fr, 1);  // idle for keepalive_idle_s: close it, give the thread back
+    // The connection closed, timed out or sent no valid request: it is
+    // closed now (ipcFd is -1 again).
     if (rc < 0) continue;
     stats_.in_flight++;
     serve_one(&fr);
@@ -139,6 +163,15 @@ void FcgiServer::serve_one(FCGX_Request* fr) {
   switch (read_body(*fr, opts_.max_body_bytes, req)) {
     case BodyStatus::Ok:
       if (!peer_params.empty()) {
+        // A forwarding peer that gave up before this worker read the request
+        // (its quick timeout passed while this process was stopped or
+        // stalled) has closed the connection and made a new session for it:
+        // running it here as well would run it twice.
+        if (peer_hung_up(fr->ipcFd)) {
+          stats_.abandoned++;
+          fr->keepConnection = 0;
+          return;
+        }
         // A peer forwarded this: tell it at once that this worker is alive,
         // so its quick timeout measures liveness, not the handler's time.
         FCGX_PutS("tether: accepted\n", fr->err);

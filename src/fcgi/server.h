@@ -50,6 +50,7 @@ struct ServerStats {
   std::atomic<uint64_t> too_large{0};     // 413s
   std::atomic<uint64_t> broken{0};        // bodies cut short by the peer
   std::atomic<uint64_t> write_failed{0};  // replies the peer did not take
+  std::atomic<uint64_t> abandoned{0};     // forwarded requests not run: the peer had given up
   std::atomic<int> in_flight{0};          // requests between accept and finish
   std::atomic<int> threads{0};            // acceptor threads running
   std::atomic<uint64_t> at_max_threads{0};  // times a new connection found no free thread

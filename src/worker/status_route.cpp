@@ -37,7 +37,8 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
                    {"in_flight", server.in_flight.load()},
                    {"too_large", server.too_large.load()},
                    {"broken", server.broken.load()},
-                   {"write_failed", server.write_failed.load()}};
+                   {"write_failed", server.write_failed.load()},
+                   {"abandoned", server.abandoned.load()}};
   j["acceptor_threads"] = {{"running", server.threads.load()}, {"at_max", server.at_max_threads.load()}};
   j["sessions"] = {{"live", sessions.live.load()},
                    {"created", sessions.created.load()},
