@@ -34,6 +34,15 @@ def entries(c):
     return out
 
 
+def stopped_all(pid):
+    """Every thread of pid is in state T (stopped)."""
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            states.append(f.read().rsplit(")", 1)[1].split()[0])
+    return bool(states) and all(s == "T" for s in states)
+
+
 def live_sessions(c):
     return sum(worker_status(c, n)["sessions"]["live"] for n in c.workers)
 
@@ -151,6 +160,7 @@ class FaultTest(unittest.TestCase):
         pid = c.workers[1].pid
         os.kill(pid, signal.SIGSTOP)
         self.addCleanup(self.resume, pid)
+        wait_until(lambda: stopped_all(pid), 10, "every thread of worker 1 to stop")
         load = Load(others, 30).start()
         # One client of the stopped owner goes through nginx: its request waits for the owner.
         waiting = Load(stopped[:1], 1).start()
