@@ -1,6 +1,7 @@
 // Session token encoding and decoding (see token.h).
 #include "token/token.h"
 
+#include <cctype>
 #include <cstring>
 
 namespace tether {
@@ -114,6 +115,12 @@ std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
   std::string_view route = token.substr(0, dot);
   std::string_view b64 = token.substr(dot + 1);
 
+  // libsodium's decoder reads a byte >= 0x80 as a signed char and may take
+  // it for a base64 digit ('\xff' decodes as '_'): the same token would
+  // have other spellings. Only the alphabet itself is accepted.
+  for (char ch : b64) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return std::nullopt;
+  }
   uint8_t blob[kTokenMaxLength];
   size_t blob_len = 0;
   const char* end = nullptr;
