@@ -135,6 +135,8 @@ FUZZ_SRCS_cookie  := src/http/parse.cpp
 FUZZ_SRCS_records := src/fcgi/records.cpp
 FUZZ_SRCS_config  := src/config/config.cpp
 FUZZ_SRCS_router  := src/http/router.cpp
+FUZZ_SRCS_journal_line := src/journal/line.cpp
+FUZZ_SRCS_step    := src/workflow/step_response.cpp
 
 $(FUZZ_DIR)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <mutex>
 #include <optional>
 
 #include "cache/cached_route.h"
@@ -128,7 +129,7 @@ class Worker {
     if (site.value()->router.size() == 0) {
       log::warn("no_routes", {{"file", config_.file}, {"effect", "every request gets 404"}});
     }
-    site_.store(std::move(site.value()));
+    set_site(std::move(site.value()));
     return Status::ok();
   }
 
@@ -163,7 +164,7 @@ class Worker {
 
   // Every request: peer proof checked first, then the dispatch rules.
   Response handle(Request& req, const std::map<std::string, std::string>& peer_params) {
-    std::shared_ptr<const Site> site = site_.load();
+    std::shared_ptr<const Site> site = current_site();
     Response r = dispatch(*site, req, peer_params);
     site->templates->finish(r, &cache_->store());
     return r;
@@ -195,7 +196,18 @@ class Worker {
   std::optional<Forwarder> forwarder_;
   std::optional<Placement> placement_;
   std::unique_ptr<CacheService> cache_;
-  std::atomic<std::shared_ptr<const Site>> site_;
+  // The rules in force. A mutex, not std::atomic<std::shared_ptr>: libstdc++'s
+  // lock-bit implementation of the latter is invisible to ThreadSanitizer.
+  mutable std::mutex site_mu_;
+  std::shared_ptr<const Site> site_;
+  std::shared_ptr<const Site> current_site() const {
+    std::lock_guard lock(site_mu_);
+    return site_;
+  }
+  void set_site(std::shared_ptr<const Site> s) {
+    std::lock_guard lock(site_mu_);
+    site_ = std::move(s);
+  }
   std::unique_ptr<journal::JournalService> journal_;  // null without "journal" in the config
   std::atomic<int64_t> forged_log_{0};
   workflow::Definitions wf_defs_;
@@ -268,9 +280,10 @@ void Worker::reload() {
     log::error("reload_failed", {{"error", site.message()}, {"effect", "the old rules stay"}});
     return;
   }
-  site_.store(std::move(site.value()));
+  size_t rules = site.value()->router.size();
+  set_site(std::move(site.value()));
   size_t dropped = cache_->store().clear();  // cached pages were made by the old rules
-  log::info("reloaded", {{"file", config_.file}, {"rules", site_.load()->router.size()}, {"cache_dropped", dropped}});
+  log::info("reloaded", {{"file", config_.file}, {"rules", rules}, {"cache_dropped", dropped}});
 }
 
 int Worker::serve() {

@@ -46,9 +46,18 @@ void TicketRunner::run(const std::string& ticket, const std::string& token, cons
     ctx.key = reply_string(payload.value()->element[0]);
     data = nlohmann::json::parse(reply_string(payload.value()->element[1]), nullptr, false);
     if (data.is_discarded()) data = nullptr;
-    auto r = redis_.command({"HSET", hkey, "status.current", "running", "status.running.time",
-                             std::to_string(unix_millis())});
-    if (!r) result = r.status();
+    // Only a dispatched ticket becomes running: a DELETE that came after the
+    // take must stay cancelled (a plain HSET overwrote it).
+    static const char* kMarkRunning = R"lua(
+if redis.call('HGET', KEYS[1], 'status.current') ~= 'dispatched' then return 0 end
+redis.call('HSET', KEYS[1], 'status.current', 'running', 'status.running.time', ARGV[1])
+return 1)lua";
+    auto r = redis_.command({"EVAL", kMarkRunning, "1", hkey, std::to_string(unix_millis())});
+    if (!r) {
+      result = r.status();
+    } else if (reply_integer(r.value().get()) != 1) {
+      result = Status::error("cancelled before it ran");
+    }
   }
   if (result) {
     std::string url = substitute_key(def_.start_point_url, ctx.key);
