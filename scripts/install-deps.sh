@@ -16,6 +16,7 @@ pkgs=(
   clang libclang-rt-14-dev         # libFuzzer targets (make fuzz)
   nginx redis-server supervisor
   curl python3 procps iproute2     # integration tests: HTTP client, raw sockets, ps, ip netns
+  chromium                         # integration test of the admin page (headless)
 )
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(wrk php-fpm php-redis)

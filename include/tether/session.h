@@ -6,6 +6,8 @@
 // with no locks. The object is created, used and destroyed on that thread.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "tether/request.h"
@@ -28,6 +30,7 @@ enum class EndReason {
   App,       // the application called end()
   Killed,    // an operator killed it
   Shutdown,  // the worker stopped
+  Drained,   // the worker drained (SIGTERM, tetherctl drain) and the app has no snapshot()
 };
 
 const char* to_string(StartReason r);
@@ -45,6 +48,17 @@ class Session {
   virtual Response handle(const Request& req) = 0;
   // Runs once when the session ends, on the same thread.
   virtual void on_end(EndReason /*reason*/) {}
+
+  // Hand-over on drain (optional, both or neither). When its worker drains
+  // (SIGTERM, `tetherctl drain`), a session whose snapshot() returns its
+  // state is moved to another live worker: a fresh object of the same app is
+  // made there and restore(state) runs instead of on_start; the old object
+  // is destroyed without on_end. Both run on their session's thread. The
+  // default (nullopt) keeps the session where it is: it finishes its
+  // requests and ends with EndReason::Drained. restore() returns false to
+  // refuse a state it cannot use (the session then stays and is drained).
+  virtual std::optional<nlohmann::json> snapshot() const { return std::nullopt; }
+  virtual bool restore(const nlohmann::json& /*state*/) { return false; }
 
   // Asks tether to end this session after the current request.
   void end() { end_requested_ = true; }

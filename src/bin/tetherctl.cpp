@@ -28,6 +28,9 @@ constexpr const char* kUsage =
     "  journal status         journal lists per domain and shippers per worker\n"
     "  journal consume --domain D [--batch N] [--lease-ms N] [--exec CMD] [--max N] [--once]\n"
     "                         take D's entries in order: print each (or pipe it to CMD), then remove it\n"
+    "  status                 every live worker's figures (from its heartbeat): requests, sessions, forwarding\n"
+    "  drain WORKER [--wait-ms N]\n"
+    "                         WORKER (e.g. h1-2) hands its sessions over and exits, as on SIGTERM\n"
     "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
     "  --json                 JSON instead of tables\n";
 
@@ -48,12 +51,14 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--json") {
       opt.json = true;
-    } else if ((a == "--config" || a == "--limit" || a == "--regex" || a == "--group" || a == "--as") && i + 1 < argc) {
+    } else if ((a == "--config" || a == "--limit" || a == "--regex" || a == "--group" || a == "--as" ||
+                a == "--wait-ms") && i + 1 < argc) {
       std::string v = argv[++i];
       if (a == "--config") config_path = v;
       if (a == "--regex") opt.regex = v;
       if (a == "--group") opt.groups.push_back(v);
       if (a == "--as") opt.as = v;
+      if (a == "--wait-ms") opt.wait_ms = static_cast<int>(std::max(0L, strtol(v.c_str(), nullptr, 10)));
       if (a == "--limit") opt.limit = static_cast<size_t>(std::max(0L, strtol(v.c_str(), nullptr, 10)));
     } else if (a.rfind("--", 0) == 0) {
       fprintf(stderr, "tetherctl: unknown option %s\n%s", a.c_str(), kUsage);
@@ -100,6 +105,8 @@ int main(int argc, char** argv) {
   if (cmd == "invalidate") return need(0) ? tether::ctl::invalidate(redis, opt) : 2;
   if (cmd == "push-file") return need(1) ? tether::ctl::push_file(redis, args[1], opt) : 2;
   if (cmd == "workflow") return tether::ctl::workflow(redis, *config, {args.begin() + 1, args.end()}, opt);
+  if (cmd == "status") return need(0) ? tether::ctl::status(redis, opt) : 2;
+  if (cmd == "drain") return need(1) ? tether::ctl::drain(redis, args[1], opt) : 2;
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);
   return 2;
 }

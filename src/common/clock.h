@@ -43,6 +43,13 @@ inline int64_t unix_millis() {
       .count();
 }
 
+// Microseconds on a monotonic scale (stage timings of the slow log).
+inline int64_t steady_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Seconds since the Unix epoch, wall time (for token issue times and logs).
 inline int64_t unix_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(

@@ -92,7 +92,7 @@ const std::set<std::string> kKnownFields = {
     "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
     "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
-    "cache", "journal", "workflows", "templates"};
+    "cache", "journal", "workflows", "templates", "slow_request_ms"};
 
 }  // namespace
 
@@ -140,6 +140,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = read_int(j, "drain_timeout_s", 1, 3600, &c.drain_timeout_s)).empty()) return fail(e);
   if (!(e = read_int(j, "request_timeout_s", 1, 3600, &c.request_timeout_s)).empty()) return fail(e);
   if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
+  if (!(e = read_int(j, "slow_request_ms", 0, 3600 * 1000, &c.slow_request_ms)).empty()) return fail(e);
   if (!(e = read_string(j, "advertise", &c.advertise)).empty()) return fail(e);
   c.templates_dir = "templates";
   if (!(e = read_string(j, "templates", &c.templates_dir)).empty()) return fail(e);

@@ -26,6 +26,7 @@ struct Config {
   int keepalive_idle_s = 75;     // idle kept-alive FastCGI connections close after this
   int drain_timeout_s = 20;      // SIGTERM: longest wait for requests in flight
   int request_timeout_s = 30;    // longest a request waits for its session thread
+  int slow_request_ms = 0;       // requests slower than this are logged (0 = off)
   std::string key_file;          // session token keys (see token.h)
   std::string listen_pattern;    // listen as written, before {worker} is replaced
   std::string advertise;         // where peers reach this worker (default: listen)

@@ -64,6 +64,8 @@ class Router {
   size_t size() const { return rules_.size(); }
   // Index of the first rule matching path (-1: none, or path too long), and its capture.
   int match(const std::string& path, RouteMatch* out) const;
+  // The pattern of rule i (from match()).
+  const std::string& pattern(int i) const { return rules_[static_cast<size_t>(i)].pattern; }
 
  private:
   struct Rule {

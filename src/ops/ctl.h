@@ -26,6 +26,9 @@ int kill(Redis& redis, const std::string& sid, const Options& opt);
 // Cache (cache_ctl.cpp): broadcast an invalidation; copy a file to every docroot.
 int invalidate(Redis& redis, const Options& opt);
 int push_file(Redis& redis, const std::string& path, const Options& opt);
+// Operating (ops_ctl.cpp): every worker's figures; drain one worker (HOST-N).
+int status(Redis& redis, const Options& opt);
+int drain(Redis& redis, const std::string& worker, const Options& opt);
 
 // Every key matching a SCAN pattern (never KEYS).
 Result<std::vector<std::string>> scan_keys(Redis& redis, const std::string& match);

@@ -102,8 +102,14 @@ void append_heartbeat(Redis& redis, const WorkerInfo& me, int64_t now_ms, int64_
   const std::string& prefix = redis.options().prefix;
   std::string name = worker_name(me.host, me.worker);
   std::string key = prefix + "worker:" + name;
-  redis.append({"HSET", key, "addr", me.addr, "pid", std::to_string(me.pid), "sessions", std::to_string(me.sessions),
-                "accepting", me.accepting ? "1" : "0", "started", std::to_string(me.started_ms)});
+  std::vector<std::string> hset = {"HSET", key, "addr", me.addr, "pid", std::to_string(me.pid),
+                                   "sessions", std::to_string(me.sessions), "accepting", me.accepting ? "1" : "0",
+                                   "started", std::to_string(me.started_ms)};
+  if (!me.figures.empty()) {
+    hset.push_back("figures");
+    hset.push_back(me.figures);
+  }
+  redis.append(hset);
   redis.append({"PEXPIRE", key, std::to_string(3 * heartbeat_ms)});
   redis.append({"ZADD", prefix + "workers", std::to_string(now_ms), name});
   redis.append({"ZREMRANGEBYSCORE", prefix + "workers", "-inf", "(" + std::to_string(now_ms - 10 * heartbeat_ms)});

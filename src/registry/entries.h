@@ -1,7 +1,7 @@
 // The session and worker entries in Redis, and the Lua scripts that change
 // them. Key layout (prefix from the config, default "tether:"):
 //   {prefix}session:{sid hex}   hash host, worker, addr, epoch, created, last_seen; PEXPIRE ttl
-//   {prefix}worker:{host}:{n}   hash addr, pid, sessions, accepting, started; PEXPIRE 3 heartbeats
+//   {prefix}worker:{host}:{n}   hash addr, pid, sessions, accepting, started, figures; PEXPIRE 3 heartbeats
 //   {prefix}workers             zset "{host}:{n}", score = last heartbeat (unix ms)
 // Ownership is compare-and-set on (host, worker, epoch): a worker refreshes
 // or deletes an entry only while it still owns it, and an entry moves to
@@ -67,6 +67,7 @@ struct WorkerInfo {
   int64_t pid = 0;
   int64_t started_ms = 0;    // unix ms
   int64_t heartbeat_ms = 0;  // unix ms of the last heartbeat
+  std::string figures;       // the worker's status JSON (written, not read by read_workers)
 };
 // Queues (pipelines) this worker's heartbeat: its hash, its zset score, and
 // the removal of workers silent for longer than 10 heartbeats.

@@ -117,10 +117,15 @@ bool Registry::write_ops(OpMap& ops) {
       order.push_back(sid);
       continue;
     }
+    int64_t epoch = epoch_of(sid);
     std::vector<std::string> argv =
-        op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, 1)
-                   : registry::upsert_argv(config_.redis.prefix, sid, config_.me, 1, op.created_ms, now,
+        op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, epoch)
+                   : registry::upsert_argv(config_.redis.prefix, sid, config_.me, epoch, op.created_ms, now,
                                            config_.session_ttl_ms);
+    if (op.release && epoch != 1) {
+      std::lock_guard<std::mutex> lock(epochs_mu_);
+      epochs_.erase(sid);
+    }
     argv[0] = "EVALSHA";
     argv[1] = op.release ? release_sha_ : upsert_sha_;
     redis_.append(argv);
@@ -162,6 +167,7 @@ bool Registry::heartbeat() {
   me.sessions = hooks_.live_sessions ? hooks_.live_sessions() : 0;
   me.pid = getpid();
   me.started_ms = started_ms_;
+  if (hooks_.figures) me.figures = hooks_.figures();
   registry::append_heartbeat(redis_, me, now, config_.heartbeat_ms);
   auto hb = redis_.flush();
   stats_.commands += 4;
@@ -224,6 +230,44 @@ void Registry::loop() {
     redis_.append({"DEL", config_.redis.prefix + "worker:" + name});
     if (!redis_.flush()) log::warn("redis_leave_failed");
   }
+}
+
+int64_t Registry::epoch_of(const SessionId& sid) {
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  if (epochs_.empty()) return 1;
+  auto it = epochs_.find(sid);
+  return it == epochs_.end() ? 1 : it->second;
+}
+
+Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t created_ms) {
+  Redis conn(config_.redis);
+  auto entry = registry::read_session(conn, sid);
+  stats_.commands++;
+  if (!entry) {
+    stats_.errors++;
+    return entry.status();
+  }
+  int64_t epoch = 1;
+  if (!entry->has_value()) {  // Redis lost it: ours afresh
+    registry::append_create(conn, sid, config_.me, created_ms, config_.session_ttl_ms);
+    auto r = conn.flush();
+    stats_.commands += 2;
+    if (!r) return r.status();
+  } else {
+    const registry::Owner& o = (*entry)->owner;
+    if (o.host != from.host || o.worker != from.worker) {
+      return Status::error("owned by " + o.host + "-" + std::to_string(o.worker) + ", not by the sender");
+    }
+    auto r = conn.command(registry::transfer_argv(config_.redis.prefix, sid, (*entry)->epoch, config_.me,
+                                                  unix_millis(), config_.session_ttl_ms));
+    stats_.commands++;
+    if (!r) return r.status();
+    epoch = reply_integer(r->get());
+    if (epoch == 0) return Status::error("the entry changed during the move");
+  }
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  if (epoch != 1) epochs_[sid] = epoch;
+  return Status::ok();
 }
 
 std::shared_ptr<const std::vector<registry::WorkerInfo>> Registry::workers() const {

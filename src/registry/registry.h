@@ -54,6 +54,7 @@ class Registry final : public SessionObserver {
     std::function<int64_t()> live_sessions;                                 // for the heartbeat
     std::function<std::vector<std::pair<SessionId, int64_t>>()> snapshot;  // every live session
     std::function<void(const SessionId&)> lost;  // end a session another worker owns now
+    std::function<std::string()> figures;         // status JSON for the heartbeat hash (optional)
   };
   Registry(RegistryConfig config, Hooks hooks);
   ~Registry() override;
@@ -68,6 +69,11 @@ class Registry final : public SessionObserver {
   std::shared_ptr<const std::vector<registry::WorkerInfo>> workers() const;
   // One session's entry, read now (any thread). Error when Redis is down.
   Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid);
+  // Hand-over: makes this worker the owner of sid, which `from` owned, by the
+  // epoch-checked transfer (an entry Redis lost is written afresh); later
+  // refreshes use the new epoch. Any thread. Error if another worker owns
+  // it, the epoch moved meanwhile, or Redis fails.
+  Status take_over(const SessionId& sid, const registry::Owner& from, int64_t created_ms);
   void set_accepting(bool accepting) { accepting_ = accepting; }
   const RegistryStats& stats() const { return stats_; }
   const RegistryConfig& config() const { return config_; }
@@ -104,6 +110,10 @@ class Registry final : public SessionObserver {
   Redis redis_;
   std::string upsert_sha_, release_sha_;
   int64_t outage_start_ms_ = 0;
+
+  int64_t epoch_of(const SessionId& sid);  // 1 unless taken over
+  std::mutex epochs_mu_;
+  std::unordered_map<SessionId, int64_t, SessionIdHash> epochs_;  // sessions taken over, epoch > 1
 
   mutable std::mutex dir_mu_;
   std::shared_ptr<const std::vector<registry::WorkerInfo>> dir_;

@@ -61,6 +61,7 @@ Session* SessionHost::create(SessionJob& job) {
   std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
   it->second.session = std::move(s);
   it->second.last_reported = now;
+  it->second.factory = job.factory;
   timers_.push(Timer{deadline_of(it->second), sid});
   if (observer_) observer_->session_created(sid, unix_ms_of(now));
   job.created = true;
@@ -86,6 +87,17 @@ void SessionHost::serve(SessionJob& job) {
     it = sessions_.end();
   }
   Session* s;
+  if (it == sessions_.end() && job.existing) {
+    auto moved = moved_.find(job.sid);
+    if (moved != moved_.end()) {
+      job.moved_to = moved->second;  // the acceptor forwards it to the new owner
+      return;
+    }
+    if (!job.create_if_missing) {
+      job.missing = true;
+      return;
+    }
+  }
   if (it == sessions_.end()) {
     s = create(job);
     if (s == nullptr) {
@@ -133,6 +145,7 @@ void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::itera
     case EndReason::App: stats_->ended_app++; break;
     case EndReason::Killed: stats_->ended_killed++; break;
     case EndReason::Shutdown: stats_->ended_shutdown++; break;
+    case EndReason::Drained: stats_->ended_drained++; break;
   }
   try {
     s->on_end(reason);
@@ -167,6 +180,70 @@ bool SessionHost::kill(const SessionId& sid) {
   if (it == sessions_.end()) return false;
   end(it, EndReason::Killed);
   return true;
+}
+
+size_t SessionHost::hand_over(const Sender& send) {
+  size_t moved = 0;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    Session* s = it->second.session.get();
+    std::optional<nlohmann::json> state;
+    try {
+      state = s->snapshot();
+    } catch (const std::exception& e) {
+      log::error("snapshot_threw", {{"session", s->short_id()}, {"what", e.what()}});
+    }
+    if (!state) {
+      ++it;
+      continue;
+    }
+    nlohmann::json envelope = {{"sid", it->first.hex()},
+                               {"created", unix_ms_of(it->second.created)},
+                               {"requests", s->requests_},
+                               {"start_reason", to_string(s->start_reason_)},
+                               {"state", std::move(*state)}};
+    std::string owner = send(it->first, it->second.factory, envelope);
+    if (owner.empty()) {
+      ++it;
+      continue;
+    }
+    moved_[it->first] = owner;
+    it = sessions_.erase(it);  // no on_end: the session goes on elsewhere
+    stats_->live--;
+    stats_->moved_out++;
+    ++moved;
+  }
+  if (sessions_.empty()) timers_ = {};
+  return moved;
+}
+
+Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+  if (sessions_.count(sid)) return Status::error("the session is here already");
+  std::unique_ptr<Session> s;
+  try {
+    s = (*factory)();
+    if (!s) return Status::error("the app made no session");
+    s->route_ = route_;
+    std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
+    s->requests_ = envelope.value("requests", uint64_t(0));
+    std::string why = envelope.value("start_reason", "new");
+    for (StartReason r : {StartReason::New, StartReason::Expired, StartReason::Invalid, StartReason::Lost}) {
+      if (why == to_string(r)) s->start_reason_ = r;
+    }
+    if (!s->restore(envelope.contains("state") ? envelope["state"] : nlohmann::json())) {
+      return Status::error("restore() refused the state");
+    }
+  } catch (const std::exception& e) {
+    return Status::error(std::string("restore() threw: ") + e.what());
+  }
+  Millis now = clock_.now_ms();
+  Millis created = now - std::max<int64_t>(0, unix_millis() - envelope.value("created", unix_millis()));
+  Entry e{std::move(s), created, now, now, factory};
+  timers_.push(Timer{deadline_of(e), sid});
+  sessions_.emplace(sid, std::move(e));
+  moved_.erase(sid);  // it may come back to a worker it left
+  stats_->live++;
+  stats_->moved_in++;
+  return Status::ok();
 }
 
 void SessionHost::end_all(EndReason reason) {

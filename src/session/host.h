@@ -5,6 +5,7 @@
 // requests, and ends them on idle timeout, total lifetime, the app's
 // request, a kill, or shutdown, always calling on_end exactly once.
 #pragma once
+#include <functional>
 #include <memory>
 #include <queue>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/result.h"
 #include "session/job.h"
 #include "session/observer.h"
 #include "session/stats.h"
@@ -44,6 +46,16 @@ class SessionHost {
   // Ends all sessions (worker shutdown).
   void end_all(EndReason reason);
 
+  // Drain: offers every session whose snapshot() gives a state to send(sid,
+  // factory, envelope), which returns the new owner's address, or "" if no
+  // one took it. A session taken leaves this table without on_end; later
+  // requests for it get job.moved_to. Returns how many moved.
+  using Sender = std::function<std::string(const SessionId&, const SessionFactory*, const nlohmann::json& envelope)>;
+  size_t hand_over(const Sender& send);
+  // Makes a session handed over by another worker: a new object from
+  // factory, restore(envelope["state"]). Error if it cannot (nothing kept).
+  Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+
   size_t size() const { return sessions_.size(); }
   bool contains(const SessionId& sid) const { return sessions_.count(sid) != 0; }
   // When sweep() next has work; INT64_MAX if no session is live.
@@ -62,6 +74,7 @@ class SessionHost {
     Millis created;
     Millis last_seen;
     Millis last_reported = 0;
+    const SessionFactory* factory = nullptr;  // the app that made it (for hand-over)
   };
   struct Timer {
     Millis deadline;
@@ -81,6 +94,7 @@ class SessionHost {
   SessionStats* stats_;
   SessionObserver* observer_;
   std::unordered_map<SessionId, Entry, SessionIdHash> sessions_;
+  std::unordered_map<SessionId, std::string, SessionIdHash> moved_;  // handed over: sid -> new owner's address
   // One timer per live session; stale ones (ended sessions, extended
   // deadlines) are fixed up when they reach the top.
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "tether/app.h"
 #include "tether/request.h"
@@ -23,12 +24,16 @@ struct SessionJob {
   SessionId sid;                            // the session asked for, or the new id to use
   bool existing = false;                    // sid came from a valid cookie for this worker
   StartReason reason_if_new = StartReason::New;
+  bool create_if_missing = true;            // false: an existing sid not found here sets `missing` instead
 
   // results
   Response response;
   bool created = false;      // a new session was made: set its cookie
   SessionId created_sid;
   bool ended = false;        // the session ended after this request: clear the cookie
+  bool missing = false;      // existing sid not here, and create_if_missing was false
+  std::string moved_to;      // the session was handed over to this peer address: forward there
+  int64_t started_us = 0, finished_us = 0;  // steady clock, on the session thread (slow log)
 
   std::atomic<bool> abandoned{false};  // the acceptor stopped waiting
 

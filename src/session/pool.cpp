@@ -35,9 +35,10 @@ bool SessionThread::run_on(std::function<void(SessionHost&)> fn) {
   return true;
 }
 
-void SessionThread::stop() {
+void SessionThread::stop(EndReason reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) end_reason_ = reason;
     stopping_ = true;
   }
   cv_.notify_one();
@@ -65,7 +66,9 @@ void SessionThread::loop() {
       stopping = stopping_;
     }
     for (auto& job : jobs) {
+      job->started_us = steady_micros();
       if (!job->abandoned.load(std::memory_order_acquire)) host_.serve(*job);
+      job->finished_us = steady_micros();
       job->finish();
     }
     jobs.clear();
@@ -82,7 +85,12 @@ void SessionThread::loop() {
       if (jobs_.empty() && tasks_.empty()) break;
     }
   }
-  host_.end_all(EndReason::Shutdown);
+  EndReason reason;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reason = end_reason_;
+  }
+  host_.end_all(reason);
 }
 
 SessionPool::SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
@@ -115,8 +123,29 @@ void SessionPool::start() {
   for (auto& t : threads_) t->start();
 }
 
-void SessionPool::stop() {
-  for (auto& t : threads_) t->stop();
+void SessionPool::stop(EndReason reason) {
+  for (auto& t : threads_) t->stop(reason);
+}
+
+size_t SessionPool::hand_over(const SessionHost::Sender& send) {
+  size_t moved = 0;
+  for (auto& t : threads_) {
+    std::promise<size_t> done;
+    auto f = done.get_future();
+    if (!t->run_on([&](SessionHost& h) { done.set_value(h.hand_over(send)); })) continue;  // stopping
+    moved += f.get();
+  }
+  return moved;
+}
+
+Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+  auto done = std::make_shared<std::promise<Status>>();
+  auto result = done->get_future();
+  if (!threads_[shard_of(sid)]->run_on(
+          [=](SessionHost& h) { done->set_value(h.adopt(sid, factory, envelope)); })) {
+    return Status::error("the worker is stopping");
+  }
+  return result.get();
 }
 
 size_t SessionPool::shard_of(const SessionId& sid) const { return SessionIdHash{}(sid) % threads_.size(); }

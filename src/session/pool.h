@@ -28,7 +28,8 @@ class SessionThread {
   bool post(SessionJobPtr job);
   // Runs fn on this thread (for kills and inspection). False when stopping.
   bool run_on(std::function<void(SessionHost&)> fn);
-  void stop();  // drains the queue, ends all sessions, joins
+  // Drains the queue, ends all sessions (with `reason`), joins.
+  void stop(EndReason reason = EndReason::Shutdown);
 
  private:
   void loop();
@@ -40,6 +41,7 @@ class SessionThread {
   std::deque<SessionJobPtr> jobs_;
   std::deque<std::function<void(SessionHost&)>> tasks_;
   bool stopping_ = false;
+  EndReason end_reason_ = EndReason::Shutdown;
   std::thread thread_;
 };
 
@@ -49,8 +51,13 @@ class SessionPool {
               SessionObserver* observer = nullptr);
   ~SessionPool();
   void start();
-  void stop();
+  void stop(EndReason reason = EndReason::Shutdown);
   bool post(SessionJobPtr job);
+  // Drain: each thread in turn offers its sessions to send (SessionHost::hand_over),
+  // on that thread. Returns how many moved.
+  size_t hand_over(const SessionHost::Sender& send);
+  // Makes a session handed over by a peer, on the thread that owns sid; waits.
+  Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
   // Which thread owns sid, and a fresh id for a new session.
   size_t shard_of(const SessionId& sid) const;
   bool kill(const SessionId& sid);  // waits until the owner thread has ended it

@@ -22,6 +22,7 @@ const char* to_string(EndReason r) {
     case EndReason::App: return "app";
     case EndReason::Killed: return "killed";
     case EndReason::Shutdown: return "shutdown";
+    case EndReason::Drained: return "drained";
   }
   return "?";
 }

@@ -14,12 +14,13 @@ Result<Placement::Policy> Placement::parse(const std::string& name) {
 }
 
 Result<std::string> Placement::choose(const Request& req) {
-  if (policy_ == Policy::Local && accept_here_) return std::string();
+  bool draining = draining_.load();
+  if (policy_ == Policy::Local && accept_here_ && !draining) return std::string();
   auto dir = registry_ ? registry_->workers() : nullptr;
   std::vector<const registry::WorkerInfo*> candidates;
   if (dir) {
     for (const auto& w : *dir) {
-      if (w.accepting) candidates.push_back(&w);
+      if (w.accepting && !(draining && w.host == my_host_ && w.worker == my_worker_)) candidates.push_back(&w);
     }
   }
   if (candidates.empty()) {
@@ -31,7 +32,7 @@ Result<std::string> Placement::choose(const Request& req) {
   });
   const registry::WorkerInfo* pick = candidates.front();
   switch (policy_) {
-    case Policy::Local:  // this worker takes none: spread them
+    case Policy::Local:  // this worker takes none (or is draining): spread them
     case Policy::RoundRobin:
       pick = candidates[turn_++ % candidates.size()];
       break;

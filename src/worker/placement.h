@@ -35,6 +35,8 @@ class Placement {
   // "" to create the session here; else the address of the chosen worker.
   // Error when no worker accepts sessions.
   Result<std::string> choose(const Request& req);
+  // Drain: new sessions go to other accepting workers (here only if there is none).
+  void set_draining() { draining_ = true; }
 
  private:
   Policy policy_;
@@ -44,6 +46,7 @@ class Placement {
   Registry* registry_;
   PlacementHook hook_;
   std::atomic<uint64_t> turn_{0};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace tether

@@ -5,7 +5,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "ops/slow_log.h"
 #include "worker/forwarder.h"
+#include "worker/handover.h"
 #include "worker/placement.h"
 
 namespace tether {
@@ -37,12 +39,14 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
       reason = StartReason::Expired;
     } else if (claims->host == config_.host && claims->worker == config_.worker) {
       return run_here(req, true, claims->sid, StartReason::Expired);
+    } else if (handover_ != nullptr && handover_->adopted(claims->sid)) {
+      return run_here(req, true, claims->sid, StartReason::Expired, kReissue);  // moved here on a drain
     } else if (from_peer != nullptr) {
       reason = StartReason::Lost;  // a peer thought it was ours: never forward twice
     } else {
       std::string addr = forwarder_.address_of(claims->host, claims->worker);
       if (!addr.empty()) {
-        fcgi::CallResult r = forwarder_.forward(addr, req, "");
+        fcgi::CallResult r = forward(addr, req, "", claims->host + "-" + std::to_string(claims->worker));
         if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
         if (r.kind == fcgi::CallResult::Kind::Failed) {
           // The owner took the request and then failed: it may have run, so
@@ -51,7 +55,9 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
           return Response::text("the session's worker failed during the request\n", 502);
         }
       }
-      reason = StartReason::Lost;  // gone, or silent for the quick timeout
+      // Gone, or silent for the quick timeout: handed over before it left?
+      if (auto moved = follow_move(req, claims->sid, claims->host, claims->worker)) return std::move(*moved);
+      reason = StartReason::Lost;
     }
   }
   if (from_peer != nullptr && !from_peer->reason.empty()) reason = parse_start_reason(from_peer->reason);
@@ -59,7 +65,7 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
     auto target = placement_.choose(req);
     if (!target) return Response::text(target.message() + "\n", 503);
     if (!target->empty()) {
-      fcgi::CallResult r = forwarder_.forward(*target, req, to_string(reason));
+      fcgi::CallResult r = forward(*target, req, to_string(reason), *target);
       if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
       if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the chosen worker failed\n", 502);
       if (!config_.accept_sessions) return Response::text("no worker answered to take the session\n", 503);
@@ -69,24 +75,70 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   return run_here(req, false, SessionId::random(), reason);
 }
 
-Response SessionRoute::run_here(Request& req, bool existing, const SessionId& sid, StartReason reason) {
+fcgi::CallResult SessionRoute::forward(const std::string& addr, const Request& req, const std::string& reason,
+                                       const std::string& owner) {
+  int64_t start = steady_micros();
+  fcgi::CallResult r = forwarder_.forward(addr, req, reason);
+  RequestTrace& t = trace();
+  t.forward_us += steady_micros() - start;
+  t.owner = owner;
+  return r;
+}
+
+std::optional<Response> SessionRoute::follow_move(Request& req, const SessionId& sid, const std::string& was_host,
+                                                  int was_worker) {
+  if (registry_ == nullptr) return std::nullopt;
+  auto entry = registry_->lookup(sid);
+  if (!entry || !entry->has_value()) return std::nullopt;
+  const registry::Owner& now = (*entry)->owner;
+  if (now.host == was_host && now.worker == was_worker) return std::nullopt;
+  if (now.host == config_.host && now.worker == config_.worker) return std::nullopt;  // ours, yet not here
+  fcgi::CallResult r = forward(now.addr, req, "", now.host + "-" + std::to_string(now.worker));
+  if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
+  if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
+  return std::nullopt;
+}
+
+Response SessionRoute::run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags) {
   auto job = std::make_shared<SessionJob>();
   job->factory = factory_;
   job->existing = existing;
   job->sid = sid;
   job->reason_if_new = reason;
+  // A session this worker does not have may have been handed over by its
+  // previous run (a restart under supervisord): ask the registry first.
+  job->create_if_missing = registry_ == nullptr || (flags & (kCreate | kReissue)) != 0;
   bool https = req.https;
   job->request = std::move(req);
+  int64_t posted = steady_micros();
   if (!pool_.post(job)) return Response::text("worker is shutting down\n", 503);
   if (!job->wait_for(std::chrono::seconds(config_.request_timeout_s))) {
     job->abandoned.store(true, std::memory_order_release);
     return Response::text("session busy: no reply in time\n", 504);
+  }
+  RequestTrace& t = trace();
+  t.queue_us += job->started_us - posted;
+  t.session_us += job->finished_us - job->started_us;
+  t.has_session = true;
+  t.sid = job->created ? job->created_sid : job->sid;
+  t.owner = config_.route();
+  if (!job->moved_to.empty()) {  // handed over while this request waited: its new owner serves it
+    fcgi::CallResult r = forward(job->moved_to, job->request, "", job->moved_to);
+    if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
+    return Response::text("the session moved and its new worker did not answer\n", 502);
+  }
+  if (job->missing) {
+    if (auto moved = follow_move(job->request, sid, config_.host, config_.worker)) return std::move(*moved);
+    return run_here(job->request, existing, sid, reason, flags | kCreate);
   }
   Response resp = std::move(job->response);
   if (job->ended) {
     resp.header("Set-Cookie", cookie_header("", https, true));
   } else if (job->created) {
     TokenClaims c{job->created_sid, config_.host, config_.worker, unix_seconds()};
+    resp.header("Set-Cookie", cookie_header(codec_.encode(c), https, false));
+  } else if (flags & kReissue) {
+    TokenClaims c{job->sid, config_.host, config_.worker, unix_seconds()};
     resp.header("Set-Cookie", cookie_header(codec_.encode(c), https, false));
   }
   return resp;

@@ -14,6 +14,8 @@
 // threads concurrently (pool, codec, forwarder and placement are thread-safe).
 #pragma once
 #include "config/config.h"
+#include "fcgi/client.h"
+#include <optional>
 #include "http/router.h"
 #include "session/pool.h"
 #include "token/token.h"
@@ -23,23 +25,38 @@ namespace tether {
 inline constexpr const char* kSessionCookie = "tether_sid";
 
 class Forwarder;
+class Handover;
 class Placement;
+class Registry;
 
 class SessionRoute final : public RouteHandler {
  public:
+  // handover and registry may be null (no Redis): then sessions never move.
   SessionRoute(const SessionFactory* factory, const TokenCodec& codec, SessionPool& pool, const Config& config,
-               Forwarder& forwarder, Placement& placement)
+               Forwarder& forwarder, Placement& placement, Handover* handover = nullptr, Registry* registry = nullptr)
       : factory_(factory),
         codec_(codec),
         pool_(pool),
         config_(config),
         forwarder_(forwarder),
-        placement_(placement) {}
+        placement_(placement),
+        handover_(handover),
+        registry_(registry) {}
   Response serve(Request& req, const RouteMatch& match) override;
 
  private:
-  // Runs the request on this worker: the session sid if existing, else a new one.
-  Response run_here(Request& req, bool existing, const SessionId& sid, StartReason reason);
+  enum Flags { kReissue = 1, kCreate = 2 };
+  // Runs the request on this worker: the session sid if existing, else a new
+  // one. kReissue: the session moved here, give it a cookie naming this
+  // worker. kCreate: make a new session if sid is not here without asking
+  // the registry whether it moved.
+  Response run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags = 0);
+  // The session's registry entry names an owner other than `was` (it was
+  // handed over): serve it there (or here). nullopt if it did not move.
+  std::optional<Response> follow_move(Request& req, const SessionId& sid, const std::string& was_host, int was_worker);
+  // Forwards through the forwarder, noting the time and owner for the slow log.
+  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason,
+                           const std::string& owner);
   std::string cookie_header(const std::string& value, bool https, bool clear) const;
 
   const SessionFactory* factory_;
@@ -48,6 +65,8 @@ class SessionRoute final : public RouteHandler {
   const Config& config_;
   Forwarder& forwarder_;
   Placement& placement_;
+  Handover* handover_;
+  Registry* registry_;
 };
 
 // "lost" -> StartReason::Lost, ...; New for anything else.

@@ -3,60 +3,79 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
+#include "ops/fleet.h"
+#include "ops/metrics.h"
 
 namespace tether {
 
-Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& spec, StatusSources sources) {
-  using R = Result<std::unique_ptr<RouteHandler>>;
-  std::unique_ptr<StatusRoute> r(new StatusRoute(sources));
-  r->allow_ = {"127.0.0.1", "::1"};
+Result<std::set<std::string>> parse_allow(const nlohmann::json& spec) {
+  using R = Result<std::set<std::string>>;
+  std::set<std::string> allow = {"127.0.0.1", "::1"};
   if (!spec.is_object()) return R::error("expected an object, e.g. {} or {\"allow\": [\"10.0.0.5\"]}");
   if (spec.contains("allow")) {
     if (!spec["allow"].is_array()) return R::error("allow: expected an array of client addresses");
     for (const auto& a : spec["allow"]) {
       if (!a.is_string()) return R::error("allow: expected address strings, got " + a.dump());
-      r->allow_.insert(a.get<std::string>());
+      allow.insert(a.get<std::string>());
     }
   }
-  r->started_ = unix_seconds();
+  return allow;
+}
+
+Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& spec, StatusSources sources) {
+  auto allow = parse_allow(spec);
+  if (!allow) return allow.status();
+  std::unique_ptr<StatusRoute> r(new StatusRoute(sources));
+  r->allow_ = std::move(allow.value());
+  if (r->src_.started == 0) r->src_.started = unix_seconds();
   return std::unique_ptr<RouteHandler>(std::move(r));
 }
 
-Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
-  if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
-  const auto& server = src_.server;
-  const auto& sessions = src_.sessions;
-  const auto& fwd = src_.forward;
+nlohmann::json status_json(const StatusSources& src) {
+  const auto& server = src.server;
+  const auto& sessions = src.sessions;
+  const auto& fwd = src.forward;
   nlohmann::json j;
-  j["host"] = src_.config.host;
-  j["worker"] = src_.config.worker;
+  j["host"] = src.config.host;
+  j["worker"] = src.config.worker;
   j["pid"] = getpid();
-  j["started"] = started_;
+  j["started"] = src.started;
   j["requests"] = {{"accepted", server.accepted.load()},
                    {"in_flight", server.in_flight.load()},
                    {"too_large", server.too_large.load()},
                    {"broken", server.broken.load()},
                    {"write_failed", server.write_failed.load()},
-                   {"abandoned", server.abandoned.load()}};
-  j["acceptor_threads"] = {{"running", server.threads.load()}, {"at_max", server.at_max_threads.load()}};
+                   {"abandoned", server.abandoned.load()},
+                   {"slow", src.slow_requests ? src.slow_requests->load() : 0}};
+  int running = server.threads.load();
+  int active = std::min(running, server.in_flight.load());
+  j["acceptor_threads"] = {{"running", running},
+                           {"active", active},
+                           {"idle", running - active},
+                           {"at_max", server.at_max_threads.load()}};
   j["sessions"] = {{"live", sessions.live.load()},
                    {"created", sessions.created.load()},
                    {"requests", sessions.requests.load()},
                    {"handler_errors", sessions.handler_errors.load()},
+                   {"moved_in", sessions.moved_in.load()},
+                   {"moved_out", sessions.moved_out.load()},
                    {"ended", {{"idle", sessions.ended_idle.load()},
                               {"lifetime", sessions.ended_lifetime.load()},
                               {"app", sessions.ended_app.load()},
                               {"killed", sessions.ended_killed.load()},
-                              {"shutdown", sessions.ended_shutdown.load()}}}};
+                              {"shutdown", sessions.ended_shutdown.load()},
+                              {"drained", sessions.ended_drained.load()}}}};
   j["forward"] = {{"out", fwd.out.load()},
                   {"in", fwd.in.load()},
                   {"lost", fwd.lost.load()},
                   {"failed", fwd.failed.load()},
                   {"forged", fwd.forged.load()}};
-  if (src_.registry != nullptr) {
-    const RegistryStats& r = src_.registry->stats();
-    auto dir = src_.registry->workers();
+  if (src.registry != nullptr) {
+    const RegistryStats& r = src.registry->stats();
+    auto dir = src.registry->workers();
     j["redis"] = {{"up", r.up.load()},
                   {"workers_known", dir ? dir->size() : 0},
                   {"commands", r.commands.load()},
@@ -65,8 +84,58 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
                   {"pending", r.pending.load()},
                   {"lost_ownership", r.lost_ownership.load()}};
   }
-  for (const auto& [name, figures] : src_.sections) j[name] = figures();
-  return Response::json(j.dump()).header("Cache-Control", "no-store");
+  for (const auto& [name, figures] : src.sections) j[name] = figures();
+  return j;
+}
+
+Result<std::vector<nlohmann::json>> fleet_status(const StatusSources& src, const std::string& scope) {
+  using R = Result<std::vector<nlohmann::json>>;
+  if (!src.config.registry) return R::error("scope=" + scope + " reads the other workers from Redis: no \"redis\" configured");
+  Redis redis(src.config.redis);
+  if (Status s = redis.connect(); !s) return s;
+  auto all = fleet::read(redis, src.config.heartbeat_ms, scope == "host" ? src.config.host : "");
+  if (!all) return all;
+  nlohmann::json mine = status_json(src);
+  bool found = false;
+  for (auto& w : *all) {
+    if (w.value("host", "") == src.config.host && w.value("worker", -1) == src.config.worker) {
+      for (auto& [k, v] : mine.items()) w[k] = v;  // current, not a heartbeat old
+      found = true;
+    }
+  }
+  if (!found) all->push_back(mine);  // not in the directory yet, or draining
+  return all;
+}
+
+Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
+  if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
+  auto format = metrics::parse_format(req.query_param("format"));
+  if (!format) return Response::text(format.message() + "\n", 400);
+  std::string scope = req.query_param("scope");
+  std::vector<nlohmann::json> workers;
+  nlohmann::json body;
+  if (scope.empty() || scope == "worker") {
+    body = status_json(src_);
+    workers.push_back(body);
+  } else if (scope == "host" || scope == "all") {
+    auto all = fleet_status(src_, scope);
+    if (!all) return Response::text(all.message() + "\n", 503);
+    workers = std::move(all.value());
+    body = {{"scope", scope}, {"total", metrics::sum(workers)}, {"workers", workers}};
+    if (scope == "host") body["host"] = src_.config.host;
+  } else {
+    return Response::text("scope: expected worker, host or all, got \"" + scope + "\"\n", 400);
+  }
+  std::string text;
+  switch (*format) {
+    case metrics::Format::Json: text = body.dump(); break;
+    case metrics::Format::Text: text = metrics::to_text(body.contains("total") ? body["total"] : body); break;
+    case metrics::Format::Prometheus: text = metrics::to_prometheus(workers); break;
+  }
+  Response r = Response::text(std::move(text));
+  r.headers.clear();
+  r.header("Content-Type", metrics::content_type(*format)).header("Cache-Control", "no-store");
+  return r;
 }
 
 }  // namespace tether

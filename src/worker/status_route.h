@@ -1,8 +1,13 @@
-// The "status" rule kind: this worker's figures as JSON. Only clients whose
-// address is in the allow list (default: loopback) get them; others get 403.
-// Spec: {} or {"allow": ["127.0.0.1", "10.0.0.5"]}.
+// The "status" rule kind: this worker's figures, or every live worker's of
+// this host (?scope=host) or of all hosts (?scope=all) read from their
+// heartbeats in Redis; as JSON (default), php-fpm style text
+// (?format=text) or Prometheus text (?format=prometheus, see ops/metrics.h).
+// Only clients whose address is in the allow list (default: loopback) get
+// them; others get 403. Spec: {} or {"allow": ["127.0.0.1", "10.0.0.5"]}.
+// The "ping" rule kind answers "pong" to anyone (a liveness check).
 // Thread safety: reads atomics only; serve() from any acceptor thread.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <map>
 #include <set>
@@ -26,7 +31,19 @@ struct StatusSources {
   const Registry* registry;
   // Components' own figures by section name ("cache", ...), read per request.
   std::map<std::string, std::function<nlohmann::json()>> sections;
+  int64_t started = 0;                                  // unix seconds
+  const std::atomic<uint64_t>* slow_requests = nullptr;  // requests over slow_request_ms
 };
+
+// This worker's figures as one JSON object (also written with each heartbeat).
+nlohmann::json status_json(const StatusSources& src);
+
+// The figures of the live workers of scope "host" (this host) or "all",
+// read from their heartbeats in Redis; this worker's own are current.
+Result<std::vector<nlohmann::json>> fleet_status(const StatusSources& src, const std::string& scope);
+
+// Parses {} or {"allow": [...]}: the addresses allowed (loopback always).
+Result<std::set<std::string>> parse_allow(const nlohmann::json& spec);
 
 class StatusRoute final : public RouteHandler {
  public:
@@ -37,7 +54,13 @@ class StatusRoute final : public RouteHandler {
   explicit StatusRoute(StatusSources s) : src_(s) {}
   StatusSources src_;
   std::set<std::string> allow_;
-  int64_t started_ = 0;
+};
+
+class PingRoute final : public RouteHandler {
+ public:
+  Response serve(Request&, const RouteMatch&) override {
+    return Response::text("pong\n").header("Cache-Control", "no-store");
+  }
 };
 
 }  // namespace tether

@@ -16,6 +16,8 @@
 #include "http/router.h"
 #include "http/static_files.h"
 #include "journal/service.h"
+#include "ops/admin_route.h"
+#include "ops/slow_log.h"
 #include "session/pool.h"
 #include "template/template_route.h"
 #include "template/templates.h"
@@ -23,6 +25,7 @@
 #include "registry/bus.h"
 #include "registry/registry.h"
 #include "worker/forwarder.h"
+#include "worker/handover.h"
 #include "worker/peer_auth.h"
 #include "worker/placement.h"
 #include "worker/session_route.h"
@@ -95,6 +98,7 @@ class Worker {
       hooks.live_sessions = [this] { return pool_->stats().live.load(); };
       hooks.snapshot = [this] { return pool_->snapshot(); };
       hooks.lost = [this](const SessionId& sid) { pool_->kill(sid); };
+      hooks.figures = [this] { return status_json(status_sources()).dump(); };
       registry_ = std::make_unique<Registry>(rc, hooks);
       bus_ = std::make_unique<Bus>(c.redis);
     }
@@ -119,6 +123,7 @@ class Worker {
     journal_ = std::move(*journal);
     placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
                        apps_.placement);
+    if (registry_) handover_ = std::make_unique<Handover>(config_, *peer_auth_, *pool_, *registry_, apps_.sessions);
     auto settings = parse_cache_settings(config_.cache, config_.base_dir);
     if (!settings) return Status::error(config_.file + ": " + settings.message());
     cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
@@ -150,6 +155,17 @@ class Worker {
     return Status::ok();
   }
 
+  // Where the status rule, the heartbeat and the admin page read the figures.
+  StatusSources status_sources() {
+    StatusSources src{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get(), {}};
+    src.sections["cache"] = [this] { return cache_->stats_json(); };
+    src.started = started_;
+    src.slow_requests = &slow_log_.count();
+    if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
+    if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
+    return src;
+  }
+
   // What SIGHUP replaces as a whole: the dispatch rules and the templates.
   struct Site {
     std::shared_ptr<const Templates> templates;
@@ -165,8 +181,18 @@ class Worker {
   // Every request: peer proof checked first, then the dispatch rules.
   Response handle(Request& req, const std::map<std::string, std::string>& peer_params) {
     std::shared_ptr<const Site> site = current_site();
+    if (!slow_log_.enabled()) {
+      Response r = dispatch(*site, req, peer_params);
+      site->templates->finish(r, &cache_->store());
+      return r;
+    }
+    int64_t start = slow_log_.begin();
+    std::string method = req.method, path = req.path;  // req may be moved from
     Response r = dispatch(*site, req, peer_params);
     site->templates->finish(r, &cache_->store());
+    RouteMatch m;
+    int rule = site->router.match(path, &m);
+    slow_log_.finish(start, method, path, rule < 0 ? "" : site->router.pattern(rule), r.status);
     return r;
   }
 
@@ -181,6 +207,7 @@ class Worker {
       return Response::text("forbidden: the forwarding proof did not verify\n", 403);
     }
     forwarder_->stats().in++;
+    if (req.path == kHandoverPath && handover_) return handover_->receive(req, forwarded.value());
     return site.router.dispatch(req, &forwarded.value());
   }
 
@@ -195,6 +222,7 @@ class Worker {
   std::optional<PeerAuth> peer_auth_;
   std::optional<Forwarder> forwarder_;
   std::optional<Placement> placement_;
+  std::unique_ptr<Handover> handover_;  // null without Redis
   std::unique_ptr<CacheService> cache_;
   // The rules in force. A mutex, not std::atomic<std::shared_ptr>: libstdc++'s
   // lock-bit implementation of the latter is invisible to ThreadSanitizer.
@@ -213,6 +241,8 @@ class Worker {
   workflow::Definitions wf_defs_;
   workflow::Stats wf_stats_;
   std::unique_ptr<workflow::Engine> wf_engine_;  // null without workflows
+  int64_t started_ = unix_seconds();
+  SlowLog slow_log_{config_.slow_request_ms};
 };
 
 Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) {
@@ -224,7 +254,8 @@ Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) 
   kinds["session"] = [this](const nlohmann::json& spec) -> HandlerResult {
     auto factory = find_named(spec, apps_.sessions, "session app");
     if (!factory) return factory.status();
-    return std::unique_ptr<RouteHandler>(new SessionRoute(*factory, *codec_, *pool_, config_, *forwarder_, *placement_));
+    return std::unique_ptr<RouteHandler>(new SessionRoute(*factory, *codec_, *pool_, config_, *forwarder_, *placement_,
+                                                            handover_.get(), registry_.get()));
   };
   kinds["controller"] = [this](const nlohmann::json& spec) -> HandlerResult {
     auto controller = find_named(spec, apps_.controllers, "controller");
@@ -236,13 +267,9 @@ Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) 
   };
   kinds["template"] = [tpl](const nlohmann::json& spec) { return TemplateRoute::make(spec, *tpl); };
   kinds["file"] = [&c](const nlohmann::json& spec) { return StaticFiles::make(spec, c.base_dir); };
-  kinds["status"] = [this](const nlohmann::json& spec) {
-    StatusSources src{config_, server_stats_, pool_->stats(), forwarder_->stats(), registry_.get(), {}};
-    src.sections["cache"] = [this] { return cache_->stats_json(); };
-    if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
-    if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
-    return StatusRoute::make(spec, std::move(src));
-  };
+  kinds["status"] = [this](const nlohmann::json& spec) { return StatusRoute::make(spec, status_sources()); };
+  kinds["admin"] = [this](const nlohmann::json& spec) { return AdminRoute::make(spec, status_sources()); };
+  kinds["ping"] = [](const nlohmann::json&) -> HandlerResult { return std::unique_ptr<RouteHandler>(new PingRoute); };
   CacheWrapper wrap = [this, tpl](const std::string& kind, const nlohmann::json& option,
                                   std::unique_ptr<RouteHandler> inner) -> HandlerResult {
     auto policy = parse_cache_policy(option);
@@ -317,6 +344,11 @@ int Worker::serve() {
       }
       if (pool_->kill(sid)) log::info("session_killed", {{"session", hex.substr(0, 12)}});
     });
+    bus_->on("drain", [this](const nlohmann::json& m) {
+      if (m.value("worker", "") != config_.route()) return;
+      log::info("drain_requested", {{"by", "bus"}});
+      kill(getpid(), SIGTERM);  // the main thread drains as on SIGTERM
+    });
     bus_->start();
   }
   if (journal_) {
@@ -346,7 +378,17 @@ int Worker::serve() {
     log::info("draining", {{"signal", strsignal(sig)}, {"in_flight", server.stats().in_flight.load()}});
     break;
   }
+  // Drain: take no new sessions, hand the sessions that can move to other
+  // workers (requests for them meanwhile wait, then go to the new owner),
+  // stop listening, finish what is in flight, move what was made meanwhile;
+  // the rest end with reason drained.
   if (registry_) registry_->set_accepting(false);
+  placement_->set_draining();
+  size_t moved = 0;
+  if (handover_) {
+    handover_->set_draining();
+    moved += handover_->move_all();
+  }
   server.begin_drain();
   if (!server.wait_drained(config_.drain_timeout_s * 1000LL)) {
     log::error("drain_timeout",
@@ -356,7 +398,8 @@ int Worker::serve() {
   }
   server.stop();
   if (wf_engine_) wf_engine_->stop();  // running tickets go back to the queue
-  pool_->stop();  // ends the sessions: their entries are released below
+  if (handover_) moved += handover_->move_all();
+  pool_->stop(EndReason::Drained);  // ends the sessions that stayed: their entries are released below
   cache_->stop();
   if (journal_) journal_->stop();  // after the last append: final fsync, ship what is left
   if (registry_) {
@@ -365,7 +408,9 @@ int Worker::serve() {
   }
   fcgi::remove_listener_file(config_.listen);
   log::info("stopped",
-            {{"requests", server.stats().accepted.load()}, {"sessions_ended", pool_->stats().ended_shutdown.load()}});
+            {{"requests", server.stats().accepted.load()},
+             {"sessions_moved", moved},
+             {"sessions_ended", pool_->stats().ended_drained.load()}});
   return 0;
 }
 

@@ -1,5 +1,5 @@
-"""Worker lifecycle: SIGTERM drains requests in flight without a 5xx, a
-session whose owner is gone gets a new one (reason 'lost'), bad
+"""Worker lifecycle: SIGTERM drains requests in flight without a 5xx and
+hands the sessions over to another worker, bad
 configuration is refused with file and field, supervisord runs the pool,
 and `cluster.py run` (what `make run` calls) serves the demo and stops."""
 import json
@@ -59,10 +59,12 @@ class DrainTest(unittest.TestCase):
             self.assertEqual([x for x in load_codes if x != 200], [])
             self.assertIn('"event":"stopped"', c.log(1))
             self.assertFalse(os.path.exists(c.worker_addr(1)[5:]), "socket file left behind")
-            # The session's owner is gone: a new session on another worker, reason lost.
+            # The session was handed over before its owner left: same state, another worker.
             r = owned.json("/t/count")
-            self.assertEqual(r["reason"], "lost")
+            self.assertEqual(r["reason"], "new")
+            self.assertEqual(r["n"], 2)
             self.assertNotEqual(r["owner"], "h1-1")
+            self.assertIn('"event":"sessions_handed_over"', c.log(1))
             del c.workers[1]
 
 

@@ -34,6 +34,23 @@ void NotesSession::changed(const char* what, const Note& n) {
   if (!r) journal_errors_++;  // shown on the page: the note itself is kept either way
 }
 
+std::optional<nlohmann::json> NotesSession::snapshot() const {
+  nlohmann::json notes = nlohmann::json::array();
+  for (const auto& n : notes_) notes.push_back({{"id", n.id}, {"text", n.text}});
+  return nlohmann::json{{"notes", std::move(notes)}, {"next_id", next_id_}, {"reason", reason_}};
+}
+
+bool NotesSession::restore(const nlohmann::json& state) {
+  if (!state.is_object() || !state.contains("notes") || !state["notes"].is_array()) return false;
+  for (const auto& n : state["notes"]) {
+    if (!n.is_object() || !n.contains("id") || !n.contains("text") || !n["text"].is_string()) return false;
+    notes_.push_back(Note{n["id"].get<int>(), n["text"].get<std::string>()});
+  }
+  next_id_ = state.value("next_id", static_cast<int>(notes_.size()) + 1);
+  reason_ = state.value("reason", "");
+  return true;
+}
+
 Response NotesSession::handle(const Request& req) {
   if (req.path == "/" && req.method == "GET") return page();
   if (req.path == "/notes" && req.method == "POST") {

@@ -13,6 +13,9 @@ class NotesSession final : public tether::Session {
  public:
   void on_start(tether::StartReason reason) override { reason_ = tether::to_string(reason); }
   tether::Response handle(const tether::Request& req) override;
+  // Hand-over on drain: the notes move to another worker with the session.
+  std::optional<nlohmann::json> snapshot() const override;
+  bool restore(const nlohmann::json& state) override;
 
  private:
   struct Note {

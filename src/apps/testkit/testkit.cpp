@@ -26,6 +26,18 @@ std::string KitSession::state_json() const {
   return j.dump();
 }
 
+std::optional<nlohmann::json> KitSession::snapshot() const {
+  return nlohmann::json{{"n", count_}, {"seq", seq_}, {"reason", reason_}};
+}
+
+bool KitSession::restore(const nlohmann::json& state) {
+  if (!state.is_object() || !state.contains("n") || !state["n"].is_number_unsigned()) return false;
+  count_ = state["n"].get<uint64_t>();
+  seq_ = state.value("seq", std::vector<std::string>{});
+  reason_ = state.value("reason", "");
+  return true;
+}
+
 Response KitSession::handle(const Request& req) {
   const std::string& p = req.path;
   if (p == "/t/count") {

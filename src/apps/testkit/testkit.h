@@ -1,6 +1,6 @@
 // The test-kit session app: small endpoints the integration tests and the
 // benchmark drive (counter, slow handler, body echo, ordering log, end).
-// Runs on its session's thread like any session.
+// Runs on its session's thread like any session; moves to another worker on drain.
 #pragma once
 #include <string>
 #include <vector>
@@ -13,6 +13,9 @@ class KitSession final : public tether::Session {
  public:
   void on_start(tether::StartReason reason) override { reason_ = tether::to_string(reason); }
   tether::Response handle(const tether::Request& req) override;
+  // Hand-over on drain: the counter, the ordering log and the start reason move along.
+  std::optional<nlohmann::json> snapshot() const override;
+  bool restore(const nlohmann::json& state) override;
 
  private:
   std::string state_json() const;

@@ -1,0 +1,69 @@
+// The "admin" rule kind (see admin_route.h).
+#include "ops/admin_route.h"
+
+#include <regex>
+
+#include "common/log.h"
+#include "ops/metrics.h"
+#include "registry/redis.h"
+#include "tether/cache.h"
+
+namespace tether {
+
+Result<std::unique_ptr<RouteHandler>> AdminRoute::make(const nlohmann::json& spec, StatusSources sources) {
+  auto allow = parse_allow(spec);
+  if (!allow) return allow.status();
+  std::unique_ptr<AdminRoute> r(new AdminRoute(std::move(sources)));
+  r->allow_ = std::move(allow.value());
+  return std::unique_ptr<RouteHandler>(std::move(r));
+}
+
+Response AdminRoute::serve(Request& req, const RouteMatch& /*match*/) {
+  if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
+  std::string sub = req.path.substr(std::min(req.path.size(), req.path.find("/admin") + 6));
+  if (sub.empty() || sub == "/") {
+    return Response::html(admin_page_html()).header("Cache-Control", "no-store");
+  }
+  if (sub == "/status") {
+    nlohmann::json body;
+    if (src_.config.registry) {
+      auto all = fleet_status(src_, "host");
+      if (!all) return Response::text(all.message() + "\n", 503);
+      body = {{"host", src_.config.host}, {"workers", *all}, {"total", metrics::sum(*all)}};
+    } else {
+      nlohmann::json mine = status_json(src_);
+      body = {{"host", src_.config.host}, {"workers", {mine}}, {"total", metrics::sum({mine})}};
+    }
+    return Response::json(body.dump()).header("Cache-Control", "no-store");
+  }
+  if (sub != "/drain" && sub != "/invalidate") return Response::text("not found\n", 404);
+  if (req.method != "POST") return Response::text("POST only\n", 405);
+  if (req.header("x-tether-admin") != "1") return Response::text("forbidden: missing X-Tether-Admin: 1\n", 403);
+  return sub == "/drain" ? drain(req) : invalidate(req);
+}
+
+Response AdminRoute::drain(const Request& req) {
+  std::string worker = req.form_param("worker");
+  static const std::regex re("^[A-Za-z0-9_]{1,32}-[0-9]{1,5}$");
+  if (!std::regex_match(worker, re)) return Response::text("worker: expected HOST-N, e.g. h1-2\n", 400);
+  if (!src_.config.registry) return Response::text("drain goes over the bus: no \"redis\" configured\n", 503);
+  Redis redis(src_.config.redis);
+  auto r = redis.command({"PUBLISH", src_.config.redis.prefix + "bus",
+                          nlohmann::json{{"type", "drain"}, {"worker", worker}}.dump()});
+  if (!r) return Response::text(r.message() + "\n", 503);
+  log::info("drain_published", {{"worker", worker}, {"by", req.remote_addr}});
+  return Response::json(nlohmann::json{{"drain", worker}, {"receivers", reply_integer(r->get())}}.dump());
+}
+
+Response AdminRoute::invalidate(const Request& req) {
+  cache::Invalidation what;
+  what.regex = req.form_param("regex");
+  std::string group = req.form_param("group");
+  if (!group.empty()) what.groups.push_back(group);
+  if (what.regex.empty() && what.groups.empty()) return Response::text("give a regex or a group\n", 400);
+  auto out = cache::invalidate(what);
+  if (!out.ok) return Response::text(out.error + "\n", 400);
+  return Response::json(nlohmann::json{{"invalidated", true}, {"regex", what.regex}, {"group", group}}.dump());
+}
+
+}  // namespace tether

@@ -1,0 +1,21 @@
+// Fleet: every live worker's status figures, read from the heartbeat hashes
+// in Redis ({prefix}worker:{host}:{n}, field "figures": the worker's status
+// JSON, written with each heartbeat). Used by the status rule's host-wide
+// scope and by `tetherctl status`.
+//
+// Thread safety: functions over a Redis connection the caller owns.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "registry/redis.h"
+
+namespace tether::fleet {
+
+// The figures of live workers (heartbeat within 3 x heartbeat_ms), of one
+// host when host is not empty; a worker without figures gets those the
+// directory has (host, worker, pid, sessions live). Sorted by host, worker.
+Result<std::vector<nlohmann::json>> read(Redis& redis, int64_t heartbeat_ms, const std::string& host = "");
+
+}  // namespace tether::fleet

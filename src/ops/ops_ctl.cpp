@@ -1,0 +1,129 @@
+// tetherctl status and drain (see ctl.h): every worker's figures from its
+// heartbeat hash, and a drain request sent over the bus.
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "ops/ctl.h"
+#include "ops/fleet.h"
+#include "ops/metrics.h"
+#include "registry/entries.h"
+
+namespace tether::ctl {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kLiveMs = 10000 / 3;  // "live": a heartbeat in the last 10 s (tetherctl does not know the interval)
+
+int64_t figure(const json& w, const char* section, const char* name) {
+  if (!w.contains(section) || !w[section].is_object()) return 0;
+  const json& v = w[section].value(name, json(0));
+  return v.is_number() ? v.get<int64_t>() : 0;
+}
+
+int64_t ended(const json& w) {
+  int64_t n = 0;
+  if (w.contains("sessions") && w["sessions"].contains("ended")) {
+    for (const auto& [reason, v] : w["sessions"]["ended"].items()) n += v.is_number() ? v.get<int64_t>() : 0;
+  }
+  return n;
+}
+
+std::string uptime(const json& w) {
+  int64_t started = w.value("started", int64_t(0));
+  if (started == 0) return "-";
+  int64_t s = unix_seconds() - started;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  return std::to_string(s / 3600) + "h";
+}
+
+}  // namespace
+
+int status(Redis& redis, const Options& opt) {
+  auto ws = fleet::read(redis, kLiveMs);
+  if (!ws) {
+    fprintf(stderr, "tetherctl: %s\n", ws.message().c_str());
+    return 1;
+  }
+  if (opt.json) {
+    printf("%s\n", json{{"workers", *ws}, {"total", metrics::sum(*ws)}}.dump(2).c_str());
+    return 0;
+  }
+  printf("%-10s %-8s %-6s %-4s %10s %6s %8s %8s %8s %8s %8s %6s %5s\n", "WORKER", "PID", "UP", "ACPT", "REQUESTS",
+         "FLIGHT", "SESSIONS", "CREATED", "ENDED", "FWD_OUT", "FWD_IN", "SLOW", "REDIS");
+  for (const auto& w : *ws) {
+    std::string name = w.value("host", "?") + "-" + std::to_string(w.value("worker", 0));
+    printf("%-10s %-8lld %-6s %-4s %10lld %6lld %8lld %8lld %8lld %8lld %8lld %6lld %5s\n", name.c_str(),
+           static_cast<long long>(w.value("pid", int64_t(0))), uptime(w).c_str(),
+           w.value("accepting", false) ? "yes" : "no", (long long)figure(w, "requests", "accepted"),
+           (long long)figure(w, "requests", "in_flight"), (long long)figure(w, "sessions", "live"),
+           (long long)figure(w, "sessions", "created"), (long long)ended(w), (long long)figure(w, "forward", "out"),
+           (long long)figure(w, "forward", "in"), (long long)figure(w, "requests", "slow"),
+           w.contains("redis") ? (w["redis"].value("up", false) ? "up" : "down") : "-");
+  }
+  json t = metrics::sum(*ws);
+  printf("%zu workers; %lld requests, %lld sessions live\n", ws->size(), (long long)figure(t, "requests", "accepted"),
+         (long long)figure(t, "sessions", "live"));
+  return 0;
+}
+
+int drain(Redis& redis, const std::string& worker, const Options& opt) {
+  size_t dash = worker.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == worker.size() ||
+      worker.find_first_not_of("0123456789", dash + 1) != std::string::npos) {
+    fprintf(stderr, "tetherctl: expected a worker as HOST-N (e.g. h1-2), got \"%s\"\n", worker.c_str());
+    return 2;
+  }
+  std::string host = worker.substr(0, dash);
+  int n = atoi(worker.c_str() + dash + 1);
+  auto live = [&]() -> Result<bool> {
+    auto ws = registry::read_workers(redis, unix_millis(), kLiveMs);
+    if (!ws) return ws.status();
+    for (const auto& w : *ws) {
+      if (w.host == host && w.worker == n) return true;
+    }
+    return false;
+  };
+  auto is_live = live();
+  if (!is_live) {
+    fprintf(stderr, "tetherctl: %s\n", is_live.message().c_str());
+    return 1;
+  }
+  if (!*is_live) {
+    fprintf(stderr, "tetherctl: no live worker %s (see tetherctl workers)\n", worker.c_str());
+    return 1;
+  }
+  std::string msg = json{{"type", "drain"}, {"worker", worker}}.dump();
+  auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
+  if (!pub) {
+    fprintf(stderr, "tetherctl: %s\n", pub.message().c_str());
+    return 1;
+  }
+  if (reply_integer(pub->get()) == 0) {
+    fprintf(stderr, "tetherctl: no worker listens on the bus; nothing drained\n");
+    return 1;
+  }
+  // The worker leaves the directory when its drain is over.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.wait_ms);
+  bool gone = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto still = live();
+    if (still && !*still) {
+      gone = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a condition in Redis
+  }
+  if (opt.json) {
+    printf("%s\n", json{{"drain", worker}, {"done", gone}}.dump().c_str());
+  } else {
+    printf(gone ? "drained %s\n" : "draining %s (still in the directory; see tetherctl workers)\n", worker.c_str());
+  }
+  return 0;
+}
+
+}  // namespace tether::ctl

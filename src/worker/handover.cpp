@@ -1,0 +1,105 @@
+// Session hand-over between workers on drain (see handover.h).
+#include "worker/handover.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "common/log.h"
+
+namespace tether {
+namespace {
+
+bool parse_sid(const std::string& hex, SessionId* out) {
+  size_t len = 0;
+  return sodium_hex2bin(out->bytes.data(), out->bytes.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) == 0 &&
+         len == out->bytes.size();
+}
+
+}  // namespace
+
+std::string Handover::app_name(const SessionFactory* factory) const {
+  for (const auto& [name, f] : apps_) {
+    if (&f == factory) return name;
+  }
+  return "";
+}
+
+size_t Handover::move_all() {
+  auto sender = [this](const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+    return send(sid, factory, envelope);
+  };
+  size_t moved = pool_.hand_over(sender);
+  log::info("sessions_handed_over", {{"moved", moved}, {"staying", pool_.stats().live.load()}});
+  return moved;
+}
+
+std::string Handover::send(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+  std::string app = app_name(factory);
+  if (app.empty()) return "";
+  auto dir = registry_.workers();
+  if (!dir) return "";
+  std::vector<const registry::WorkerInfo*> targets;
+  for (const auto& w : *dir) {
+    if (w.accepting && !(w.host == config_.host && w.worker == config_.worker)) targets.push_back(&w);
+  }
+  // This host's workers first, then the others.
+  std::stable_partition(targets.begin(), targets.end(), [&](auto* w) { return w->host == config_.host; });
+  size_t local = std::count_if(targets.begin(), targets.end(), [&](auto* w) { return w->host == config_.host; });
+  Request req;
+  req.method = "POST";
+  req.path = kHandoverPath;
+  req.remote_addr = "127.0.0.1";
+  req.headers["content-type"] = "application/json";
+  nlohmann::json body = envelope;
+  body["app"] = app;
+  req.body = body.dump();
+  size_t n = local > 0 ? local : targets.size();
+  for (size_t attempt = 0; attempt < std::min<size_t>(n, 2); ++attempt) {
+    const registry::WorkerInfo* to = targets[(turn_++) % n];
+    fcgi::Params params = request_params(req);
+    fcgi::Params proof = auth_.sign(req, config_.route(), "");
+    params.insert(params.end(), proof.begin(), proof.end());
+    auto r = client_.call(to->addr, params, req.body, config_.quick_timeout_ms, config_.request_timeout_s * 1000);
+    if (r.kind == fcgi::CallResult::Kind::Ok && r.response.status == 200) return to->addr;
+    log::warn("handover_refused", {{"session", sid.hex().substr(0, 12)},
+                                   {"to", to->host + "-" + std::to_string(to->worker)},
+                                   {"status", r.kind == fcgi::CallResult::Kind::Ok ? r.response.status : 0},
+                                   {"error", r.kind == fcgi::CallResult::Kind::Ok ? r.response.body : r.error}});
+    if (r.kind != fcgi::CallResult::Kind::Ok) client_.forget(to->addr);
+  }
+  return "";
+}
+
+Response Handover::receive(const Request& req, const Forwarded& from) {
+  auto refuse = [](int status, const std::string& why) { return Response::text(why + "\n", status); };
+  if (req.method != "POST") return refuse(405, "handover: POST only");
+  if (!config_.accept_sessions || draining_) return refuse(409, "handover: this worker takes no sessions");
+  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  if (!j.is_object() || !j.contains("sid") || !j["sid"].is_string()) return refuse(400, "handover: expected an envelope");
+  SessionId sid;
+  if (!parse_sid(j["sid"].get<std::string>(), &sid)) return refuse(400, "handover: bad session id");
+  auto app = apps_.find(j.value("app", ""));
+  if (app == apps_.end()) return refuse(409, "handover: no session app named " + j.value("app", std::string("?")));
+  size_t dash = from.from.rfind('-');
+  if (dash == std::string::npos) return refuse(400, "handover: bad sender route");
+  registry::Owner sender{from.from.substr(0, dash), atoi(from.from.c_str() + dash + 1), ""};
+  if (Status s = pool_.adopt(sid, &app->second, j); !s) return refuse(409, "handover: " + s.message());
+  if (Status s = registry_.take_over(sid, sender, j.value("created", int64_t(0))); !s) {
+    pool_.kill(sid);  // not ours in the registry: the sender keeps it
+    return refuse(409, "handover: registry: " + s.message());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    adopted_.insert(sid);
+  }
+  return Response::text("adopted\n");
+}
+
+bool Handover::adopted(const SessionId& sid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return adopted_.count(sid) != 0;
+}
+
+}  // namespace tether

@@ -1,0 +1,71 @@
+// Handover: moving sessions to other live workers when this one drains
+// (SIGTERM, `tetherctl drain`), and taking in sessions another worker moves
+// here.
+//
+// Sending (drain): each session thread offers its sessions in turn
+// (SessionPool::hand_over); a session whose app gives a snapshot() is sent
+// as a peer FastCGI request POST /tether/handover, signed like a forwarded
+// request (peer_auth.h), to a live worker that accepts sessions (round
+// robin, this host's first). The session thread waits for the answer, so a
+// request for that session queued behind the move runs after it and is
+// forwarded to the new owner (SessionJob::moved_to).
+//
+// Receiving: the worker checks the proof, restores the session on the
+// thread that will own it (restore() instead of on_start), then moves the
+// registry entry to itself with the epoch-checked transfer; only then does
+// it answer 200, and the sender drops its copy. A request whose cookie
+// still names the old worker is served here (adopted()) and gets a cookie
+// naming this worker.
+//
+// Thread safety: move_all() from the control thread; send() runs on session
+// threads; receive() and adopted() on acceptor threads. The adopted set is
+// locked; the peer client is thread-safe.
+#pragma once
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "config/config.h"
+#include "fcgi/client.h"
+#include "http/router.h"
+#include "registry/registry.h"
+#include "session/pool.h"
+#include "worker/peer_auth.h"
+
+namespace tether {
+
+inline constexpr const char* kHandoverPath = "/tether/handover";
+
+class Handover {
+ public:
+  Handover(const Config& config, const PeerAuth& auth, SessionPool& pool, Registry& registry,
+           const std::map<std::string, SessionFactory>& apps)
+      : config_(config), auth_(auth), pool_(pool), registry_(registry), apps_(apps) {}
+
+  // Moves every session that has a snapshot; returns how many moved.
+  size_t move_all();
+  // POST /tether/handover from a verified peer.
+  Response receive(const Request& req, const Forwarded& from);
+  // A session moved here from another worker (its cookie names that worker).
+  bool adopted(const SessionId& sid) const;
+  // From now on, sessions offered to this worker are refused (it is leaving too).
+  void set_draining() { draining_ = true; }
+
+ private:
+  // On a session thread: the address of the worker that took it, or "".
+  std::string send(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+  std::string app_name(const SessionFactory* factory) const;
+
+  const Config& config_;
+  const PeerAuth& auth_;
+  SessionPool& pool_;
+  Registry& registry_;
+  const std::map<std::string, SessionFactory>& apps_;
+  fcgi::PeerClient client_;
+  std::atomic<uint64_t> turn_{0};
+  std::atomic<bool> draining_{false};
+  mutable std::mutex mu_;
+  std::unordered_set<SessionId, SessionIdHash> adopted_;
+};
+
+}  // namespace tether
