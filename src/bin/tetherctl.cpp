@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   if (cmd == "invalidate") return need(0) ? tether::ctl::invalidate(redis, opt) : 2;
   if (cmd == "push-file") return need(1) ? tether::ctl::push_file(redis, args[1], opt) : 2;
   if (cmd == "workflow") return tether::ctl::workflow(redis, *config, {args.begin() + 1, args.end()}, opt);
-  if (cmd == "status") return need(0) ? tether::ctl::status(redis, opt) : 2;
+  if (cmd == "status") return need(0) ? tether::ctl::show_status(redis, opt) : 2;
   if (cmd == "drain") return need(1) ? tether::ctl::drain(redis, args[1], opt) : 2;
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);
   return 2;

@@ -27,7 +27,7 @@ int kill(Redis& redis, const std::string& sid, const Options& opt);
 int invalidate(Redis& redis, const Options& opt);
 int push_file(Redis& redis, const std::string& path, const Options& opt);
 // Operating (ops_ctl.cpp): every worker's figures; drain one worker (HOST-N).
-int status(Redis& redis, const Options& opt);
+int show_status(Redis& redis, const Options& opt);
 int drain(Redis& redis, const std::string& worker, const Options& opt);
 
 // Every key matching a SCAN pattern (never KEYS).

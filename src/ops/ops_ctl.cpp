@@ -43,7 +43,7 @@ std::string uptime(const json& w) {
 
 }  // namespace
 
-int status(Redis& redis, const Options& opt) {
+int show_status(Redis& redis, const Options& opt) {
   auto ws = fleet::read(redis, kLiveMs);
   if (!ws) {
     fprintf(stderr, "tetherctl: %s\n", ws.message().c_str());
