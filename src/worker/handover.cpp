@@ -56,6 +56,9 @@ std::string Handover::send(const SessionId& sid, const SessionFactory* factory, 
   body["app"] = app;
   req.body = body.dump();
   size_t n = local > 0 ? local : targets.size();
+  if (n == 0 && log::every(no_target_log_, 1000)) {
+    log::warn("handover_no_target", {{"effect", "sessions stay and end drained"}, {"workers_known", dir->size()}});
+  }
   for (size_t attempt = 0; attempt < std::min<size_t>(n, 2); ++attempt) {
     const registry::WorkerInfo* to = targets[(turn_++) % n];
     fcgi::Params params = request_params(req);

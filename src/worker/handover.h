@@ -64,6 +64,7 @@ class Handover {
   fcgi::PeerClient client_;
   std::atomic<uint64_t> turn_{0};
   std::atomic<bool> draining_{false};
+  std::atomic<int64_t> no_target_log_{0};
   mutable std::mutex mu_;
   std::unordered_set<SessionId, SessionIdHash> adopted_;
 };

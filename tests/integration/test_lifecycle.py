@@ -20,6 +20,8 @@ from common import (REPO, build_dir, can_connect, Client, Cluster,
 class DrainTest(unittest.TestCase):
     def test_sigterm_finishes_requests_in_flight_and_exits_0(self):
         with Cluster(workers=3, config={"drain_timeout_s": 15}) as c:
+            # Hand-over needs the other workers in worker 1's directory (read each heartbeat).
+            wait_until(lambda: worker_status(c, 1)["redis"]["workers_known"] == 3, 15, "3 workers known")
             # A session owned by worker 1, to check the owner-gone path after.
             owned = Client(c.port)
             self.addCleanup(owned.close)
