@@ -21,6 +21,7 @@ Exits 1 when a check fails. Everything is stopped by pid at the end.
 """
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -224,24 +225,21 @@ def main():
         print("soak: " + jr)
         ok &= len(members) >= t.acked and dup == 0
 
-        # Workflows: every ticket finished.
-        def unfinished():
-            left = []
-            for tk in t.tickets:
-                st = redis_cli(c, "HGET", "tether:wf:demo:ticket:" + tk, "status.current").strip()
-                if st not in ("done", "failed"):
-                    left.append((tk, st))
-            return left
+        # Workflows: every ticket finished (one pipelined redis-cli for all tickets).
+        def states():
+            cmds = "".join("HGET tether:wf:demo:ticket:%s status.current\n" % tk for tk in t.tickets)
+            out = subprocess.run(["redis-cli", "-p", str(c.redis_port)], input=cmds, capture_output=True,
+                                 text=True, timeout=120).stdout.split("\n")
+            return [line.strip() for line in out[:len(t.tickets)]]
         try:
-            wait_until(lambda: not unfinished(), 180, "every ticket to finish")
+            wait_until(lambda: all(st in ("done", "failed") for st in states()), 180, "every ticket to finish")
         except TimeoutError:
             pass
-        left = unfinished()
-        done = sum(1 for tk in t.tickets
-                   if redis_cli(c, "HGET", "tether:wf:demo:ticket:" + tk, "status.current").strip() == "done")
-        print("soak: workflows: %d started, %d done, %d failed, %d unfinished" % (
-            len(t.tickets), done, len(t.tickets) - done - len(left), len(left)))
-        ok &= not left
+        st = states()
+        done, failed = st.count("done"), st.count("failed")
+        left = len(t.tickets) - done - failed
+        print("soak: workflows: %d started, %d done, %d failed, %d unfinished" % (len(t.tickets), done, failed, left))
+        ok &= left == 0
 
         # Memory: RSS over each worker's life.
         for pid, samples in sorted(rss.items()):
