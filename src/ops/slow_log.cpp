@@ -29,14 +29,14 @@ int64_t SlowLog::begin() const {
 }
 
 bool SlowLog::finish(int64_t started_us, const std::string& method, const std::string& path,
-                     const std::string& pattern, int status) {
+                     const std::function<std::string()>& pattern, int status) {
   int64_t total = steady_micros() - started_us;
   if (!enabled() || total < threshold_us_) return false;
   slow_++;
   const RequestTrace& t = trace();
   auto ms = [](int64_t us) { return static_cast<double>(us / 10) / 100.0; };  // 2 decimals
   nlohmann::json f = {{"method", method},   {"path", path},
-                      {"route", pattern},   {"status", status},
+                      {"route", pattern()},   {"status", status},
                       {"total_ms", ms(total)}, {"queue_ms", ms(t.queue_us)},
                       {"session_ms", ms(t.session_us)}, {"forward_ms", ms(t.forward_us)}};
   if (t.has_session) f["session"] = hashed_sid(t.sid);

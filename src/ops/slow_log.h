@@ -10,6 +10,7 @@
 // per thread; SlowLog's counter is atomic; any acceptor thread.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <string>
 
@@ -38,8 +39,9 @@ class SlowLog {
   // Call when a request starts: clears this thread's trace, returns the start time.
   int64_t begin() const;
   // Logs the request if it took longer than the threshold; true if it did.
-  bool finish(int64_t started_us, const std::string& method, const std::string& path, const std::string& pattern,
-              int status);
+  // pattern (the rule that served it) is asked for only then.
+  bool finish(int64_t started_us, const std::string& method, const std::string& path,
+              const std::function<std::string()>& pattern, int status);
   const std::atomic<uint64_t>& count() const { return slow_; }
 
  private:

@@ -190,9 +190,12 @@ class Worker {
     std::string method = req.method, path = req.path;  // req may be moved from
     Response r = dispatch(*site, req, peer_params);
     site->templates->finish(r, &cache_->store());
-    RouteMatch m;
-    int rule = site->router.match(path, &m);
-    slow_log_.finish(start, method, path, rule < 0 ? "" : site->router.pattern(rule), r.status);
+    // The rule is matched again only for a request that is logged.
+    slow_log_.finish(start, method, path, [&] {
+      RouteMatch m;
+      int rule = site->router.match(path, &m);
+      return rule < 0 ? std::string() : site->router.pattern(rule);
+    }, r.status);
     return r;
   }
 
