@@ -1,4 +1,5 @@
-// One tetherd worker process: start-up, signals and drain (see worker.h).
+// One tetherd worker process: start-up, SIGHUP reload, signals and drain
+// (see worker.h); the dispatch rules are built in site.cpp.
 #include "worker/worker.h"
 
 #include <signal.h>
@@ -8,19 +9,14 @@
 #include <mutex>
 #include <optional>
 
-#include "cache/cached_route.h"
 #include "cache/service.h"
 #include "common/log.h"
 #include "fcgi/listener.h"
 #include "fcgi/server.h"
 #include "http/router.h"
-#include "http/static_files.h"
 #include "journal/service.h"
-#include "ops/admin_route.h"
 #include "ops/slow_log.h"
 #include "session/pool.h"
-#include "template/template_route.h"
-#include "template/templates.h"
 #include "token/token.h"
 #include "registry/bus.h"
 #include "registry/registry.h"
@@ -28,51 +24,12 @@
 #include "worker/handover.h"
 #include "worker/peer_auth.h"
 #include "worker/placement.h"
-#include "worker/session_route.h"
+#include "worker/site.h"
 #include "worker/status_route.h"
-#include "workflow/api_route.h"
 #include "workflow/engine.h"
 
 namespace tether {
 namespace {
-
-using HandlerResult = Result<std::unique_ptr<RouteHandler>>;
-
-template <class Map>
-std::string names_of(const Map& apps) {
-  std::string out;
-  for (auto& [name, f] : apps) out += (out.empty() ? "" : ", ") + name;
-  return out.empty() ? "none" : out;
-}
-
-// Finds spec (a name) in one of the registry's maps, or says what exists.
-template <class Map>
-Result<const typename Map::mapped_type*> find_named(const nlohmann::json& spec, const Map& map, const char* what) {
-  using R = Result<const typename Map::mapped_type*>;
-  if (!spec.is_string()) return R::error(std::string("expected the name of a ") + what);
-  auto it = map.find(spec.get<std::string>());
-  if (it == map.end()) {
-    return R::error(std::string("unknown ") + what + " '" + spec.get<std::string>() + "' (this program has: " +
-                    names_of(map) + ")");
-  }
-  return &it->second;
-}
-
-class ControllerRoute final : public RouteHandler {
- public:
-  explicit ControllerRoute(const Controller* c) : controller_(c) {}
-  Response serve(Request& req, const RouteMatch&) override {
-    try {
-      return (*controller_)(req);
-    } catch (const std::exception& e) {
-      log::error("controller_threw", {{"path", req.path}, {"what", e.what()}});
-      return Response::text("internal error\n", 500);
-    }
-  }
-
- private:
-  const Controller* controller_;
-};
 
 SessionTimeouts timeouts_of(const Config& c) {
   SessionTimeouts t;
@@ -129,7 +86,7 @@ class Worker {
     cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
                                             config_.route() + ":" + std::to_string(getpid()));
     if (Status s = load_workflows(); !s) return s;
-    auto site = build_site(config_);
+    auto site = build_site(config_, site_parts());
     if (!site) return site.status();
     if (site.value()->router.size() == 0) {
       log::warn("no_routes", {{"file", config_.file}, {"effect", "every request gets 404"}});
@@ -166,15 +123,12 @@ class Worker {
     return src;
   }
 
-  // What SIGHUP replaces as a whole: the dispatch rules and the templates.
-  struct Site {
-    std::shared_ptr<const Templates> templates;
-    Router router;
-  };
-
-  // Builds the rules and templates of c (its routes and templates_dir; the
-  // rest of c is not read). The error names the file.
-  Result<std::shared_ptr<const Site>> build_site(const Config& c);
+  // The worker's pieces that dispatch rules are built on (see site.h).
+  SiteParts site_parts() {
+    return SiteParts{config_,    apps_,           *codec_,         *pool_,   *forwarder_,
+                     *placement_, handover_.get(), registry_.get(), wf_defs_, wf_stats_,
+                     *cache_,    [this] { return status_sources(); }};
+  }
   // SIGHUP: the file's rules and templates again; a bad file keeps the old ones.
   void reload();
 
@@ -248,53 +202,6 @@ class Worker {
   SlowLog slow_log_{config_.slow_request_ms};
 };
 
-Result<std::shared_ptr<const Worker::Site>> Worker::build_site(const Config& c) {
-  using R = Result<std::shared_ptr<const Site>>;
-  auto templates = Templates::load(c.templates_dir);
-  if (!templates) return R::error(c.file + ": templates: " + templates.message());
-  std::shared_ptr<const Templates> tpl = templates.value();
-  std::map<std::string, RouteFactory> kinds;
-  kinds["session"] = [this](const nlohmann::json& spec) -> HandlerResult {
-    auto factory = find_named(spec, apps_.sessions, "session app");
-    if (!factory) return factory.status();
-    return std::unique_ptr<RouteHandler>(new SessionRoute(*factory, *codec_, *pool_, config_, *forwarder_, *placement_,
-                                                            handover_.get(), registry_.get()));
-  };
-  kinds["controller"] = [this](const nlohmann::json& spec) -> HandlerResult {
-    auto controller = find_named(spec, apps_.controllers, "controller");
-    if (!controller) return controller.status();
-    return std::unique_ptr<RouteHandler>(new ControllerRoute(*controller));
-  };
-  kinds["workflow"] = [this](const nlohmann::json& spec) {
-    return workflow::ApiRoute::make(spec, wf_defs_, config_.registry ? &config_.redis : nullptr, wf_stats_);
-  };
-  kinds["template"] = [tpl](const nlohmann::json& spec) { return TemplateRoute::make(spec, *tpl); };
-  kinds["file"] = [&c](const nlohmann::json& spec) { return StaticFiles::make(spec, c.base_dir); };
-  kinds["status"] = [this](const nlohmann::json& spec) { return StatusRoute::make(spec, status_sources()); };
-  kinds["admin"] = [this](const nlohmann::json& spec) { return AdminRoute::make(spec, status_sources()); };
-  kinds["ping"] = [](const nlohmann::json&) -> HandlerResult { return std::unique_ptr<RouteHandler>(new PingRoute); };
-  CacheWrapper wrap = [this, tpl](const std::string& kind, const nlohmann::json& option,
-                                  std::unique_ptr<RouteHandler> inner) -> HandlerResult {
-    auto policy = parse_cache_policy(option);
-    if (!policy) return policy.status();
-    cache::Hook hook;
-    if (!policy->hook.empty()) {
-      auto found = find_named(nlohmann::json(policy->hook), apps_.cache_hooks, "is_cacheable hook");
-      if (!found) return found.status();
-      hook = **found;
-    } else if (kind == "session" && policy->mode != CacheMode::None) {
-      return HandlerResult::error("a session rule's pages belong to one user: name an is_cacheable hook "
-                                  "(\"hook\": ...) that decides who may share them");
-    }
-    auto finish = [this, tpl](Response& r) { tpl->finish(r, &cache_->store()); };
-    return std::unique_ptr<RouteHandler>(
-        new CachedRoute(std::move(inner), std::move(policy.value()), std::move(hook), *cache_, finish));
-  };
-  auto router = Router::build(c.routes, kinds, wrap);
-  if (!router) return R::error(c.file + ": " + router.message());
-  return std::shared_ptr<const Site>(new Site{tpl, std::move(router.value())});
-}
-
 void Worker::reload() {
   ConfigOverrides ov;
   ov.host = config_.host;
@@ -305,7 +212,7 @@ void Worker::reload() {
     log::error("reload_failed", {{"error", fresh.message()}, {"effect", "the old rules stay"}});
     return;
   }
-  auto site = build_site(fresh.value());
+  auto site = build_site(fresh.value(), site_parts());
   if (!site) {
     log::error("reload_failed", {{"error", site.message()}, {"effect", "the old rules stay"}});
     return;

@@ -82,9 +82,9 @@ def worker_status(cluster, n):
     return json.loads(fcgi.get(cluster.worker_addr(n), "/tether/status").body)
 
 
-def tetherctl(cluster, *args):
+def tetherctl(cluster, *args, timeout=30):
     """Runs tetherctl against the cluster's config: (exit code, stdout, stderr)."""
     import subprocess
     r = subprocess.run([os.path.join(os.path.dirname(cluster.tetherd), "tetherctl"), "--config",
-                        cluster.config_path] + list(args), capture_output=True, text=True, timeout=30)
+                        cluster.config_path] + list(args), capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout, r.stderr

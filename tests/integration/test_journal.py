@@ -12,12 +12,7 @@ import subprocess
 import tempfile
 import unittest
 
-from common import Client, Cluster, redis_cli, stop_pid, wait_until, worker_status
-
-
-def tetherctl(cluster, *args, timeout=60):
-    return subprocess.run([os.path.join(os.path.dirname(cluster.tetherd), "tetherctl"), "--config",
-                           cluster.config_path] + list(args), capture_output=True, text=True, timeout=timeout)
+from common import Client, Cluster, redis_cli, stop_pid, tetherctl, wait_until, worker_status
 
 
 def append(client, domain, n, priority=50):
@@ -143,8 +138,9 @@ class JournalTest(unittest.TestCase):
                 os.killpg(first.pid, signal.SIGKILL)  # the consumer and its hanging handler
                 first.wait()
             self.assertEqual(zcard(c, "tether:list:c:leased"), 11, "the batch's unfinished entries stay leased")
-            r = tetherctl(c, "journal", "consume", "--domain", "c", "--max", "41", "--exec", "cat >> " + out)
-            self.assertEqual(r.returncode, 0, r.stderr)
+            code, _, err = tetherctl(c, "journal", "consume", "--domain", "c", "--max", "41", "--exec", "cat >> " + out,
+                                     timeout=60)
+            self.assertEqual(code, 0, err)
             ids = [json.loads(line)["seq"] for line in open(out).read().splitlines()]
             self.assertEqual(ids.count(10), 2, "the entry in hand at the kill was processed again")
             self.assertEqual(sorted(set(ids)), list(range(1, 51)))
@@ -152,9 +148,9 @@ class JournalTest(unittest.TestCase):
             for key in ("tether:list:c", "tether:list:c:leased"):
                 self.assertEqual(zcard(c, key), 0, key)
             self.assertEqual(redis_cli(c, "HLEN", "tether:list:c:entries").strip(), "0")
-            st = tetherctl(c, "--json", "journal", "status")
-            self.assertEqual(st.returncode, 0, st.stderr)
-            domains = {d["domain"]: d for d in json.loads(st.stdout)["domains"]}
+            code, status_out, err = tetherctl(c, "--json", "journal", "status")
+            self.assertEqual(code, 0, err)
+            domains = {d["domain"]: d for d in json.loads(status_out)["domains"]}
             self.assertEqual(domains["c"]["waiting"], 0)
 
     def test_demo_notes_feed_recently_changed(self):
