@@ -10,6 +10,7 @@ all stopped by pid. Used by `make run`, the integration tests and the benchmark.
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,6 +22,10 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_DIR = os.environ.get("TETHER_RUN_DIR", os.path.join(tempfile.gettempdir(), "tether-run"))
+
+
+# What ASan, LSan, TSan and UBSan print first in a report (to the worker's log).
+SANITIZER_REPORT = re.compile(r"(ERROR|WARNING): (Address|Leak|Thread|UndefinedBehavior)Sanitizer|runtime error: ")
 
 
 def build_dir():
@@ -128,6 +133,7 @@ class Cluster:
         shared by several Cluster hosts; then none is started here. key_file:
         the token keys to use (hosts of one cluster share them)."""
         self.own_workdir = workdir is None
+        self.reports_dir = os.path.join(build_dir(), "sanitizer-reports")  # where stop() keeps sanitizer reports
         self.workdir = workdir or tempfile.mkdtemp(prefix="tether-test-")
         self.key_file = key_file or os.path.join(self.workdir, "keys")
         self.n = workers
@@ -278,7 +284,24 @@ class Cluster:
         except OSError:
             return ""
 
+    def sanitizer_reports(self):
+        """Each worker log that holds a sanitizer report: {file name: the report's start}.
+        A worker built with SANITIZER=... writes its reports there; a worker that
+        supervisord restarted after one would otherwise go unnoticed."""
+        found = {}
+        logs = os.path.join(self.workdir, "logs")
+        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            with open(os.path.join(logs, name), errors="replace") as f:
+                text = f.read()
+            m = SANITIZER_REPORT.search(text)
+            if m:
+                found[name] = text[max(0, m.start() - 100):m.start() + 6000]
+        return found
+
     def stop(self):
+        """Stops everything by pid, then fails (AssertionError) if a worker
+        printed a sanitizer report; the reports are kept in
+        <build>/sanitizer-reports/."""
         if self.nginx:
             stop_pid(self.nginx)
         for n in list(self.workers):
@@ -288,8 +311,18 @@ class Cluster:
         if self.redis:
             stop_pid(self.redis)
         self.nginx = self.supervisord = self.redis = None
+        reports = self.sanitizer_reports()
+        if reports:
+            keep = self.reports_dir
+            os.makedirs(keep, exist_ok=True)
+            for name, text in reports.items():
+                with open(os.path.join(keep, os.path.basename(self.workdir) + "-" + name), "w") as f:
+                    f.write(text)
         if self.own_workdir and not os.environ.get("KEEP_TMP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer report in %s (kept in %s):\n%s" % (
+                ", ".join(reports), keep, next(iter(reports.values()))[:3000]))
 
     def __enter__(self):
         return self.start()

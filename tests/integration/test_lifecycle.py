@@ -154,6 +154,22 @@ class SupervisordTest(unittest.TestCase):
             wait_until(lambda: can_connect(c.worker_addr(0)), 15, "worker 0 back")
 
 
+    def test_a_sanitizer_report_in_a_worker_log_fails_the_cluster(self):
+        # A sanitizer build's worker writes its report to its log, and
+        # supervisord would restart it: stop() must still notice.
+        c = Cluster(workers=1, supervisord=True, redis=False, nginx=False).start()
+        c.reports_dir = tempfile.mkdtemp(prefix="tether-reports-")
+        self.addCleanup(shutil.rmtree, c.reports_dir, True)
+        wait_until(lambda: '"event":"listening"' in c.log(0), 15, "worker 0 listening")
+        with open(c.log_path(0), "a") as f:
+            f.write("==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x602000000010\n")
+        with self.assertRaises(AssertionError) as e:
+            c.stop()
+        self.assertIn("tether_0.log", str(e.exception))
+        self.assertEqual(len(os.listdir(c.reports_dir)), 1)
+        self.assertIsNone(c.supervisord, "everything was stopped before the failure")
+
+
 class ShippedFilesTest(unittest.TestCase):
     def test_shipped_nginx_conf_is_what_the_generator_makes(self):
         out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "cluster.py"), "nginx-conf"],
