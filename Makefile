@@ -78,14 +78,20 @@ run: deps
 stop:
 	$(PYTHON) scripts/cluster.py stop
 
+# What the instrumented processes read (every worker inherits it). A report
+# fails the test: unit tests exit non-zero, and a worker's report in its log
+# fails the test whose cluster it ran in (scripts/cluster.py).
+SAN_ENV_address := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizer/lsan.supp
+SAN_ENV_thread  := TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0"
+
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
-	BUILD=$(BUILD) TEST_FUZZ_SECONDS=$(if $(SANITIZER),0,10) bash tests/run-all.sh
+	$(SAN_ENV_$(SANITIZER)) BUILD=$(BUILD) TEST_FUZZ_SECONDS=$(if $(SANITIZER),0,10) bash tests/run-all.sh
 
 # Every test again with AddressSanitizer and with ThreadSanitizer builds.
 check-all: test
 	$(MAKE) --no-print-directory SANITIZER=address test
-	TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0" $(MAKE) --no-print-directory SANITIZER=thread test
+	$(MAKE) --no-print-directory SANITIZER=thread test
 
 unit: all
 	$(BUILD)/bin/unit_tests

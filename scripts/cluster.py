@@ -378,7 +378,14 @@ def cmd_run(args):
         signal.sigtimedwait([signal.SIGINT, signal.SIGTERM], 1.0)
     print("tether: stopping", flush=True)
     c.stop()
-    os.unlink(state)
+    remove_state(state)  # `stop` may have removed it already: it stops the same pids
+
+
+def remove_state(state):
+    try:
+        os.unlink(state)
+    except FileNotFoundError:
+        pass
 
 
 def cmd_stop(_args):
@@ -390,8 +397,7 @@ def cmd_stop(_args):
         pids = json.load(f)
     for name in ("nginx", "supervisord", "redis"):
         stop_pid(pids[name], timeout=60)
-    if os.path.exists(state):
-        os.unlink(state)
+    remove_state(state)
     print("tether: stopped")
 
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <chrono>
+#include <thread>
 
 #include "common/log.h"
 #include "fcgi/exchange.h"
@@ -28,15 +29,27 @@ FcgiServer::~FcgiServer() {
 Status FcgiServer::start() {
   if (FCGX_Init() != 0) return Status::error("FCGX_Init failed");
   std::lock_guard<std::mutex> lock(threads_mu_);
-  for (int i = 0; i < opts_.threads; ++i) spawn_locked();
+  for (int i = 0; i < opts_.threads; ++i) {
+    if (!spawn_locked()) return Status::error("could not start acceptor thread " + std::to_string(i + 1));
+  }
   return Status::ok();
 }
 
-void FcgiServer::spawn_locked() {
+bool FcgiServer::spawn_locked() {
   slots_.push_back(std::make_unique<Slot>());
   Slot* slot = slots_.back().get();
   stats_.threads++;
-  threads_.emplace_back([this, slot] { loop(*slot); });
+  try {
+    threads_.emplace_back(kAcceptorStackBytes, [this, slot] { loop(*slot); });
+  } catch (const std::system_error& e) {  // out of memory or of threads: serve with those there are
+    stats_.threads--;
+    slots_.pop_back();
+    if (log::every(spawn_failed_log_, 1000)) {
+      log::error("acceptor_thread_failed", {{"threads", threads_.size()}, {"error", e.what()}});
+    }
+    return false;
+  }
+  return true;
 }
 
 void FcgiServer::grow() {

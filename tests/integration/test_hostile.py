@@ -19,7 +19,7 @@ import time
 import unittest
 
 import fcgi
-from common import REPO, Client, Cluster, wait_until, worker_status
+from common import REPO, Client, Cluster, build_dir, wait_until, worker_status
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 TOKENS = 10000
@@ -248,6 +248,27 @@ class StalledFastCgiTest(unittest.TestCase):
                 closed += 1
         self.assertEqual(closed, len(stalled), "keepalive_idle_s is 2: every stalled connection is closed")
         self.assertEqual(fcgi.get(addr, "/t/count").status, 200)
+
+    @unittest.skipIf(os.path.basename(build_dir()) in ("address", "thread"),
+                     "a sanitizer reserves terabytes of address space: an address-space limit cannot apply")
+    def test_no_thread_left_to_add_is_logged_and_the_worker_goes_on(self):
+        # Each acceptor thread reserves a 32 MB stack; under an address-space
+        # limit the pool stops growing. Idle connections then hold every
+        # thread until keepalive_idle_s frees them.
+        c = Cluster(workers=1, nginx=False, redis=False,
+                    config={"acceptor_threads": 2, "max_acceptor_threads": 64, "keepalive_idle_s": 2})
+        c.worker_cmd = lambda n: ["prlimit", "--as=%d" % (600 << 20), "--"] + Cluster.worker_cmd(c, n)
+        c.start()
+        self.addCleanup(c.stop)
+        addr = c.worker_addr(0)
+        idle = [fcgi.connect(addr) for _ in range(16)]
+        for s in idle:
+            self.addCleanup(s.close)
+        wait_until(lambda: '"event":"acceptor_thread_failed"' in c.log(0), 15, "the failed thread to be logged")
+        self.assertIsNone(c.workers[0].poll(), "the worker lives on:\n" + c.log(0)[-2000:])
+        self.assertEqual(fcgi.get(addr, "/t/count").status, 200)  # served once keepalive_idle_s frees a thread
+        threads = worker_status(c, 0)["acceptor_threads"]["running"]
+        self.assertLess(threads, 16, "the pool stopped where the system had no more")
 
 
 if __name__ == "__main__":
