@@ -10,7 +10,6 @@ all stopped by pid. Used by `make run`, the integration tests and the benchmark.
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -20,12 +19,10 @@ import sys
 import tempfile
 import time
 
+import sanitizers
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_DIR = os.environ.get("TETHER_RUN_DIR", os.path.join(tempfile.gettempdir(), "tether-run"))
-
-
-# What ASan, LSan, TSan and UBSan print first in a report (to the worker's log).
-SANITIZER_REPORT = re.compile(r"(ERROR|WARNING): (Address|Leak|Thread|UndefinedBehavior)Sanitizer|runtime error: ")
 
 
 def build_dir():
@@ -284,20 +281,6 @@ class Cluster:
         except OSError:
             return ""
 
-    def sanitizer_reports(self):
-        """Each worker log that holds a sanitizer report: {file name: the report's start}.
-        A worker built with SANITIZER=... writes its reports there; a worker that
-        supervisord restarted after one would otherwise go unnoticed."""
-        found = {}
-        logs = os.path.join(self.workdir, "logs")
-        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
-            with open(os.path.join(logs, name), errors="replace") as f:
-                text = f.read()
-            m = SANITIZER_REPORT.search(text)
-            if m:
-                found[name] = text[max(0, m.start() - 100):m.start() + 6000]
-        return found
-
     def stop(self):
         """Stops everything by pid, then fails (AssertionError) if a worker
         printed a sanitizer report; the reports are kept in
@@ -311,18 +294,13 @@ class Cluster:
         if self.redis:
             stop_pid(self.redis)
         self.nginx = self.supervisord = self.redis = None
-        reports = self.sanitizer_reports()
-        if reports:
-            keep = self.reports_dir
-            os.makedirs(keep, exist_ok=True)
-            for name, text in reports.items():
-                with open(os.path.join(keep, os.path.basename(self.workdir) + "-" + name), "w") as f:
-                    f.write(text)
+        reports = sanitizers.keep_reports(os.path.join(self.workdir, "logs"), self.reports_dir,
+                                          os.path.basename(self.workdir))
         if self.own_workdir and not os.environ.get("KEEP_TMP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
         if reports:
             raise AssertionError("sanitizer report in %s (kept in %s):\n%s" % (
-                ", ".join(reports), keep, next(iter(reports.values()))[:3000]))
+                ", ".join(reports), self.reports_dir, next(iter(reports.values()))[:3000]))
 
     def __enter__(self):
         return self.start()
