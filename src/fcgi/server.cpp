@@ -120,17 +120,14 @@ void FcgiServer::loop(Slot& slot) {
   // FCGX_Accept_r return at once instead of accepting a connection itself,
   // without the read timeout and without growing the pool.
   FCGX_InitRequest(&fr, -1, 0);
-  int64_t last_error_log = 0;
   while (!draining_.load()) {
     if (fr.ipcFd < 0) {
       int fd = accept_connection();
       if (fd < 0) {
         if (draining_.load()) break;
         // Out of file descriptors and the like: say so at most once a second.
-        auto now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::seconds(1);
-        if (now != last_error_log) {
+        if (log::every(accept_failed_log_, 1000)) {
           log::error("accept_failed", {{"errno", -fd}, {"error", strerror(-fd)}});
-          last_error_log = now;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // back off, don't spin
         continue;

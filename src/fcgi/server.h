@@ -102,7 +102,8 @@ class FcgiServer {
   std::mutex threads_mu_;          // guards slots_ and threads_ (they grow)
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<SizedThread> threads_;  // kAcceptorStackBytes each
-  std::atomic<int64_t> spawn_failed_log_{0};
+  std::atomic<int64_t> spawn_failed_log_{0};  // log::every stamps
+  std::atomic<int64_t> accept_failed_log_{0};
 };
 
 }  // namespace tether::fcgi

@@ -225,10 +225,7 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
     s->route_ = route_;
     std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
     s->requests_ = envelope.value("requests", uint64_t(0));
-    std::string why = envelope.value("start_reason", "new");
-    for (StartReason r : {StartReason::New, StartReason::Expired, StartReason::Invalid, StartReason::Lost}) {
-      if (why == to_string(r)) s->start_reason_ = r;
-    }
+    s->start_reason_ = parse_start_reason(envelope.value("start_reason", "new"));
     if (!s->restore(envelope.contains("state") ? envelope["state"] : nlohmann::json())) {
       return Status::error("restore() refused the state");
     }

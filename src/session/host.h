@@ -17,8 +17,13 @@
 #include "session/job.h"
 #include "session/observer.h"
 #include "session/stats.h"
+#include "tether/session.h"
 
 namespace tether {
+
+// The inverse of to_string(StartReason) ("lost" -> Lost, ...); New for
+// anything else. Reasons travel as text in peer requests and hand-overs.
+StartReason parse_start_reason(const std::string& s);
 
 struct SessionTimeouts {
   Millis idle_ms = 1800 * 1000;

@@ -3,6 +3,8 @@
 
 #include "tether/session.h"
 
+#include "session/host.h"
+
 namespace tether {
 
 const char* to_string(StartReason r) {
@@ -13,6 +15,13 @@ const char* to_string(StartReason r) {
     case StartReason::Lost: return "lost";
   }
   return "?";
+}
+
+StartReason parse_start_reason(const std::string& s) {
+  for (StartReason r : {StartReason::Expired, StartReason::Invalid, StartReason::Lost}) {
+    if (s == to_string(r)) return r;
+  }
+  return StartReason::New;
 }
 
 const char* to_string(EndReason r) {

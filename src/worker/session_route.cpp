@@ -12,13 +12,6 @@
 
 namespace tether {
 
-StartReason parse_start_reason(const std::string& s) {
-  if (s == "invalid") return StartReason::Invalid;
-  if (s == "expired") return StartReason::Expired;
-  if (s == "lost") return StartReason::Lost;
-  return StartReason::New;
-}
-
 std::string SessionRoute::cookie_header(const std::string& value, bool https, bool clear) const {
   std::string h = std::string(kSessionCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Lax";
   if (https) h += "; Secure";

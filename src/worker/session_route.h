@@ -69,7 +69,4 @@ class SessionRoute final : public RouteHandler {
   Registry* registry_;
 };
 
-// "lost" -> StartReason::Lost, ...; New for anything else.
-StartReason parse_start_reason(const std::string& s);
-
 }  // namespace tether
