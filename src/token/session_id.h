@@ -13,6 +13,8 @@ struct SessionId {
 
   static SessionId random();  // libsodium randombytes_buf
   std::string hex() const;    // 32 lower-case hex digits
+  // The inverse of hex(): false unless hex is exactly 32 hex digits.
+  static bool from_hex(const std::string& hex, SessionId* out);
   bool operator==(const SessionId& o) const { return bytes == o.bytes; }
   bool operator!=(const SessionId& o) const { return bytes != o.bytes; }
 };

@@ -46,6 +46,12 @@ std::string SessionId::hex() const {
   return std::string(out, 32);
 }
 
+bool SessionId::from_hex(const std::string& hex, SessionId* out) {
+  size_t len = 0;
+  return sodium_hex2bin(out->bytes.data(), out->bytes.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) == 0 &&
+         len == out->bytes.size();
+}
+
 std::string make_route(const std::string& host, int worker) {
   return host + "-" + std::to_string(worker);
 }

@@ -1,23 +1,13 @@
 // Session hand-over between workers on drain (see handover.h).
 #include "worker/handover.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cstdlib>
 
 #include "common/log.h"
+#include "token/token.h"
 
 namespace tether {
-namespace {
-
-bool parse_sid(const std::string& hex, SessionId* out) {
-  size_t len = 0;
-  return sodium_hex2bin(out->bytes.data(), out->bytes.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) == 0 &&
-         len == out->bytes.size();
-}
-
-}  // namespace
 
 std::string Handover::app_name(const SessionFactory* factory) const {
   for (const auto& [name, f] : apps_) {
@@ -67,7 +57,7 @@ std::string Handover::send(const SessionId& sid, const SessionFactory* factory, 
     auto r = client_.call(to->addr, params, req.body, config_.quick_timeout_ms, config_.request_timeout_s * 1000);
     if (r.kind == fcgi::CallResult::Kind::Ok && r.response.status == 200) return to->addr;
     log::warn("handover_refused", {{"session", sid.hex().substr(0, 12)},
-                                   {"to", to->host + "-" + std::to_string(to->worker)},
+                                   {"to", make_route(to->host, to->worker)},
                                    {"status", r.kind == fcgi::CallResult::Kind::Ok ? r.response.status : 0},
                                    {"error", r.kind == fcgi::CallResult::Kind::Ok ? r.response.body : r.error}});
     if (r.kind != fcgi::CallResult::Kind::Ok) client_.forget(to->addr);
@@ -82,7 +72,7 @@ Response Handover::receive(const Request& req, const Forwarded& from) {
   auto j = nlohmann::json::parse(req.body, nullptr, false);
   if (!j.is_object() || !j.contains("sid") || !j["sid"].is_string()) return refuse(400, "handover: expected an envelope");
   SessionId sid;
-  if (!parse_sid(j["sid"].get<std::string>(), &sid)) return refuse(400, "handover: bad session id");
+  if (!SessionId::from_hex(j["sid"].get<std::string>(), &sid)) return refuse(400, "handover: bad session id");
   auto app = apps_.find(j.value("app", ""));
   if (app == apps_.end()) return refuse(409, "handover: no session app named " + j.value("app", std::string("?")));
   size_t dash = from.from.rfind('-');

@@ -39,7 +39,7 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
     } else {
       std::string addr = forwarder_.address_of(claims->host, claims->worker);
       if (!addr.empty()) {
-        fcgi::CallResult r = forward(addr, req, "", claims->host + "-" + std::to_string(claims->worker));
+        fcgi::CallResult r = forward(addr, req, "", make_route(claims->host, claims->worker));
         if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
         if (r.kind == fcgi::CallResult::Kind::Failed) {
           // The owner took the request and then failed: it may have run, so
@@ -86,7 +86,7 @@ std::optional<Response> SessionRoute::follow_move(Request& req, const SessionId&
   const registry::Owner& now = (*entry)->owner;
   if (now.host == was_host && now.worker == was_worker) return std::nullopt;
   if (now.host == config_.host && now.worker == config_.worker) return std::nullopt;  // ours, yet not here
-  fcgi::CallResult r = forward(now.addr, req, "", now.host + "-" + std::to_string(now.worker));
+  fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
   if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
   if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
   return std::nullopt;

@@ -247,11 +247,7 @@ int Worker::serve() {
     bus_->on("kill", [this](const nlohmann::json& m) {
       SessionId sid;
       std::string hex = m.value("sid", "");
-      size_t len = 0;
-      if (sodium_hex2bin(sid.bytes.data(), sid.bytes.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) != 0 ||
-          len != sid.bytes.size()) {
-        return;
-      }
+      if (!SessionId::from_hex(hex, &sid)) return;
       if (pool_->kill(sid)) log::info("session_killed", {{"session", hex.substr(0, 12)}});
     });
     bus_->on("drain", [this](const nlohmann::json& m) {

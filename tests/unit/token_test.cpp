@@ -330,5 +330,16 @@ TEST_F(KeyFileTest, DirectoryRefused) {
   EXPECT_FALSE(TokenCodec::from_key_file(sub));
 }
 
+TEST(SessionIdTest, FromHexReadsWhatHexWritesAndNothingElse) {
+  SessionId a = SessionId::random(), b;
+  ASSERT_TRUE(SessionId::from_hex(a.hex(), &b));
+  EXPECT_EQ(a, b);
+  std::string h = a.hex();
+  EXPECT_FALSE(SessionId::from_hex(h.substr(0, 31), &b));    // short
+  EXPECT_FALSE(SessionId::from_hex(h + "00", &b));           // long
+  EXPECT_FALSE(SessionId::from_hex("zz" + h.substr(2), &b));  // not hex
+  EXPECT_FALSE(SessionId::from_hex("", &b));
+}
+
 }  // namespace
 }  // namespace tether
