@@ -229,12 +229,18 @@ bool FcgiServer::wait_drained(int64_t timeout_ms) {
 }
 
 void FcgiServer::stop() {
-  // Draining: grow() adds no thread any more, so the list is final.
-  std::lock_guard<std::mutex> lock(threads_mu_);
-  for (auto& t : threads_) {
+  begin_drain();  // no-op if drain began: the threads leave their accept(2)
+  // Taken out of the list, then joined without the lock: a thread that has
+  // just accepted a connection calls grow(), which takes the lock (and,
+  // draining, adds nothing). Joining under it deadlocked with that thread.
+  std::vector<SizedThread> threads;
+  {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) {
     if (t.joinable()) t.join();
   }
-  threads_.clear();
 }
 
 }  // namespace tether::fcgi

@@ -88,3 +88,12 @@ def tetherctl(cluster, *args, timeout=30):
     r = subprocess.run([os.path.join(os.path.dirname(cluster.tetherd), "tetherctl"), "--config",
                         cluster.config_path] + list(args), capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout, r.stderr
+
+
+def stopped_all(pid):
+    """Every thread of pid is in state T (stopped)."""
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            states.append(f.read().rsplit(")", 1)[1].split()[0])
+    return bool(states) and all(s == "T" for s in states)

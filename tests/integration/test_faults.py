@@ -18,7 +18,7 @@ import time
 import unittest
 
 import fcgi
-from common import Client, Cluster, redis_cli, session_keys, wait_until, worker_status
+from common import Client, Cluster, redis_cli, session_keys, stopped_all, wait_until, worker_status
 
 CONFIG = {"heartbeat_ms": 300, "quick_timeout_ms": 500}
 
@@ -34,41 +34,51 @@ def entries(c):
     return out
 
 
-def stopped_all(pid):
-    """Every thread of pid is in state T (stopped)."""
-    states = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-            states.append(f.read().rsplit(")", 1)[1].split()[0])
-    return bool(states) and all(s == "T" for s in states)
-
-
 def live_sessions(c):
     return sum(worker_status(c, n)["sessions"]["live"] for n in c.workers)
 
 
 class Load:
     """clients each make `rounds` requests of /t/count through nginx, in
-    their own threads; every reply is recorded (status, body)."""
+    their own threads; every reply is recorded (status, body). With
+    after=k a client also goes on until it has made k requests after
+    mark() (a fault injected), at most `rounds` more, so every client is
+    seen on both sides of the fault however the threads were scheduled."""
 
-    def __init__(self, clients, rounds):
-        self.clients, self.rounds = clients, rounds
+    def __init__(self, clients, rounds, after=0):
+        self.clients, self.rounds, self.after = clients, rounds, after
         self.replies = [[] for _ in clients]
-        self.done = threading.Event()
+        self.marked_at = None
         self.count = 0
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(len(clients))]
 
+    def satisfied(self, i):
+        if not self.after:
+            return True
+        with self.lock:
+            return self.marked_at is not None and len(self.replies[i]) - self.marked_at[i] >= self.after
+
     def run(self, i):
-        for _ in range(self.rounds):
+        for n in range(self.rounds * (2 if self.after else 1)):
+            if n >= self.rounds and self.satisfied(i):
+                break
             try:
                 status, _, data = self.clients[i].request("/t/count")
                 body = json.loads(data) if status == 200 else {}
             except (OSError, ValueError) as e:
                 status, body = repr(e), {}
-            self.replies[i].append((status, body))
             with self.lock:
+                self.replies[i].append((status, body))
                 self.count += 1
+
+    def fewest(self):
+        with self.lock:
+            return min(len(rs) for rs in self.replies)
+
+    def mark(self):
+        with self.lock:
+            self.marked_at = [len(rs) for rs in self.replies]
 
     def start(self):
         for t in self.threads:
@@ -129,16 +139,20 @@ class FaultTest(unittest.TestCase):
     def test_kill_9_a_worker_under_load(self):
         c = self.cluster(idle_timeout_s=4)
         clients = self.clients_on(c, ["h1-0", "h1-1", "h1-2"] * 4)
-        load = Load(clients, 40).start()
-        wait_until(lambda: load.count >= 60, 30, "load to be under way")
+        # Killed while every client is under way; each goes on for 10 requests after the kill.
+        load = Load(clients, 40, after=10).start()
+        wait_until(lambda: load.fewest() >= 3, 30, "every client to be under way")
         os.kill(c.workers[1].pid, signal.SIGKILL)
         c.workers[1].wait(10)
+        load.mark()
         del c.workers[1]
         self.assertTrue(load.join(120), "load still running after 2 minutes")
         # nginx sent each request for the dead worker to a live one: no error reached a client.
         self.assertEqual(load.failures(), [])
         # Exactly the four sessions on h1-1 were lost, each once; the others never noticed.
-        self.assertEqual(self.assert_sessions_continue(load, dead="h1-1"), 4)
+        self.assertEqual(self.assert_sessions_continue(load, dead="h1-1"), 4,
+                         [(rs[0][1]["owner"], rs[-1][1]["owner"], len(rs), m) for rs, m in zip(load.replies,
+                                                                                 load.marked_at)])
         # The live workers' entries are exactly their sessions (the four lost ones made again)...
         wait_until(lambda: len([w for w, _ in entries(c).values() if w != 1]) == live_sessions(c) == 12, 10,
                    "registry == live sessions")

@@ -12,8 +12,8 @@ import time
 import unittest
 
 import fcgi
-from common import (Client, Cluster, free_port, passthrough_server, redis_cli, session_keys, tetherctl, wait_until,
-                    worker_status)
+from common import (Client, Cluster, free_port, passthrough_server, redis_cli, session_keys, stopped_all, tetherctl,
+                    wait_until, worker_status)
 
 
 def wait_directories(cluster, n):
@@ -208,6 +208,7 @@ class FailureTest(unittest.TestCase):
         pid = c.workers[1].pid
         os.kill(pid, signal.SIGSTOP)
         self.addCleanup(os.kill, pid, signal.SIGCONT)
+        wait_until(lambda: stopped_all(pid), 10, "every thread of worker 1 to stop")
         try:
             reply = fcgi.get(c.worker_addr(0), "/t/count", cookie="tether_sid=" + cl.cookie)
         except TimeoutError:  # seen twice in full ASan runs, never alone: keep what the workers said

@@ -7,8 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
+#include <thread>
 #include <vector>
 
 #include "fcgi/client.h"
@@ -47,15 +50,20 @@ class FcgiServerTest : public ::testing::Test {
     if (listen_fd_ >= 0) ::close(listen_fd_);
     std::filesystem::remove_all(dir_);
   }
-  // A connection that sends the first byte of a record header, then nothing.
-  int stalled_client() {
+  // A connection to dir_/name that has sent nothing yet.
+  int connected_client(const std::string& name = "w.sock") {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, (dir_ + "/w.sock").c_str(), sizeof sa.sun_path - 1);
+    std::strncpy(sa.sun_path, (dir_ + "/" + name).c_str(), sizeof sa.sun_path - 1);
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    EXPECT_EQ(::send(fd, "\x01", 1, MSG_NOSIGNAL), 1);
     clients_.push_back(fd);
+    return fd;
+  }
+  // A connection that sends the first byte of a record header, then nothing.
+  int stalled_client() {
+    int fd = connected_client();
+    EXPECT_EQ(::send(fd, "\x01", 1, MSG_NOSIGNAL), 1);
     return fd;
   }
   fcgi::CallResult get() {
@@ -89,6 +97,43 @@ TEST_F(FcgiServerTest, StalledConnectionIsClosedAfterTheIdleTimeout) {
   char c;
   EXPECT_LE(::recv(fd, &c, 1, 0), 0);  // closed, nothing said
   EXPECT_EQ(get().kind, fcgi::CallResult::Kind::Ok);
+}
+
+// Regression: stop() joined the threads holding the lock that grow() takes,
+// so a thread that had just accepted a connection (and, the last one
+// listening, asked for another) deadlocked the shutdown. One acceptor
+// thread, a connection, drain and stop() at once: many times, each with a watchdog.
+TEST_F(FcgiServerTest, StopRightAfterAnAcceptReturns) {
+  server_.reset();  // the fixture's server: out of the way
+  for (int i = 0; i < 50; ++i) {
+    std::string name = "s" + std::to_string(i) + ".sock";
+    auto fd = fcgi::open_listener("unix:" + dir_ + "/" + name);
+    ASSERT_TRUE(fd) << fd.message();
+    fcgi::ServerOptions opts;
+    opts.threads = 1;
+    opts.max_threads = 4;
+    auto server = std::make_unique<fcgi::FcgiServer>(
+        fd.value(), opts, [](Request&, const std::map<std::string, std::string>&) { return Response::text("ok"); },
+        stats_);
+    ASSERT_TRUE(server->start());
+    // Sends nothing and has finished sending: closing it does not wait
+    // (libfcgi's close lingers up to 2 s for a peer that has not).
+    ::shutdown(connected_client(name), SHUT_WR);
+    std::promise<void> stopped;
+    std::thread stopper([&server, &stopped] {
+      server->begin_drain();  // as a worker stops
+      server->wait_drained(5000);
+      server->stop();
+      stopped.set_value();
+    });
+    if (stopped.get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      stopper.detach();   // deadlocked: leave it and the server be, report
+      server.release();  // NOLINT(bugprone-unused-return-value): destroying it would hang too
+      FAIL() << "stop() did not return within 10 s (round " << i << ")";
+    }
+    stopper.join();
+    ::close(fd.value());
+  }
 }
 
 }  // namespace
