@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/route.h"
+
 namespace tether {
 namespace {
 
@@ -96,7 +98,7 @@ const std::set<std::string> kKnownFields = {
 
 }  // namespace
 
-std::string Config::route() const { return host + "-" + std::to_string(worker); }
+std::string Config::route() const { return make_route(host, worker); }
 
 std::string resolve_path(const Config& c, const std::string& p) {
   if (p.empty() || p[0] == '/') return p;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/route.h"
 #include "registry/entries.h"
 
 namespace tether::ctl {
@@ -131,7 +132,7 @@ int workers(Redis& redis, const Options& opt) {
   if (!ws) return fail(ws.message());
   json rows = json::array();
   for (const auto& w : *ws) {
-    rows.push_back({{"worker", w.host + "-" + std::to_string(w.worker)}, {"addr", w.addr}, {"pid", w.pid},
+    rows.push_back({{"worker", make_route(w.host, w.worker)}, {"addr", w.addr}, {"pid", w.pid},
                     {"sessions", w.sessions}, {"accepting", w.accepting}, {"heartbeat", w.heartbeat_ms}});
   }
   if (opt.json) {

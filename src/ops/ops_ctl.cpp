@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/route.h"
 #include "ops/ctl.h"
 #include "ops/fleet.h"
 #include "ops/metrics.h"
@@ -56,7 +57,7 @@ int show_status(Redis& redis, const Options& opt) {
   printf("%-10s %-8s %-6s %-4s %10s %6s %8s %8s %8s %8s %8s %6s %5s\n", "WORKER", "PID", "UP", "ACPT", "REQUESTS",
          "FLIGHT", "SESSIONS", "CREATED", "ENDED", "FWD_OUT", "FWD_IN", "SLOW", "REDIS");
   for (const auto& w : *ws) {
-    std::string name = w.value("host", "?") + "-" + std::to_string(w.value("worker", 0));
+    std::string name = make_route(w.value("host", "?"), w.value("worker", 0));
     printf("%-10s %-8lld %-6s %-4s %10lld %6lld %8lld %8lld %8lld %8lld %8lld %6lld %5s\n", name.c_str(),
            static_cast<long long>(w.value("pid", int64_t(0))), uptime(w).c_str(),
            w.value("accepting", false) ? "yes" : "no", (long long)figure(w, "requests", "accepted"),

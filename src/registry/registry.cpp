@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/route.h"
 
 namespace tether {
 namespace {
@@ -256,7 +257,7 @@ Status Registry::take_over(const SessionId& sid, const registry::Owner& from, in
   } else {
     const registry::Owner& o = (*entry)->owner;
     if (o.host != from.host || o.worker != from.worker) {
-      return Status::error("owned by " + o.host + "-" + std::to_string(o.worker) + ", not by the sender");
+      return Status::error("owned by " + make_route(o.host, o.worker) + ", not by the sender");
     }
     auto r = conn.command(registry::transfer_argv(config_.redis.prefix, sid, (*entry)->epoch, config_.me,
                                                   unix_millis(), config_.session_ttl_ms));

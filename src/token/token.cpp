@@ -52,10 +52,6 @@ bool SessionId::from_hex(const std::string& hex, SessionId* out) {
          len == out->bytes.size();
 }
 
-std::string make_route(const std::string& host, int worker) {
-  return host + "-" + std::to_string(worker);
-}
-
 TokenKey::TokenKey(const uint8_t* bytes) {
   std::memcpy(key_.data(), bytes, key_.size());
   uint8_t digest[crypto_generichash_BYTES];

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/route.h"
 #include "token/session_id.h"
 
 namespace tether {
@@ -34,8 +35,6 @@ struct TokenClaims {
   int worker = 0;
   int64_t issued = 0;  // unix seconds
 };
-
-std::string make_route(const std::string& host, int worker);
 
 class TokenKey {
  public:

@@ -20,15 +20,22 @@ std::string Forwarder::address_of(const std::string& host, int worker) const {
   return "";
 }
 
-fcgi::CallResult Forwarder::forward(const std::string& addr, const Request& req, const std::string& reason) {
+fcgi::CallResult Forwarder::call(const std::string& addr, const Request& req, const std::string& reason) {
   fcgi::Params params = request_params(req);
   fcgi::Params proof = auth_.sign(req, config_.route(), reason);
   params.insert(params.end(), proof.begin(), proof.end());
-  stats_.out++;
   auto r = client_.call(addr, params, req.body, config_.quick_timeout_ms, config_.request_timeout_s * 1000);
   if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {
-    stats_.lost++;
     client_.forget(addr);
+  }
+  return r;
+}
+
+fcgi::CallResult Forwarder::forward(const std::string& addr, const Request& req, const std::string& reason) {
+  stats_.out++;
+  auto r = call(addr, req, reason);
+  if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {
+    stats_.lost++;
   } else if (r.kind == fcgi::CallResult::Kind::Failed) {
     stats_.failed++;
   }

@@ -33,8 +33,12 @@ class Forwarder {
 
   // "" when the worker is not known to be alive.
   std::string address_of(const std::string& host, int worker) const;
-  // Forwards req, signed, with the reason a new session is needed ("" if none).
+  // Forwards req, signed, with the reason a new session is needed ("" if none),
+  // counted in stats().
   fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason);
+  // The same signed peer call, not counted (the hand-over of a session). A
+  // peer that is gone or silent has its idle connections closed.
+  fcgi::CallResult call(const std::string& addr, const Request& req, const std::string& reason);
   ForwardStats& stats() { return stats_; }
   const ForwardStats& stats() const { return stats_; }
 

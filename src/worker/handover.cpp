@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/log.h"
+#include "common/route.h"
 #include "token/token.h"
 
 namespace tether {
@@ -51,16 +52,12 @@ std::string Handover::send(const SessionId& sid, const SessionFactory* factory, 
   }
   for (size_t attempt = 0; attempt < std::min<size_t>(n, 2); ++attempt) {
     const registry::WorkerInfo* to = targets[(turn_++) % n];
-    fcgi::Params params = request_params(req);
-    fcgi::Params proof = auth_.sign(req, config_.route(), "");
-    params.insert(params.end(), proof.begin(), proof.end());
-    auto r = client_.call(to->addr, params, req.body, config_.quick_timeout_ms, config_.request_timeout_s * 1000);
+    auto r = forwarder_.call(to->addr, req, "");
     if (r.kind == fcgi::CallResult::Kind::Ok && r.response.status == 200) return to->addr;
     log::warn("handover_refused", {{"session", sid.hex().substr(0, 12)},
                                    {"to", make_route(to->host, to->worker)},
                                    {"status", r.kind == fcgi::CallResult::Kind::Ok ? r.response.status : 0},
                                    {"error", r.kind == fcgi::CallResult::Kind::Ok ? r.response.body : r.error}});
-    if (r.kind != fcgi::CallResult::Kind::Ok) client_.forget(to->addr);
   }
   return "";
 }

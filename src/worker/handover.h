@@ -5,7 +5,7 @@
 // Sending (drain): each session thread offers its sessions in turn
 // (SessionPool::hand_over); a session whose app gives a snapshot() is sent
 // as a peer FastCGI request POST /tether/handover, signed like a forwarded
-// request (peer_auth.h), to a live worker that accepts sessions (round
+// request (Forwarder::call), to a live worker that accepts sessions (round
 // robin, this host's first). The session thread waits for the answer, so a
 // request for that session queued behind the move runs after it and is
 // forwarded to the new owner (SessionJob::moved_to).
@@ -19,18 +19,17 @@
 //
 // Thread safety: move_all() from the control thread; send() runs on session
 // threads; receive() and adopted() on acceptor threads. The adopted set is
-// locked; the peer client is thread-safe.
+// locked; the forwarder is thread-safe.
 #pragma once
 #include <mutex>
 #include <string>
 #include <unordered_set>
 
 #include "config/config.h"
-#include "fcgi/client.h"
 #include "http/router.h"
 #include "registry/registry.h"
 #include "session/pool.h"
-#include "worker/peer_auth.h"
+#include "worker/forwarder.h"
 
 namespace tether {
 
@@ -38,9 +37,9 @@ inline constexpr const char* kHandoverPath = "/tether/handover";
 
 class Handover {
  public:
-  Handover(const Config& config, const PeerAuth& auth, SessionPool& pool, Registry& registry,
+  Handover(const Config& config, Forwarder& forwarder, SessionPool& pool, Registry& registry,
            const std::map<std::string, SessionFactory>& apps)
-      : config_(config), auth_(auth), pool_(pool), registry_(registry), apps_(apps) {}
+      : config_(config), forwarder_(forwarder), pool_(pool), registry_(registry), apps_(apps) {}
 
   // Moves every session that has a snapshot; returns how many moved.
   size_t move_all();
@@ -57,11 +56,10 @@ class Handover {
   std::string app_name(const SessionFactory* factory) const;
 
   const Config& config_;
-  const PeerAuth& auth_;
+  Forwarder& forwarder_;
   SessionPool& pool_;
   Registry& registry_;
   const std::map<std::string, SessionFactory>& apps_;
-  fcgi::PeerClient client_;
   std::atomic<uint64_t> turn_{0};
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> no_target_log_{0};

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/route.h"
 #include "ops/slow_log.h"
 #include "worker/forwarder.h"
 #include "worker/handover.h"

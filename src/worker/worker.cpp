@@ -80,7 +80,7 @@ class Worker {
     journal_ = std::move(*journal);
     placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
                        apps_.placement);
-    if (registry_) handover_ = std::make_unique<Handover>(config_, *peer_auth_, *pool_, *registry_, apps_.sessions);
+    if (registry_) handover_ = std::make_unique<Handover>(config_, *forwarder_, *pool_, *registry_, apps_.sessions);
     auto settings = parse_cache_settings(config_.cache, config_.base_dir);
     if (!settings) return Status::error(config_.file + ": " + settings.message());
     cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
