@@ -35,9 +35,7 @@ class FcgiServerTest : public ::testing::Test {
     opts.threads = 2;
     opts.max_threads = 64;
     opts.keepalive_idle_s = 1;
-    server_ = std::make_unique<fcgi::FcgiServer>(
-        listen_fd_, opts, [](Request&, const std::map<std::string, std::string>&) { return Response::text("ok"); },
-        stats_);
+    server_ = make_server(listen_fd_, opts);
     ASSERT_TRUE(server_->start());
   }
   void TearDown() override {
@@ -49,6 +47,11 @@ class FcgiServerTest : public ::testing::Test {
     }
     if (listen_fd_ >= 0) ::close(listen_fd_);
     std::filesystem::remove_all(dir_);
+  }
+  // A server on fd whose every request gets "ok".
+  std::unique_ptr<fcgi::FcgiServer> make_server(int fd, const fcgi::ServerOptions& opts) {
+    return std::make_unique<fcgi::FcgiServer>(
+        fd, opts, [](Request&, const std::map<std::string, std::string>&) { return Response::text("ok"); }, stats_);
   }
   // A connection to dir_/name that has sent nothing yet.
   int connected_client(const std::string& name = "w.sock") {
@@ -112,9 +115,7 @@ TEST_F(FcgiServerTest, StopRightAfterAnAcceptReturns) {
     fcgi::ServerOptions opts;
     opts.threads = 1;
     opts.max_threads = 4;
-    auto server = std::make_unique<fcgi::FcgiServer>(
-        fd.value(), opts, [](Request&, const std::map<std::string, std::string>&) { return Response::text("ok"); },
-        stats_);
+    auto server = make_server(fd.value(), opts);
     ASSERT_TRUE(server->start());
     // Sends nothing and has finished sending: closing it does not wait
     // (libfcgi's close lingers up to 2 s for a peer that has not).
@@ -127,7 +128,7 @@ TEST_F(FcgiServerTest, StopRightAfterAnAcceptReturns) {
       stopped.set_value();
     });
     if (stopped.get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      stopper.detach();   // deadlocked: leave it and the server be, report
+      stopper.detach();  // deadlocked: leave it and the server be, report
       server.release();  // NOLINT(bugprone-unused-return-value): destroying it would hang too
       FAIL() << "stop() did not return within 10 s (round " << i << ")";
     }
