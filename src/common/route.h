@@ -1,11 +1,29 @@
-// make_route: a worker's name across the cluster, "{host}-{worker}" (h1-0):
-// the token's route, nginx's sticky key, log and tetherctl output, the
-// registry's error messages. Stateless; safe from any thread.
+// make_route / parse_route: a worker's name across the cluster,
+// "{host}-{worker}" (h1-0): the token's route, nginx's sticky key, log and
+// tetherctl output, the registry's error messages, a peer's signed sender.
+// Stateless; safe from any thread.
 #pragma once
+#include <charconv>
 #include <string>
 
 namespace tether {
 
 inline std::string make_route(const std::string& host, int worker) { return host + "-" + std::to_string(worker); }
+
+// The inverse of make_route: false unless route is a non-empty host, '-',
+// and a worker number of decimal digits only that fits an int.
+inline bool parse_route(const std::string& route, std::string* host, int* worker) {
+  size_t dash = route.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == route.size()) return false;
+  const char* first = route.data() + dash + 1;
+  const char* last = route.data() + route.size();
+  if (*first < '0' || *first > '9') return false;  // from_chars would take a sign
+  int n = 0;
+  auto [end, ec] = std::from_chars(first, last, n);
+  if (ec != std::errc() || end != last) return false;
+  *host = route.substr(0, dash);
+  *worker = n;
+  return true;
+}
 
 }  // namespace tether

@@ -73,14 +73,12 @@ int show_status(Redis& redis, const Options& opt) {
 }
 
 int drain(Redis& redis, const std::string& worker, const Options& opt) {
-  size_t dash = worker.rfind('-');
-  if (dash == std::string::npos || dash == 0 || dash + 1 == worker.size() ||
-      worker.find_first_not_of("0123456789", dash + 1) != std::string::npos) {
+  std::string host;
+  int n = 0;
+  if (!parse_route(worker, &host, &n)) {
     fprintf(stderr, "tetherctl: expected a worker as HOST-N (e.g. h1-2), got \"%s\"\n", worker.c_str());
     return 2;
   }
-  std::string host = worker.substr(0, dash);
-  int n = atoi(worker.c_str() + dash + 1);
   auto live = [&]() -> Result<bool> {
     auto ws = registry::read_workers(redis, unix_millis(), kLiveMs);
     if (!ws) return ws.status();

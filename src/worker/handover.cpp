@@ -2,11 +2,9 @@
 #include "worker/handover.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "common/log.h"
 #include "common/route.h"
-#include "token/token.h"
 
 namespace tether {
 
@@ -72,9 +70,8 @@ Response Handover::receive(const Request& req, const Forwarded& from) {
   if (!SessionId::from_hex(j["sid"].get<std::string>(), &sid)) return refuse(400, "handover: bad session id");
   auto app = apps_.find(j.value("app", ""));
   if (app == apps_.end()) return refuse(409, "handover: no session app named " + j.value("app", std::string("?")));
-  size_t dash = from.from.rfind('-');
-  if (dash == std::string::npos) return refuse(400, "handover: bad sender route");
-  registry::Owner sender{from.from.substr(0, dash), atoi(from.from.c_str() + dash + 1), ""};
+  registry::Owner sender;
+  if (!parse_route(from.from, &sender.host, &sender.worker)) return refuse(400, "handover: bad sender route");
   if (Status s = pool_.adopt(sid, &app->second, j); !s) return refuse(409, "handover: " + s.message());
   if (Status s = registry_.take_over(sid, sender, j.value("created", int64_t(0))); !s) {
     pool_.kill(sid);  // not ours in the registry: the sender keeps it

@@ -234,6 +234,20 @@ TEST_F(TokenTest, RouteOfNeedsNoKey) {
   EXPECT_EQ(make_route("h1", 7), "h1-7");
 }
 
+TEST(Route, ParseIsTheInverseOfMakeAndStrict) {
+  std::string host;
+  int worker = -1;
+  ASSERT_TRUE(parse_route(make_route("h1", 7), &host, &worker));
+  EXPECT_EQ(host, "h1");
+  EXPECT_EQ(worker, 7);
+  ASSERT_TRUE(parse_route("a-b-12", &host, &worker));  // the last dash splits
+  EXPECT_EQ(host, "a-b");
+  EXPECT_EQ(worker, 12);
+  for (const char* bad : {"", "h1", "h1-", "-3", "h1-x", "h1-3x", "h1-+3", "h1- 3", "h1-99999999999"}) {
+    EXPECT_FALSE(parse_route(bad, &host, &worker)) << bad;
+  }
+}
+
 // Key files, in a private temporary directory.
 class KeyFileTest : public TokenTest {
  protected:
