@@ -137,7 +137,7 @@ FUZZ_FLAGS   := -std=c++20 -O1 -g -Wall -Wextra -Werror -pthread -Iinclude -Isrc
                 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_NAMES   := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(wildcard tests/fuzz/*_fuzz.cpp))
 FUZZ_SRCS_token   := src/token/token.cpp
-FUZZ_SRCS_cookie  := src/http/parse.cpp
+FUZZ_SRCS_cookie  := src/http/parse.cpp src/common/json.cpp
 FUZZ_SRCS_records := src/fcgi/records.cpp
 FUZZ_SRCS_config  := src/config/config.cpp
 FUZZ_SRCS_router  := src/http/router.cpp

@@ -3,6 +3,8 @@
 // changed) by the session thread that runs the handler. Not shared after that.
 #pragma once
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +35,11 @@ struct Request {
   std::string query_param(std::string_view name) const;
   // The first value of an application/x-www-form-urlencoded body field.
   std::string form_param(std::string_view name) const;
+  // The body as JSON, or nullopt when it is not valid JSON or nests deeper
+  // than 64 levels (a deeper value would make copying or dumping it recurse
+  // that deep). Never throws. Dump what you send back with
+  // error_handler_t::replace: a client's strings need not be valid UTF-8.
+  std::optional<nlohmann::json> json_body() const;
 };
 
 }  // namespace tether

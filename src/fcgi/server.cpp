@@ -13,6 +13,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/firewall.h"
 #include "common/log.h"
 #include "fcgi/exchange.h"
 
@@ -155,7 +156,19 @@ void FcgiServer::loop(Slot& slot) {
     // closed now (ipcFd is -1 again).
     if (rc < 0) continue;
     stats_.in_flight++;
-    serve_one(&fr);
+    // The firewall: nothing thrown while serving (a handler, a hook, tether's
+    // own code) leaves this thread; the client gets a 500 if nothing was sent.
+    bool wrote = false;
+    if (!firewall::guard("fcgi.request", [&] { serve_one(&fr, &wrote); })) {
+      stats_.failed++;
+      if (!wrote) {
+        // Best effort: the reply may be half written; then libfcgi's stream is closed after it.
+        firewall::guard("fcgi.error_reply", [&] {
+          write_response(fr, Response::text("internal error\n", 500), false);
+        });
+      }
+      fr.keepConnection = 0;
+    }
     if (draining_.load()) fr.keepConnection = 0;  // close after the reply
     FCGX_Finish_r(&fr);
     stats_.in_flight--;
@@ -164,7 +177,7 @@ void FcgiServer::loop(Slot& slot) {
   stats_.threads--;
 }
 
-void FcgiServer::serve_one(FCGX_Request* fr) {
+void FcgiServer::serve_one(FCGX_Request* fr, bool* wrote) {
   Request req;
   std::map<std::string, std::string> peer_params;
   read_params(*fr, req, &peer_params);
@@ -180,6 +193,7 @@ void FcgiServer::serve_one(FCGX_Request* fr) {
         if (peer_hung_up(fr->ipcFd)) {
           stats_.abandoned++;
           fr->keepConnection = 0;
+          *wrote = true;  // nothing is to be sent
           return;
         }
         // A peer forwarded this: tell it at once that this worker is alive,
@@ -199,6 +213,7 @@ void FcgiServer::serve_one(FCGX_Request* fr) {
       resp = Response::text("request body cut short\n", 400);
       break;
   }
+  *wrote = true;
   if (!write_response(*fr, resp, req.method == "HEAD")) stats_.write_failed++;
 }
 

@@ -58,6 +58,7 @@ struct ServerStats {
   std::atomic<uint64_t> broken{0};        // bodies cut short by the peer
   std::atomic<uint64_t> write_failed{0};  // replies the peer did not take
   std::atomic<uint64_t> abandoned{0};     // forwarded requests not run: the peer had given up
+  std::atomic<uint64_t> failed{0};        // requests whose serving threw (500; see common/firewall.h)
   std::atomic<int> in_flight{0};          // requests between accept and finish
   std::atomic<int> threads{0};            // acceptor threads running
   std::atomic<uint64_t> at_max_threads{0};  // times a new connection found no free thread
@@ -88,7 +89,8 @@ class FcgiServer {
   void loop(Slot& slot);
   // A new connection with its read timeout set; -errno on failure.
   int accept_connection();
-  void serve_one(FCGX_Request* fr);
+  // Reads, runs and answers one request; *wrote once a reply is on its way.
+  void serve_one(FCGX_Request* fr, bool* wrote);
   bool spawn_locked();  // threads_mu_ held; false (logged) if the system has no thread to give
   void grow();
 

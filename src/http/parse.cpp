@@ -1,6 +1,7 @@
 // HTTP text helpers (see parse.h) and the Request methods built on them.
 #include "http/parse.h"
 
+#include "common/json.h"
 #include "tether/request.h"
 
 namespace tether::http {
@@ -94,6 +95,12 @@ std::string html_escape(std::string_view s) {
 }  // namespace tether::http
 
 namespace tether {
+
+std::optional<nlohmann::json> Request::json_body() const {
+  auto j = parse_json(body);
+  if (!j) return std::nullopt;
+  return std::move(*j);
+}
 
 std::string Request::query_param(std::string_view name) const { return http::form_value(query, name); }
 

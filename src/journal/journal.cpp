@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/firewall.h"
 #include "common/log.h"
 #include "journal/files.h"
 #include "journal/line.h"
@@ -65,7 +66,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& opts, const
     std::lock_guard<std::mutex> lock(j->mu_);
     if (Status s = j->open_file_locked(o.now_us() / 1000000 / o.rollover_s * o.rollover_s); !s) return s;
   }
-  if (o.fsync == Fsync::Batch) j->syncer_ = std::thread([p = j.get()] { p->sync_loop(); });
+  if (o.fsync == Fsync::Batch) {
+    j->syncer_ = std::thread([p = j.get()] {
+      if (!firewall::guard("journal.syncer", [p] { p->sync_loop(); })) {
+        firewall::thread_stopped("journal.syncer", "batched fsync stopped; appends go on without it");
+      }
+    });
+  }
   return j;
 }
 

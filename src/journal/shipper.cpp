@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/firewall.h"
 #include "common/log.h"
 #include "journal/store.h"
 
@@ -20,7 +21,13 @@ Status Shipper::start() {
   // already (counted again in stats_.appended).
   base_pending_ = reader_.count_lines() - stats_.appended.load();
   stats_.pending = static_cast<int64_t>(base_pending_);
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    // A throw ends one pass: what was not acknowledged is still on disk, so
+    // the next pass (after a second's pause) reads it again.
+    while (!firewall::guard("journal.shipper", [this] { loop(); })) {
+      if (wait_stop(1000)) break;
+    }
+  });
   return Status::ok();
 }
 

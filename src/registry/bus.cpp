@@ -3,7 +3,10 @@
 
 #include <chrono>
 
+#include "common/firewall.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/route.h"
 
 namespace tether {
 
@@ -11,23 +14,50 @@ Bus::Bus(RedisOptions opts) : opts_(std::move(opts)) {}
 
 Bus::~Bus() { stop(); }
 
-void Bus::start() { thread_ = std::thread([this] { loop(); }); }
+void Bus::start() {
+  thread_ = std::thread([this] {
+    // loop() catches per message; this is the last line of defence.
+    while (!stopping_ && !firewall::guard("bus.loop", [this] { loop(); })) {
+    }
+  });
+}
 
 void Bus::stop() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
 }
 
+Result<BusMessage> decode_bus_message(const std::string& payload) {
+  using R = Result<BusMessage>;
+  auto parsed = parse_json(payload);
+  if (!parsed) return R::error(parsed.message());
+  auto type = string_field(*parsed, "type");
+  if (!type) return R::error("expected an object with a string \"type\"");
+  BusMessage m;
+  m.type = *type;
+  if (m.type == "kill") {
+    auto hex = string_field(*parsed, "sid");
+    if (!hex || !SessionId::from_hex(*hex, &m.sid)) return R::error("kill: sid: expected 32 hex digits");
+  } else if (m.type == "drain") {
+    auto worker = string_field(*parsed, "worker");
+    std::string host;
+    int n = 0;
+    if (!worker || !parse_route(*worker, &host, &n)) return R::error("drain: worker: expected a route like \"h1-0\"");
+    m.worker = *worker;
+  }
+  return m;
+}
+
 void Bus::dispatch(const std::string& payload) {
   received_++;
-  auto msg = nlohmann::json::parse(payload, nullptr, false);
-  if (msg.is_discarded() || !msg.is_object() || !msg.contains("type") || !msg["type"].is_string()) {
-    log::warn("bus_message_malformed", {{"payload", payload.substr(0, 200)}});
+  auto msg = decode_bus_message(payload);
+  if (!msg) {
+    firewall::refused("bus.bad_message", msg.message() + ": " + utf8_or_replaced(payload.substr(0, 200)));
     return;
   }
-  auto it = handlers_.find(msg["type"].get<std::string>());
+  auto it = handlers_.find(msg->type);
   if (it == handlers_.end()) return;  // for another component or a newer version
-  it->second(msg);
+  firewall::guard("bus.handler", [&] { it->second(*msg); });
 }
 
 void Bus::loop() {

@@ -1,26 +1,44 @@
 // Bus: a thread subscribed to the {prefix}bus channel, where operators and
-// workers publish control messages as JSON objects with a "type"
-// ({"type": "kill", "sid": "<32 hex>"}). Each message goes to the handler
-// registered for its type; unknown types are ignored with a log line.
-// Reconnects with a backoff when Redis goes away.
+// workers publish control messages as JSON objects with a "type":
+//   {"type": "kill", "sid": "<32 hex>"}       end that session wherever it lives
+//   {"type": "drain", "worker": "h1-0"}       that worker drains as on SIGTERM
+// Anyone who can write to Redis can publish, so every message is decoded
+// (decode_bus_message) before a handler sees it: a message of the wrong
+// shape is refused, counted (bus.bad_message) and logged once a second, and
+// changes nothing; a type no handler is registered for is for another
+// component or a newer version, and is ignored. Reconnects with a backoff
+// when Redis goes away.
 //
 // Thread safety: on() before start(); handlers run on the bus thread and
-// must not block for long. stop() from the owner; it takes at most 200 ms.
+// must not block for long (what they throw is caught and counted as
+// bus.handler). stop() from the owner; it takes at most 200 ms.
 #pragma once
 #include <atomic>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
+#include "common/result.h"
 #include "registry/redis.h"
+#include "token/session_id.h"
 
 namespace tether {
 
+// One decoded control message; which fields are set depends on type.
+struct BusMessage {
+  std::string type;
+  SessionId sid;       // kill
+  std::string worker;  // drain: a route, "h1-0"
+};
+
+// The payload as a message of a known type with every field it needs, or
+// the reason it is refused. Unknown types decode with only `type` set.
+Result<BusMessage> decode_bus_message(const std::string& payload);
+
 class Bus {
  public:
-  using Handler = std::function<void(const nlohmann::json& message)>;
+  using Handler = std::function<void(const BusMessage& message)>;
   explicit Bus(RedisOptions opts);
   ~Bus();
   void on(const std::string& type, Handler handler) { handlers_[type] = std::move(handler); }
@@ -28,10 +46,11 @@ class Bus {
   void stop();
   std::string channel() const { return opts_.prefix + "bus"; }
   uint64_t received() const { return received_.load(); }
+  // Decodes one payload and runs its handler; never throws (tests call it).
+  void dispatch(const std::string& payload);
 
  private:
   void loop();
-  void dispatch(const std::string& payload);
 
   RedisOptions opts_;
   std::map<std::string, Handler> handlers_;

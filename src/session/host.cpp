@@ -4,6 +4,7 @@
 #include <chrono>
 #include <climits>
 
+#include "common/json.h"
 #include "common/log.h"
 
 namespace tether {
@@ -224,16 +225,17 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
     if (!s) return Status::error("the app made no session");
     s->route_ = route_;
     std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
-    s->requests_ = envelope.value("requests", uint64_t(0));
-    s->start_reason_ = parse_start_reason(envelope.value("start_reason", "new"));
-    if (!s->restore(envelope.contains("state") ? envelope["state"] : nlohmann::json())) {
+    s->requests_ = static_cast<uint64_t>(std::max<int64_t>(0, int_field(envelope, "requests").value_or(0)));
+    s->start_reason_ = parse_start_reason(string_field(envelope, "start_reason").value_or("new"));
+    const nlohmann::json* state = field(envelope, "state");
+    if (!s->restore(state ? *state : nlohmann::json())) {
       return Status::error("restore() refused the state");
     }
   } catch (const std::exception& e) {
     return Status::error(std::string("restore() threw: ") + e.what());
   }
   Millis now = clock_.now_ms();
-  Millis created = now - std::max<int64_t>(0, unix_millis() - envelope.value("created", unix_millis()));
+  Millis created = now - std::max<int64_t>(0, unix_millis() - int_field(envelope, "created").value_or(unix_millis()));
   Entry e{std::move(s), created, now, now, factory};
   timers_.push(Timer{deadline_of(e), sid});
   sessions_.emplace(sid, std::move(e));

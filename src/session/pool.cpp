@@ -5,6 +5,8 @@
 
 #include <future>
 
+#include "common/firewall.h"
+
 namespace tether {
 
 SessionThread::SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard,
@@ -67,14 +69,17 @@ void SessionThread::loop() {
     }
     for (auto& job : jobs) {
       job->started_us = steady_micros();
-      if (!job->abandoned.load(std::memory_order_acquire)) host_.serve(*job);
+      if (!job->abandoned.load(std::memory_order_acquire) &&
+          !firewall::guard("session.job", [&] { host_.serve(*job); })) {
+        job->response = Response::text("internal error\n", 500);  // the session table is left as it was
+      }
       job->finished_us = steady_micros();
       job->finish();
     }
     jobs.clear();
-    for (auto& fn : tasks) fn(host_);
+    for (auto& fn : tasks) firewall::guard("session.task", [&] { fn(host_); });
     tasks.clear();
-    ended_since_trim += host_.sweep();
+    firewall::guard("session.sweep", [&] { ended_since_trim += host_.sweep(); });
     // Give memory of many ended sessions back to the system (glibc keeps it otherwise).
     if (ended_since_trim >= 10000 || (ended_since_trim > 0 && host_.size() == 0)) {
       malloc_trim(0);
@@ -90,7 +95,7 @@ void SessionThread::loop() {
     std::lock_guard<std::mutex> lock(mu_);
     reason = end_reason_;
   }
-  host_.end_all(reason);
+  firewall::guard("session.end_all", [&] { host_.end_all(reason); });
 }
 
 SessionPool::SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
@@ -106,8 +111,11 @@ std::vector<std::pair<SessionId, int64_t>> SessionPool::snapshot() {
   for (auto& t : threads_) {
     std::promise<void> done;
     auto f = done.get_future();
+    // Each task below answers its promise even if the work throws: a waiter never hangs.
     if (!t->run_on([&](SessionHost& h) {
-          h.for_each([&](const SessionId& sid, int64_t created) { out.emplace_back(sid, created); });
+          firewall::guard("session.snapshot", [&] {
+            h.for_each([&](const SessionId& sid, int64_t created) { out.emplace_back(sid, created); });
+          });
           done.set_value();
         })) {
       continue;  // stopping
@@ -132,7 +140,13 @@ size_t SessionPool::hand_over(const SessionHost::Sender& send) {
   for (auto& t : threads_) {
     std::promise<size_t> done;
     auto f = done.get_future();
-    if (!t->run_on([&](SessionHost& h) { done.set_value(h.hand_over(send)); })) continue;  // stopping
+    if (!t->run_on([&](SessionHost& h) {
+          size_t n = 0;
+          firewall::guard("session.hand_over", [&] { n = h.hand_over(send); });
+          done.set_value(n);
+        })) {
+      continue;  // stopping
+    }
     moved += f.get();
   }
   return moved;
@@ -142,7 +156,11 @@ Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, c
   auto done = std::make_shared<std::promise<Status>>();
   auto result = done->get_future();
   if (!threads_[shard_of(sid)]->run_on(
-          [=](SessionHost& h) { done->set_value(h.adopt(sid, factory, envelope)); })) {
+          [=](SessionHost& h) {
+            Status st = Status::error("adopting the session threw");
+            firewall::guard("session.adopt", [&] { st = h.adopt(sid, factory, envelope); });
+            done->set_value(st);
+          })) {
     return Status::error("the worker is stopping");
   }
   return result.get();
@@ -155,7 +173,11 @@ bool SessionPool::post(SessionJobPtr job) { return threads_[shard_of(job->sid)]-
 bool SessionPool::kill(const SessionId& sid) {
   auto done = std::make_shared<std::promise<bool>>();
   auto result = done->get_future();
-  if (!threads_[shard_of(sid)]->run_on([sid, done](SessionHost& h) { done->set_value(h.kill(sid)); })) {
+  if (!threads_[shard_of(sid)]->run_on([sid, done](SessionHost& h) {
+        bool killed = false;
+        firewall::guard("session.kill", [&] { killed = h.kill(sid); });
+        done->set_value(killed);
+      })) {
     return false;
   }
   return result.get();

@@ -17,6 +17,12 @@
 // still names the old worker is served here (adopted()) and gets a cookie
 // naming this worker.
 //
+// Snapshots travel as JSON text: strings in a session's state must be UTF-8
+// (invalid sequences arrive as U+FFFD; keep binary data base64-encoded), and
+// the state may nest at most kMaxJsonDepth (common/json.h) deep. A body that
+// does not decode is refused (400, counted as handover.bad_envelope): the
+// sender keeps the session, and it ends drained.
+//
 // Thread safety: move_all() from the control thread; send() runs on session
 // threads; receive() and adopted() on acceptor threads. The adopted set is
 // locked; the forwarder is thread-safe.
@@ -49,10 +55,16 @@ class Handover {
   bool adopted(const SessionId& sid) const;
   // From now on, sessions offered to this worker are refused (it is leaving too).
   void set_draining() { draining_ = true; }
+  // A hand-over body decoded: an object with sid (32 hex), app (string),
+  // state (any), and, if present, created and requests (integers >= 0) and
+  // start_reason (string); else the reason it is refused (answered 400).
+  static Result<nlohmann::json> decode_envelope(const std::string& body);
 
  private:
   // On a session thread: the address of the worker that took it, or "".
+  // Never throws: what throws in try_send() is caught, counted, and the session stays.
   std::string send(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+  std::string try_send(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
   std::string app_name(const SessionFactory* factory) const;
 
   const Config& config_;

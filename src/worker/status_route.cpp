@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "common/firewall.h"
+#include "common/json.h"
 #include "ops/fleet.h"
 #include "ops/metrics.h"
 
@@ -49,6 +51,7 @@ nlohmann::json status_json(const StatusSources& src) {
                    {"broken", server.broken.load()},
                    {"write_failed", server.write_failed.load()},
                    {"abandoned", server.abandoned.load()},
+                   {"failed", server.failed.load()},
                    {"slow", src.slow_requests ? src.slow_requests->load() : 0}};
   int running = server.threads.load();
   int active = std::min(running, server.in_flight.load());
@@ -85,6 +88,7 @@ nlohmann::json status_json(const StatusSources& src) {
                   {"lost_ownership", r.lost_ownership.load()}};
   }
   for (const auto& [name, figures] : src.sections) j[name] = figures();
+  j["errors"] = firewall::stats_json();  // exceptions caught and inputs refused, by place and kind
   return j;
 }
 
@@ -128,7 +132,7 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
   }
   std::string text;
   switch (*format) {
-    case metrics::Format::Json: text = body.dump(); break;
+    case metrics::Format::Json: text = json_text(body); break;
     case metrics::Format::Text: text = metrics::to_text(body.contains("total") ? body["total"] : body); break;
     case metrics::Format::Prometheus: text = metrics::to_prometheus(workers); break;
   }

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cache/service.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "fcgi/listener.h"
 #include "fcgi/server.h"
@@ -55,7 +56,7 @@ class Worker {
       hooks.live_sessions = [this] { return pool_->stats().live.load(); };
       hooks.snapshot = [this] { return pool_->snapshot(); };
       hooks.lost = [this](const SessionId& sid) { pool_->kill(sid); };
-      hooks.figures = [this] { return status_json(status_sources()).dump(); };
+      hooks.figures = [this] { return json_text(status_json(status_sources())); };
       registry_ = std::make_unique<Registry>(rc, hooks);
       bus_ = std::make_unique<Bus>(c.redis);
     }
@@ -244,14 +245,11 @@ int Worker::serve() {
       server_stats_);
   if (registry_) {
     registry_->start();
-    bus_->on("kill", [this](const nlohmann::json& m) {
-      SessionId sid;
-      std::string hex = m.value("sid", "");
-      if (!SessionId::from_hex(hex, &sid)) return;
-      if (pool_->kill(sid)) log::info("session_killed", {{"session", hex.substr(0, 12)}});
+    bus_->on("kill", [this](const BusMessage& m) {
+      if (pool_->kill(m.sid)) log::info("session_killed", {{"session", m.sid.hex().substr(0, 12)}});
     });
-    bus_->on("drain", [this](const nlohmann::json& m) {
-      if (m.value("worker", "") != config_.route()) return;
+    bus_->on("drain", [this](const BusMessage& m) {
+      if (m.worker != config_.route()) return;
       log::info("drain_requested", {{"by", "bus"}});
       kill(getpid(), SIGTERM);  // the main thread drains as on SIGTERM
     });

@@ -43,11 +43,15 @@ std::optional<nlohmann::json> NotesSession::snapshot() const {
 bool NotesSession::restore(const nlohmann::json& state) {
   if (!state.is_object() || !state.contains("notes") || !state["notes"].is_array()) return false;
   for (const auto& n : state["notes"]) {
-    if (!n.is_object() || !n.contains("id") || !n.contains("text") || !n["text"].is_string()) return false;
+    if (!n.is_object() || !n.contains("id") || !n["id"].is_number_integer() || !n.contains("text") ||
+        !n["text"].is_string()) {
+      return false;
+    }
     notes_.push_back(Note{n["id"].get<int>(), n["text"].get<std::string>()});
   }
-  next_id_ = state.value("next_id", static_cast<int>(notes_.size()) + 1);
-  reason_ = state.value("reason", "");
+  next_id_ = static_cast<int>(notes_.size()) + 1;
+  if (state.contains("next_id") && state["next_id"].is_number_integer()) next_id_ = state["next_id"].get<int>();
+  if (state.contains("reason") && state["reason"].is_string()) reason_ = state["reason"].get<std::string>();
   return true;
 }
 
@@ -76,11 +80,11 @@ Response NotesSession::handle(const Request& req) {
 }
 
 Response NotesSession::api_add(const Request& req) {
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("text") || !body["text"].is_string()) {
+  auto body = req.json_body();
+  if (!body || !body->is_object() || !body->contains("text") || !(*body)["text"].is_string()) {
     return Response::json(R"({"error":"expected a JSON object {\"text\": \"...\"}"})", 400);
   }
-  if (!add(body["text"].get<std::string>())) {
+  if (!add((*body)["text"].get<std::string>())) {
     return Response::json(R"j({"error":"note empty, longer than 2000 bytes, or the pad is full (100)"})j", 400);
   }
   return json();
