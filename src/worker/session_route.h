@@ -7,6 +7,10 @@
 //   - no usable cookie, or the owner is gone or silent for the quick
 //     timeout: make a new session where placement says, and tell the app
 //     why (new, invalid, expired, lost).
+// Bounds (config): a new session is made only on a worker below
+// max_sessions (placement skips full ones; none left: 503 + Retry-After);
+// a request for a session that has max_queued_per_session requests waiting
+// already gets 429 + Retry-After: 1 and never reaches the session thread.
 // Sets the cookie for a new session and clears it for an ended one.
 //
 // Spec: the name of a session app registered with App::session<T>(name).
@@ -23,6 +27,10 @@
 namespace tether {
 
 inline constexpr const char* kSessionCookie = "tether_sid";
+// Retry-After (seconds) of the 503 when no worker has room for a new
+// session (max_sessions). A session waiting in line (max_queued_per_session)
+// gets 429 with Retry-After: 1.
+inline constexpr int kFullRetryAfterS = 5;
 
 class Forwarder;
 class Handover;
