@@ -29,11 +29,16 @@ Response refuse(int status, const std::string& text, int retry_after_s) {
   return r;
 }
 
-Response no_room() {
+}  // namespace
+
+Response SessionRoute::no_room() {
+  if (log::every(full_log_, 10000)) {
+    log::warn("sessions_full", {{"max_sessions", config_.max_sessions},
+                                {"refused", pool_.stats().refused_full.load()},
+                                {"effect", "new sessions get 503 until a worker has room"}});
+  }
   return refuse(503, "no worker has room for a new session: try again shortly\n", kFullRetryAfterS);
 }
-
-}  // namespace
 
 Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   const Forwarded* from_peer = match.forwarded;
@@ -132,6 +137,10 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
     case Posted::Ok: break;
     case Posted::Stopping: return Response::text("worker is shutting down\n", 503);
     case Posted::Busy:  // nothing ran
+      if (log::every(busy_log_, 10000)) {
+        log::warn("session_queue_full", {{"max_queued_per_session", config_.max_queued_per_session},
+                                         {"refused", pool_.stats().refused_queued.load()}});
+      }
       return refuse(429, "too many requests waiting for this session: try again shortly\n", 1);
   }
   if (!job->wait_for(std::chrono::seconds(config_.request_timeout_s))) {

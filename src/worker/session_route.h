@@ -14,12 +14,14 @@
 // Sets the cookie for a new session and clears it for an ended one.
 //
 // Spec: the name of a session app registered with App::session<T>(name).
-// Thread safety: immutable after construction; serve() runs on acceptor
+// Thread safety: immutable after construction (but for atomic log stamps); serve() runs on acceptor
 // threads concurrently (pool, codec, forwarder and placement are thread-safe).
 #pragma once
+#include <atomic>
+#include <optional>
+
 #include "config/config.h"
 #include "fcgi/client.h"
-#include <optional>
 #include "http/router.h"
 #include "session/pool.h"
 #include "token/token.h"
@@ -66,6 +68,8 @@ class SessionRoute final : public RouteHandler {
   fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason,
                            const std::string& owner);
   std::string cookie_header(const std::string& value, bool https, bool clear) const;
+  // 503 + Retry-After: no worker has room for a new session (logged at most every 10 s).
+  Response no_room();
 
   const SessionFactory* factory_;
   const TokenCodec& codec_;
@@ -75,6 +79,7 @@ class SessionRoute final : public RouteHandler {
   Placement& placement_;
   Handover* handover_;
   Registry* registry_;
+  std::atomic<int64_t> full_log_{0}, busy_log_{0};  // log::every stamps
 };
 
 }  // namespace tether
