@@ -94,7 +94,8 @@ const std::set<std::string> kKnownFields = {
     "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
     "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
-    "cache", "journal", "workflows", "templates", "slow_request_ms"};
+    "cache", "journal", "workflows", "templates", "slow_request_ms", "max_sessions", "max_queued_per_session",
+    "max_params_bytes"};
 
 }  // namespace
 
@@ -144,6 +145,9 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
   if (!(e = read_int(j, "slow_request_ms", 0, 3600 * 1000, &c.slow_request_ms)).empty()) return fail(e);
   if (!(e = read_string(j, "advertise", &c.advertise)).empty()) return fail(e);
+  if (!(e = read_int(j, "max_sessions", 1, 100000000, &c.max_sessions)).empty()) return fail(e);
+  if (!(e = read_int(j, "max_queued_per_session", 1, 100000, &c.max_queued_per_session)).empty()) return fail(e);
+  if (!(e = read_int(j, "max_params_bytes", 1024, 16 << 20, &c.max_params_bytes)).empty()) return fail(e);
   c.templates_dir = "templates";
   if (!(e = read_string(j, "templates", &c.templates_dir)).empty()) return fail(e);
   if (j.contains("redis")) {

@@ -27,6 +27,10 @@ struct Config {
   int drain_timeout_s = 20;      // SIGTERM: longest wait for requests in flight
   int request_timeout_s = 30;    // longest a request waits for its session thread
   int slow_request_ms = 0;       // requests slower than this are logged (0 = off)
+  // Bounds (README "What tether refuses, and how"):
+  int64_t max_sessions = 100000;    // sessions per worker; at it, new ones go elsewhere or get 503 + Retry-After
+  int max_queued_per_session = 32;  // requests waiting for one session; beyond it 429 + Retry-After: 1
+  int64_t max_params_bytes = 64 * 1024;  // FastCGI params (names + values) of one request; beyond it 431
   std::string key_file;          // session token keys (see token.h)
   std::string listen_pattern;    // listen as written, before {worker} is replaced
   std::string advertise;         // where peers reach this worker (default: listen)

@@ -16,7 +16,15 @@ constexpr int64_t kDiscardLimit = 64LL << 20;
 
 }  // namespace
 
-void read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params) {
+int64_t params_bytes(const FCGX_Request& fr) {
+  int64_t total = 0;
+  for (char** p = fr.envp; p != nullptr && *p != nullptr; ++p) total += static_cast<int64_t>(strlen(*p));
+  return total;
+}
+
+bool read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params,
+                 int64_t max_bytes) {
+  if (params_bytes(fr) > max_bytes) return false;
   std::string_view request_uri, document_uri;
   bool have_query = false;
   for (char** p = fr.envp; p != nullptr && *p != nullptr; ++p) {
@@ -58,6 +66,7 @@ void read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::stri
   if (req.method.empty()) req.method = "GET";
   auto cookie = req.headers.find("cookie");
   if (cookie != req.headers.end()) req.cookies = http::parse_cookies(cookie->second);
+  return true;
 }
 
 BodyStatus read_body(FCGX_Request& fr, int64_t max_bytes, Request& req) {
@@ -108,6 +117,8 @@ const char* status_text(int status) {
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";

@@ -4,6 +4,8 @@
 #include <fcgiapp.h>
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "tether/request.h"
 #include "tether/response.h"
@@ -12,10 +14,18 @@ namespace tether::fcgi {
 
 enum class BodyStatus { Ok, TooLarge, Broken };
 
+// The size of a request's FastCGI params: every name and value, plus one
+// byte per pair (libfcgi keeps each as "name=value").
+int64_t params_bytes(const FCGX_Request& fr);
 // Fills method, path, query, headers, cookies, remote address and https
 // from the FastCGI params; params named TETHER_* (added by a forwarding peer,
 // never by nginx from client headers, which are HTTP_*) go to peer_params.
-void read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params);
+// False, and req and peer_params left as they were, when params_bytes(fr)
+// passes max_bytes: answer 431 and close the connection.
+// libfcgi has read the whole params stream into memory before this runs
+// (FCGX_Accept_r); the bound keeps what tether copies and parses small.
+bool read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params,
+                 int64_t max_bytes = INT64_MAX);
 // Reads the body to its end. Beyond max_bytes the rest is read and dropped
 // (up to a bound; past it the connection is closed after the response) and
 // TooLarge is returned, so the connection stays usable for the next request.

@@ -50,11 +50,13 @@ struct ServerOptions {
   int max_threads = 1024;  // grown to on demand
   int64_t max_body_bytes = 1 << 20;
   int keepalive_idle_s = 75;
+  int64_t max_params_bytes = 64 * 1024;  // a request's FastCGI params beyond this get 431 (see exchange.h)
 };
 
 struct ServerStats {
   std::atomic<uint64_t> accepted{0};      // requests read
   std::atomic<uint64_t> too_large{0};     // 413s
+  std::atomic<uint64_t> params_too_large{0};  // 431s: params past max_params_bytes
   std::atomic<uint64_t> broken{0};        // bodies cut short by the peer
   std::atomic<uint64_t> write_failed{0};  // replies the peer did not take
   std::atomic<uint64_t> abandoned{0};     // forwarded requests not run: the peer had given up

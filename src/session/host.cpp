@@ -40,7 +40,26 @@ SessionId SessionHost::new_id() const {
   }
 }
 
+bool SessionHost::reserve(int64_t max_sessions) {
+  if (max_sessions <= 0) {
+    stats_->live++;
+    return true;
+  }
+  // live is shared by every session thread of the worker: compare-and-set,
+  // so that threads creating at once never take the worker past the bound.
+  int64_t live = stats_->live.load();
+  do {
+    if (live >= max_sessions) return false;
+  } while (!stats_->live.compare_exchange_weak(live, live + 1));
+  return true;
+}
+
 Session* SessionHost::create(SessionJob& job) {
+  if (!reserve(job.max_sessions)) {
+    job.full = true;
+    stats_->refused_full++;
+    return nullptr;
+  }
   SessionId sid = job.existing ? new_id() : job.sid;  // never adopt an id the client named
   if (job.existing) job.reason_if_new = StartReason::Expired;
   std::unique_ptr<Session> s;
@@ -49,7 +68,10 @@ Session* SessionHost::create(SessionJob& job) {
   } catch (const std::exception& e) {
     log::error("session_constructor_threw", {{"what", e.what()}});
   }
-  if (!s) return nullptr;
+  if (!s) {
+    stats_->live--;  // the reservation
+    return nullptr;
+  }
   s->route_ = route_;
   s->start_reason_ = job.reason_if_new;
   Session* raw = s.get();
@@ -68,7 +90,6 @@ Session* SessionHost::create(SessionJob& job) {
   job.created = true;
   job.created_sid = sid;
   stats_->created++;
-  stats_->live++;
   try {
     raw->on_start(job.reason_if_new);
   } catch (const std::exception& e) {
@@ -101,6 +122,7 @@ void SessionHost::serve(SessionJob& job) {
   }
   if (it == sessions_.end()) {
     s = create(job);
+    if (s == nullptr && job.full) return;  // the acceptor answers (503, Retry-After)
     if (s == nullptr) {
       stats_->handler_errors++;
       job.response = Response::text("internal error: the session could not be created\n", 500);

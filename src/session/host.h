@@ -3,7 +3,11 @@
 // Single-threaded by design: only the owning session thread calls it (tests
 // call it directly, with a ManualClock). It creates sessions, runs their
 // requests, and ends them on idle timeout, total lifetime, the app's
-// request, a kill, or shutdown, always calling on_end exactly once.
+// request, a kill, or shutdown, always calling on_end exactly once. A new
+// session is made only while the worker (all its session threads, the
+// shared SessionStats::live) holds fewer than the job's max_sessions;
+// sessions handed over by a peer (adopt) are taken even past it, since
+// refusing them would end them.
 #pragma once
 #include <functional>
 #include <memory>
@@ -89,6 +93,8 @@ class SessionHost {
 
   Millis deadline_of(const Entry& e) const;
   int64_t unix_ms_of(Millis steady) const;  // a clock_ time as wall time
+  // Counts one more live session unless the worker holds max_sessions (> 0) already.
+  bool reserve(int64_t max_sessions);
   Session* create(SessionJob& job);
   void end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason);
 

@@ -25,6 +25,10 @@ struct SessionJob {
   bool existing = false;                    // sid came from a valid cookie for this worker
   StartReason reason_if_new = StartReason::New;
   bool create_if_missing = true;            // false: an existing sid not found here sets `missing` instead
+  // Bounds the acceptor applies (from the config); 0: none.
+  int64_t max_sessions = 0;  // no new session while the worker holds this many: sets `full` instead
+  int max_queued = 0;        // post() refuses (Busy) while this many requests for sid wait or run
+  bool queued_counted = false;  // post() counted it among sid's waiting requests (the pool's own)
 
   // results
   Response response;
@@ -32,6 +36,7 @@ struct SessionJob {
   SessionId created_sid;
   bool ended = false;        // the session ended after this request: clear the cookie
   bool missing = false;      // existing sid not here, and create_if_missing was false
+  bool full = false;         // a new session was needed and the worker holds max_sessions: none made
   std::string moved_to;      // the session was handed over to this peer address: forward there
   int64_t started_us = 0, finished_us = 0;  // steady clock, on the session thread (slow log)
 

@@ -17,14 +17,28 @@ SessionThread::~SessionThread() { stop(); }
 
 void SessionThread::start() { thread_ = std::thread([this] { loop(); }); }
 
-bool SessionThread::post(SessionJobPtr job) {
+Posted SessionThread::post(SessionJobPtr job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return false;
+    if (stopping_) return Posted::Stopping;
+    if (job->existing && job->max_queued > 0) {
+      auto it = waiting_.find(job->sid);
+      if (it != waiting_.end() && it->second >= job->max_queued) return Posted::Busy;
+      if (it == waiting_.end()) it = waiting_.emplace(job->sid, 0).first;
+      it->second++;
+      job->queued_counted = true;
+    }
     jobs_.push_back(std::move(job));
   }
   cv_.notify_one();
-  return true;
+  return Posted::Ok;
+}
+
+void SessionThread::done_waiting(const SessionJob& job) {
+  if (!job.queued_counted) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = waiting_.find(job.sid);
+  if (it != waiting_.end() && --it->second <= 0) waiting_.erase(it);
 }
 
 bool SessionThread::run_on(std::function<void(SessionHost&)> fn) {
@@ -74,6 +88,7 @@ void SessionThread::loop() {
         job->response = Response::text("internal error\n", 500);  // the session table is left as it was
       }
       job->finished_us = steady_micros();
+      done_waiting(*job);  // before finish(): whoever waited may post the next one at once
       job->finish();
     }
     jobs.clear();
@@ -168,7 +183,11 @@ Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, c
 
 size_t SessionPool::shard_of(const SessionId& sid) const { return SessionIdHash{}(sid) % threads_.size(); }
 
-bool SessionPool::post(SessionJobPtr job) { return threads_[shard_of(job->sid)]->post(std::move(job)); }
+Posted SessionPool::post(SessionJobPtr job) {
+  Posted r = threads_[shard_of(job->sid)]->post(std::move(job));
+  if (r == Posted::Busy) stats_.refused_queued++;
+  return r;
+}
 
 bool SessionPool::kill(const SessionId& sid) {
   auto done = std::make_shared<std::promise<bool>>();

@@ -2,8 +2,11 @@
 //
 // A session is pinned for life to the thread chosen by its id's hash; that
 // thread alone creates, runs and ends it (SessionHost). Any thread may
-// post() jobs; they run in the order posted. stop() refuses new jobs, lets
-// the queued ones finish, ends every session (EndReason::Shutdown), and joins.
+// post() jobs; they run in the order posted. A job for an existing session
+// is refused (Busy) while job->max_queued others for that session wait or
+// run, so one slow session cannot hold every acceptor thread. stop() refuses
+// new jobs, lets the queued ones finish, ends every session
+// (EndReason::Shutdown), and joins.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -12,11 +15,19 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "session/host.h"
 
 namespace tether {
+
+// What post() did with a job.
+enum class Posted {
+  Ok,        // queued: wait for it
+  Stopping,  // the worker is stopping: not taken
+  Busy,      // its session has max_queued requests waiting already: not taken
+};
 
 class SessionThread {
  public:
@@ -24,8 +35,7 @@ class SessionThread {
                 SessionStats* stats, SessionObserver* observer);
   ~SessionThread();
   void start();
-  // False when stopping: the job was not taken.
-  bool post(SessionJobPtr job);
+  Posted post(SessionJobPtr job);
   // Runs fn on this thread (for kills and inspection). False when stopping.
   bool run_on(std::function<void(SessionHost&)> fn);
   // Drains the queue, ends all sessions (with `reason`), joins.
@@ -33,6 +43,8 @@ class SessionThread {
 
  private:
   void loop();
+  // The job is over (served or abandoned): one fewer waiting for its session.
+  void done_waiting(const SessionJob& job);
 
   const Clock& clock_;
   SessionHost host_;
@@ -40,6 +52,9 @@ class SessionThread {
   std::condition_variable cv_;
   std::deque<SessionJobPtr> jobs_;
   std::deque<std::function<void(SessionHost&)>> tasks_;
+  // Requests posted and not yet finished, per existing session that has
+  // any (an entry goes when its count does): what max_queued bounds.
+  std::unordered_map<SessionId, int, SessionIdHash> waiting_;
   bool stopping_ = false;
   EndReason end_reason_ = EndReason::Shutdown;
   std::thread thread_;
@@ -52,7 +67,9 @@ class SessionPool {
   ~SessionPool();
   void start();
   void stop(EndReason reason = EndReason::Shutdown);
-  bool post(SessionJobPtr job);
+  Posted post(SessionJobPtr job);
+  // The acceptor found no worker with room for a new session (placement).
+  void count_refused_full() { stats_.refused_full++; }
   // Drain: each thread in turn offers its sessions to send (SessionHost::hand_over),
   // on that thread. Returns how many moved.
   size_t hand_over(const SessionHost::Sender& send);

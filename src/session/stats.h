@@ -14,6 +14,9 @@ struct SessionStats {
       ended_drained{0};
   std::atomic<uint64_t> moved_in{0}, moved_out{0};  // sessions handed over (drain)
   std::atomic<uint64_t> handler_errors{0};  // handlers that threw
+  // Bounds (config max_sessions, max_queued_per_session): requests turned away.
+  std::atomic<uint64_t> refused_full{0};    // a new session was needed and no worker had room (503)
+  std::atomic<uint64_t> refused_queued{0};  // the session already had max_queued requests waiting (429)
 };
 
 }  // namespace tether

@@ -13,18 +13,28 @@ Result<Placement::Policy> Placement::parse(const std::string& name) {
   return Result<Policy>::error("expected \"local\", \"round_robin\", \"least_loaded\" or \"app\", got \"" + name + "\"");
 }
 
-Result<std::string> Placement::choose(const Request& req) {
+Result<std::string> Placement::choose(const Request& req, const Room& room, bool* full) {
   bool draining = draining_.load();
-  if (policy_ == Policy::Local && accept_here_ && !draining) return std::string();
+  bool here_ok = accept_here_ && !room.here_full;
+  if (policy_ == Policy::Local && here_ok && !draining) return std::string();
   auto dir = registry_ ? registry_->workers() : nullptr;
   std::vector<const registry::WorkerInfo*> candidates;
+  bool skipped_full = accept_here_ && room.here_full;
   if (dir) {
     for (const auto& w : *dir) {
-      if (w.accepting && !(draining && w.host == my_host_ && w.worker == my_worker_)) candidates.push_back(&w);
+      bool me = w.host == my_host_ && w.worker == my_worker_;
+      if (!w.accepting || (draining && me)) continue;
+      if (me ? room.here_full : (room.max_sessions > 0 && w.sessions >= room.max_sessions)) {
+        skipped_full = true;
+        continue;
+      }
+      candidates.push_back(&w);
     }
   }
   if (candidates.empty()) {
-    if (accept_here_) return std::string();
+    if (here_ok) return std::string();
+    if (full != nullptr) *full = skipped_full;
+    if (skipped_full) return Result<std::string>::error("no worker has room for a new session (max_sessions)");
     return Result<std::string>::error("no live worker accepts new sessions");
   }
   std::sort(candidates.begin(), candidates.end(), [](auto* a, auto* b) {

@@ -6,6 +6,10 @@
 //   app           the application's hook (App::placement)
 // The candidates come from the registry's directory; with none known
 // (no Redis yet), a new session is made here if this worker accepts them.
+// Room: a worker whose last heartbeat counts max_sessions (this worker's
+// bound; every worker of a cluster is meant to share one tether.json) is
+// skipped, and this worker when its own live count is at the bound; with
+// no worker left, choose() fails and says the cause was room.
 //
 // Thread safety: choose() from any thread.
 #pragma once
@@ -17,6 +21,12 @@
 #include "tether/app.h"
 
 namespace tether {
+
+// Which workers have room for a new session (the max_sessions bound).
+struct PlacementRoom {
+  int64_t max_sessions = 0;  // a worker with this many sessions takes no new one; 0: no bound
+  bool here_full = false;    // this worker holds max_sessions now (its own count, not its heartbeat)
+};
 
 class Placement {
  public:
@@ -32,9 +42,11 @@ class Placement {
         registry_(registry),
         hook_(std::move(hook)) {}
 
+  using Room = PlacementRoom;
   // "" to create the session here; else the address of the chosen worker.
-  // Error when no worker accepts sessions.
-  Result<std::string> choose(const Request& req);
+  // Error when no worker accepts sessions, or none has room (then *full,
+  // if given, is set).
+  Result<std::string> choose(const Request& req, const Room& room = {}, bool* full = nullptr);
   // Drain: new sessions go to other accepting workers (here only if there is none).
   void set_draining() { draining_ = true; }
 

@@ -20,6 +20,26 @@ std::string SessionRoute::cookie_header(const std::string& value, bool https, bo
   return h;
 }
 
+namespace {
+
+// A bound was hit: the answer says when to try again.
+Response refuse(int status, const std::string& text, int retry_after_s) {
+  Response r = Response::text(text, status);
+  r.header("Retry-After", std::to_string(retry_after_s));
+  return r;
+}
+
+}  // namespace
+
+Response SessionRoute::no_room() {
+  if (log::every(full_log_, 10000)) {
+    log::warn("sessions_full", {{"max_sessions", config_.max_sessions},
+                                {"refused", pool_.stats().refused_full.load()},
+                                {"effect", "new sessions get 503 until a worker has room"}});
+  }
+  return refuse(503, "no worker has room for a new session: try again shortly\n", kFullRetryAfterS);
+}
+
 Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   const Forwarded* from_peer = match.forwarded;
   StartReason reason = StartReason::New;
@@ -56,8 +76,14 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   }
   if (from_peer != nullptr && !from_peer->reason.empty()) reason = parse_start_reason(from_peer->reason);
   if (from_peer == nullptr) {
-    auto target = placement_.choose(req);
-    if (!target) return Response::text(target.message() + "\n", 503);
+    Placement::Room room{config_.max_sessions, pool_.stats().live.load() >= config_.max_sessions};
+    bool full = false;
+    auto target = placement_.choose(req, room, &full);
+    if (!target && full) {
+      pool_.count_refused_full();
+      return no_room();
+    }
+    if (!target) return refuse(503, target.message() + "\n", kFullRetryAfterS);
     if (!target->empty()) {
       fcgi::CallResult r = forward(*target, req, to_string(reason), *target);
       if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
@@ -102,10 +128,21 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   // A session this worker does not have may have been handed over by its
   // previous run (a restart under supervisord): ask the registry first.
   job->create_if_missing = registry_ == nullptr || (flags & (kCreate | kReissue)) != 0;
+  job->max_sessions = config_.max_sessions;
+  job->max_queued = config_.max_queued_per_session;
   bool https = req.https;
   job->request = std::move(req);
   int64_t posted = steady_micros();
-  if (!pool_.post(job)) return Response::text("worker is shutting down\n", 503);
+  switch (pool_.post(job)) {
+    case Posted::Ok: break;
+    case Posted::Stopping: return Response::text("worker is shutting down\n", 503);
+    case Posted::Busy:  // nothing ran
+      if (log::every(busy_log_, 10000)) {
+        log::warn("session_queue_full", {{"max_queued_per_session", config_.max_queued_per_session},
+                                         {"refused", pool_.stats().refused_queued.load()}});
+      }
+      return refuse(429, "too many requests waiting for this session: try again shortly\n", 1);
+  }
   if (!job->wait_for(std::chrono::seconds(config_.request_timeout_s))) {
     job->abandoned.store(true, std::memory_order_release);
     return Response::text("session busy: no reply in time\n", 504);
@@ -121,6 +158,7 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
     if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
     return Response::text("the session moved and its new worker did not answer\n", 502);
   }
+  if (job->full) return no_room();  // counted by the session thread
   if (job->missing) {
     if (auto moved = follow_move(job->request, sid, config_.host, config_.worker)) return std::move(*moved);
     return run_here(job->request, existing, sid, reason, flags | kCreate);

@@ -7,15 +7,21 @@
 //   - no usable cookie, or the owner is gone or silent for the quick
 //     timeout: make a new session where placement says, and tell the app
 //     why (new, invalid, expired, lost).
+// Bounds (config): a new session is made only on a worker below
+// max_sessions (placement skips full ones; none left: 503 + Retry-After);
+// a request for a session that has max_queued_per_session requests waiting
+// already gets 429 + Retry-After: 1 and never reaches the session thread.
 // Sets the cookie for a new session and clears it for an ended one.
 //
 // Spec: the name of a session app registered with App::session<T>(name).
-// Thread safety: immutable after construction; serve() runs on acceptor
+// Thread safety: immutable after construction (but for atomic log stamps); serve() runs on acceptor
 // threads concurrently (pool, codec, forwarder and placement are thread-safe).
 #pragma once
+#include <atomic>
+#include <optional>
+
 #include "config/config.h"
 #include "fcgi/client.h"
-#include <optional>
 #include "http/router.h"
 #include "session/pool.h"
 #include "token/token.h"
@@ -23,6 +29,10 @@
 namespace tether {
 
 inline constexpr const char* kSessionCookie = "tether_sid";
+// Retry-After (seconds) of the 503 when no worker has room for a new
+// session (max_sessions). A session waiting in line (max_queued_per_session)
+// gets 429 with Retry-After: 1.
+inline constexpr int kFullRetryAfterS = 5;
 
 class Forwarder;
 class Handover;
@@ -58,6 +68,8 @@ class SessionRoute final : public RouteHandler {
   fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason,
                            const std::string& owner);
   std::string cookie_header(const std::string& value, bool https, bool clear) const;
+  // 503 + Retry-After: no worker has room for a new session (logged at most every 10 s).
+  Response no_room();
 
   const SessionFactory* factory_;
   const TokenCodec& codec_;
@@ -67,6 +79,7 @@ class SessionRoute final : public RouteHandler {
   Placement& placement_;
   Handover* handover_;
   Registry* registry_;
+  std::atomic<int64_t> full_log_{0}, busy_log_{0};  // log::every stamps
 };
 
 }  // namespace tether

@@ -275,5 +275,36 @@ TEST(ConfigTest, LoadConfigReadsTheFile) {
   EXPECT_NE(bad.message().find("not valid JSON"), std::string::npos) << bad.message();
 }
 
+TEST(ConfigTest, BoundsHaveSaneDefaults) {
+  auto r = parse_config(kMinimal, kPath);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->max_sessions, 100000);
+  EXPECT_EQ(r->max_queued_per_session, 32);
+  EXPECT_EQ(r->max_params_bytes, 64 * 1024);
+}
+
+TEST(ConfigTest, BoundsAreRead) {
+  auto r = parse_config(with(R"("max_sessions": 3, "max_queued_per_session": 2, "max_params_bytes": 4096)"), kPath);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->max_sessions, 3);
+  EXPECT_EQ(r->max_queued_per_session, 2);
+  EXPECT_EQ(r->max_params_bytes, 4096);
+}
+
+TEST(ConfigTest, BoundsOutOfRangeOrMistypedRefused) {
+  expect_error(with(R"("max_sessions": 0)"), {"max_sessions", "from 1 to 100000000"});
+  expect_error(with(R"("max_sessions": -5)"), {"max_sessions"});
+  expect_error(with(R"("max_sessions": 100000001)"), {"max_sessions"});
+  expect_error(with(R"("max_sessions": "3")"), {"max_sessions"});
+  expect_error(with(R"("max_sessions": 18446744073709551615)"), {"max_sessions"});
+  expect_error(with(R"("max_queued_per_session": 0)"), {"max_queued_per_session", "from 1 to 100000"});
+  expect_error(with(R"("max_queued_per_session": 2.5)"), {"max_queued_per_session"});
+  expect_error(with(R"("max_queued_per_session": 100001)"), {"max_queued_per_session"});
+  expect_error(with(R"("max_params_bytes": 1023)"), {"max_params_bytes", "from 1024 to 16777216"});
+  expect_error(with(R"("max_params_bytes": 16777217)"), {"max_params_bytes"});
+  expect_error(with(R"("max_params_bytes": null)"), {"max_params_bytes"});
+  expect_error(with(R"("max_session": 3)"), {"max_session", "unknown"});
+}
+
 }  // namespace
 }  // namespace tether

@@ -83,7 +83,7 @@ class SessionPoolTest : public ::testing::Test {
     SessionId sid = SessionId::random();
     while (shard >= 0 && pool_.shard_of(sid) != size_t(shard)) sid = SessionId::random();
     auto j = job(0, sid, false);
-    EXPECT_TRUE(pool_.post(j));
+    EXPECT_EQ(pool_.post(j), Posted::Ok);
     j->wait();
     EXPECT_TRUE(j->created);
     EXPECT_EQ(j->created_sid, sid);
@@ -105,14 +105,14 @@ TEST_F(SessionPoolTest, EachSessionSeesItsRequestsInPostingOrder) {
   for (int p = 0; p < kPosters; ++p) {
     posters.emplace_back([this, p, &sids, &all_ok] {
       auto first = job(0, SessionId::random(), false);
-      if (!pool_.post(first)) return;
+      if (pool_.post(first) != Posted::Ok) return;
       first->wait();
       if (!first->created) return;
       SessionId sid = first->created_sid;
       std::vector<SessionJobPtr> jobs;
       for (int seq = 1; seq < kJobs; ++seq) {
         jobs.push_back(job(seq, sid, true));
-        if (!pool_.post(jobs.back())) return;
+        if (pool_.post(jobs.back()) != Posted::Ok) return;
       }
       bool ok = true;
       for (size_t i = 0; i < jobs.size(); ++i) {
@@ -147,7 +147,7 @@ TEST_F(SessionPoolTest, EverySessionRunsOnItsOwnPinnedThread) {
   for (int seq = 1; seq <= 50; ++seq) {
     for (int s = 0; s < kThreads; ++s) {
       jobs.push_back(job(seq, sids[s], true));
-      ASSERT_TRUE(pool_.post(jobs.back()));
+      ASSERT_EQ(pool_.post(jobs.back()), Posted::Ok);
     }
   }
   for (auto& j : jobs) j->wait();
@@ -167,13 +167,13 @@ TEST_F(SessionPoolTest, EverySessionRunsOnItsOwnPinnedThread) {
 TEST_F(SessionPoolTest, UnknownIdGetsANewSessionOnTheSameShard) {
   SessionId forged = SessionId::random();
   auto j = job(0, forged, true);
-  ASSERT_TRUE(pool_.post(j));
+  ASSERT_EQ(pool_.post(j), Posted::Ok);
   j->wait();
   ASSERT_TRUE(j->created);
   EXPECT_NE(j->created_sid, forged);
   EXPECT_EQ(pool_.shard_of(j->created_sid), pool_.shard_of(forged));
   auto again = job(1, j->created_sid, true);
-  ASSERT_TRUE(pool_.post(again));
+  ASSERT_EQ(pool_.post(again), Posted::Ok);
   again->wait();
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->response.body, "2");
@@ -194,7 +194,7 @@ TEST_F(SessionPoolTest, KillEndsTheSessionOnce) {
 TEST_F(SessionPoolTest, AbandonedJobIsReleasedWithoutRunning) {
   auto j = job(0, SessionId::random(), false);
   j->abandoned.store(true);
-  ASSERT_TRUE(pool_.post(j));
+  ASSERT_EQ(pool_.post(j), Posted::Ok);
   j->wait();
   EXPECT_FALSE(j->created);
   EXPECT_EQ(logs_.size(), 0u);
@@ -206,7 +206,7 @@ TEST_F(SessionPoolTest, StopFinishesQueuedJobsThenEndsSessionsWithShutdown) {
   std::vector<SessionJobPtr> queued;
   for (int seq = 1; seq <= 100; ++seq) {
     queued.push_back(job(seq, sids[seq % 3], true));
-    ASSERT_TRUE(pool_.post(queued.back()));
+    ASSERT_EQ(pool_.post(queued.back()), Posted::Ok);
   }
   pool_.stop();
   // stop() has joined every thread: all queued jobs must already be done.
@@ -227,7 +227,7 @@ TEST_F(SessionPoolTest, NothingIsTakenAfterStop) {
   SessionId sid = create();
   pool_.stop();
   auto j = job(1, sid, true);
-  EXPECT_FALSE(pool_.post(j));
+  EXPECT_EQ(pool_.post(j), Posted::Stopping);
   EXPECT_FALSE(j->finished());
   EXPECT_FALSE(pool_.kill(sid));
   pool_.stop();  // a second stop is harmless
