@@ -180,8 +180,16 @@ void FcgiServer::loop(Slot& slot) {
 void FcgiServer::serve_one(FCGX_Request* fr, bool* wrote) {
   Request req;
   std::map<std::string, std::string> peer_params;
-  read_params(*fr, req, &peer_params);
   stats_.accepted++;
+  if (!read_params(*fr, req, &peer_params, opts_.max_params_bytes)) {
+    stats_.params_too_large++;
+    fr->keepConnection = 0;  // the body is left unread: close after the reply
+    Response big = Response::text(
+        "request headers larger than " + std::to_string(opts_.max_params_bytes) + " bytes in all\n", 431);
+    *wrote = true;
+    if (!write_response(*fr, big, false)) stats_.write_failed++;
+    return;
+  }
   Response resp;
   switch (read_body(*fr, opts_.max_body_bytes, req)) {
     case BodyStatus::Ok:

@@ -238,7 +238,7 @@ int Worker::serve() {
     return 1;
   }
   fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
-                           config_.keepalive_idle_s};
+                           config_.keepalive_idle_s, config_.max_params_bytes};
   fcgi::FcgiServer server(
       *listen_fd, opts,
       [this](Request& req, const std::map<std::string, std::string>& peer) { return handle(req, peer); },

@@ -92,7 +92,7 @@ TEST(FirewallBoundaryTest, ASessionJobThatThrowsGetsA500AndTheThreadGoesOn) {
     job->factory = &factory;
     job->sid = SessionId::random();
     job->create_if_missing = true;
-    ASSERT_TRUE(pool.post(job));
+    ASSERT_EQ(pool.post(job), Posted::Ok);
     ASSERT_TRUE(job->wait_for(std::chrono::seconds(10))) << "the session thread did not answer";
     EXPECT_EQ(job->response.status, 500);
   }
