@@ -47,7 +47,7 @@ class TicketsTest : public ::testing::Test {
 
 TEST_F(TicketsTest, RunsOnceToDone) {
   std::string t = new_ticket_id();
-  ASSERT_TRUE(create_ticket(*redis_, "w", t, "k", "{\"a\":1}", 100));
+  ASSERT_EQ(*create_ticket(*redis_, "w", t, "k", "{\"a\":1}", 100, 100), "ok");
   EXPECT_EQ(field(t, "status.current"), "enqueued");
   EXPECT_EQ(field(t, "payload.data"), "{\"a\":1}");
   EXPECT_EQ(move(), t);
@@ -63,9 +63,9 @@ TEST_F(TicketsTest, RunsOnceToDone) {
   ASSERT_TRUE(renewed);
   EXPECT_EQ(reply_string((*renewed)[1].get()), "dispatched");
   EXPECT_EQ(reply_string((*renewed)[2].get()), "lost");
-  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "other", "done", "", 1, 300), "lost");
-  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "tok", "done", "", 1, 300), "ok");
-  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "tok", "done", "", 1, 300), "lost");  // the lease is gone
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "other", "done", "", 1, 300, 0), "lost");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "tok", "done", "", 1, 300, 0), "ok");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "tok", "done", "", 1, 300, 0), "lost");  // the lease is gone
   EXPECT_EQ(field(t, "status.current"), "done");
   EXPECT_EQ(field(t, "status.done.time"), "300");
   EXPECT_EQ(field(t, "finished"), "1");
@@ -74,7 +74,7 @@ TEST_F(TicketsTest, RunsOnceToDone) {
 
 TEST_F(TicketsTest, ExpiredLeaseIsRequeuedAndTheStepsOfTheDeadRunCleared) {
   std::string t = new_ticket_id();
-  ASSERT_TRUE(create_ticket(*redis_, "w", t, "k", "null", 100));
+  ASSERT_EQ(*create_ticket(*redis_, "w", t, "k", "null", 100, 100), "ok");
   EXPECT_EQ(move(), t);
   ASSERT_EQ(*take_ticket(*redis_, "w", t, "dead", 5000, "h1-1", 200), "ok");
   ASSERT_TRUE(redis_->command({"HSET", ticket_key(p_, "w", t), "step.0.name", "half", "steps", "1"}));
@@ -89,31 +89,31 @@ TEST_F(TicketsTest, ExpiredLeaseIsRequeuedAndTheStepsOfTheDeadRunCleared) {
   EXPECT_EQ(field(t, "step.0.name"), "");
   EXPECT_EQ(field(t, "steps"), "");
   EXPECT_EQ(field(t, "runs"), "2");
-  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "dead", "done", "", 1, 500), "lost");
-  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "new", "failed", "boom", 1, 500), "ok");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "dead", "done", "", 1, 500, 0), "lost");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", t, "new", "failed", "boom", 1, 500, 0), "ok");
   EXPECT_EQ(field(t, "error"), "boom");
 }
 
 TEST_F(TicketsTest, CancelAndRetry) {
   std::string queued = new_ticket_id(), running = new_ticket_id();
-  ASSERT_TRUE(create_ticket(*redis_, "w", queued, "k", "null", 1));
-  ASSERT_TRUE(create_ticket(*redis_, "w", running, "k", "null", 1));
+  ASSERT_EQ(*create_ticket(*redis_, "w", queued, "k", "null", 1, 100), "ok");
+  ASSERT_EQ(*create_ticket(*redis_, "w", running, "k", "null", 1, 100), "ok");
   EXPECT_EQ(move(), queued);
   EXPECT_EQ(move(), running);
   // queued: cancelled after the move, before take: take refuses it
-  EXPECT_EQ(*cancel_ticket(*redis_, "w", queued, 2), "cancelled");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", queued, 2, 0), "cancelled");
   EXPECT_EQ(*take_ticket(*redis_, "w", queued, "tok", 5000, "h1-0", 3), "cancelled");
   ASSERT_EQ(*take_ticket(*redis_, "w", running, "tok", 5000, "h1-0", 3), "ok");
-  EXPECT_EQ(*cancel_ticket(*redis_, "w", running, 4), "cancelled");
-  EXPECT_EQ(*cancel_ticket(*redis_, "w", running, 4), "refused:cancelled");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", running, 4, 0), "cancelled");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", running, 4, 0), "refused:cancelled");
   EXPECT_EQ(*retry_ticket(*redis_, "w", running, 5), "refused:stopping");  // its runner still holds the lease
-  EXPECT_EQ(*finish_ticket(*redis_, "w", running, "tok", "done", "", 1, 6), "cancelled");
+  EXPECT_EQ(*finish_ticket(*redis_, "w", running, "tok", "done", "", 1, 6, 0), "cancelled");
   EXPECT_EQ(field(running, "status.current"), "cancelled");
   EXPECT_EQ(llen(processing_key(p_, "w")), 0);
   EXPECT_EQ(*retry_ticket(*redis_, "w", running, 7), "enqueued");
   EXPECT_EQ(llen(incoming_key(p_, "w")), 1);
   EXPECT_EQ(*retry_ticket(*redis_, "w", running, 7), "refused:enqueued");
-  EXPECT_EQ(*cancel_ticket(*redis_, "w", new_ticket_id(), 8), "missing");
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", new_ticket_id(), 8, 0), "missing");
   EXPECT_EQ(*retry_ticket(*redis_, "w", new_ticket_id(), 8), "missing");
 }
 
@@ -121,11 +121,15 @@ TEST_F(TicketsTest, ReadTicket) {
   std::string t = new_ticket_id();
   auto none = read_ticket(*redis_, "w", t);
   ASSERT_TRUE(none);
-  EXPECT_FALSE(*none);
-  ASSERT_TRUE(create_ticket(*redis_, "w", t, "key1", "[1]", 9));
+  EXPECT_EQ(none->what, TicketRead::kMissing);
+  ASSERT_EQ(*create_ticket(*redis_, "w", t, "key1", "[1]", 9, 100), "ok");
   auto h = read_ticket(*redis_, "w", t);
-  ASSERT_TRUE(h && *h);
-  EXPECT_EQ((**h)["payload.key"], "key1");
+  ASSERT_TRUE(h);
+  ASSERT_EQ(h->what, TicketRead::kFound) << h->why;
+  EXPECT_EQ(h->ticket.key, "key1");
+  EXPECT_EQ(h->ticket.data, nlohmann::json::array({1}));
+  EXPECT_EQ(h->ticket.status, "enqueued");
+  EXPECT_EQ(h->ticket.times.at("enqueued"), 9);
 }
 
 }  // namespace
