@@ -132,5 +132,74 @@ TEST_F(TicketsTest, ReadTicket) {
   EXPECT_EQ(h->ticket.times.at("enqueued"), 9);
 }
 
+TEST_F(TicketsTest, StartsBeyondMaxIncomingAreRefusedWritingNothing) {
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(*create_ticket(*redis_, "w", new_ticket_id(), "k", "null", 1, 3), "ok");
+  std::string extra = new_ticket_id();
+  EXPECT_EQ(*create_ticket(*redis_, "w", extra, "k", "null", 1, 3), "full");
+  EXPECT_EQ(llen(incoming_key(p_, "w")), 3);
+  EXPECT_EQ(field(extra, "status.current"), "");
+  EXPECT_EQ(move().size(), 36u);
+  EXPECT_EQ(*create_ticket(*redis_, "w", extra, "k", "null", 1, 3), "ok");  // room again
+}
+
+long long ttl(Redis& redis, const std::string& key) {
+  auto r = redis.command({"TTL", key});
+  return r ? reply_integer(r->get()) : -100;
+}
+
+TEST_F(TicketsTest, FinishedTicketsExpireAndARetryKeepsThemAgain) {
+  std::string done = new_ticket_id(), cancelled = new_ticket_id(), kept = new_ticket_id();
+  for (const auto& t : {done, cancelled, kept}) ASSERT_EQ(*create_ticket(*redis_, "w", t, "k", "null", 1, 100), "ok");
+  EXPECT_EQ(ttl(*redis_, ticket_key(p_, "w", done)), -1);
+  EXPECT_EQ(move(), done);
+  ASSERT_EQ(*take_ticket(*redis_, "w", done, "tok", 5000, "h1-0", 2), "ok");
+  EXPECT_EQ(ttl(*redis_, ticket_key(p_, "w", done)), -1);  // no expiry while it runs
+  ASSERT_EQ(*finish_ticket(*redis_, "w", done, "tok", "failed", "boom", 1, 3, 600), "ok");
+  long long left = ttl(*redis_, ticket_key(p_, "w", done));
+  EXPECT_GT(left, 590);
+  EXPECT_LE(left, 600);
+  EXPECT_EQ(*retry_ticket(*redis_, "w", done, 4), "enqueued");
+  EXPECT_EQ(ttl(*redis_, ticket_key(p_, "w", done)), -1);
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", cancelled, 5, 60), "cancelled");
+  EXPECT_GT(ttl(*redis_, ticket_key(p_, "w", cancelled)), 50);
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", kept, 5, 0), "cancelled");  // 0: kept
+  EXPECT_EQ(ttl(*redis_, ticket_key(p_, "w", kept)), -1);
+}
+
+TEST_F(TicketsTest, AKeyOfAnotherTypeIsNoTicket) {
+  std::string t = new_ticket_id();
+  ASSERT_TRUE(redis_->command({"SET", ticket_key(p_, "w", t), "a string"}));
+  ASSERT_TRUE(redis_->command({"LPUSH", processing_key(p_, "w"), t}));
+  EXPECT_EQ(*take_ticket(*redis_, "w", t, "tok", 5000, "h1-0", 1), "not a hash");
+  EXPECT_EQ(llen(processing_key(p_, "w")), 0);
+  auto r = read_ticket(*redis_, "w", t);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->what, TicketRead::kBad);
+  EXPECT_NE(r->why.find("no hash"), std::string::npos) << r->why;
+  EXPECT_EQ(*cancel_ticket(*redis_, "w", t, 2, 60), "missing");
+  EXPECT_EQ(*retry_ticket(*redis_, "w", t, 2), "missing");
+  ASSERT_TRUE(redis_->command({"LPUSH", processing_key(p_, "w"), t}));
+  EXPECT_EQ(*reap_ticket(*redis_, "w", t, 3), "gone");
+  EXPECT_EQ(llen(processing_key(p_, "w")), 0);
+  auto kept = redis_->command({"GET", ticket_key(p_, "w", t)});
+  EXPECT_EQ(reply_string(kept->get()), "a string");  // changed nothing
+}
+
+TEST_F(TicketsTest, ReadTicketRefusesAHashThatDoesNotDecode) {
+  std::string t = new_ticket_id();
+  ASSERT_TRUE(redis_->command({"HSET", ticket_key(p_, "w", t), "status.current", "done", "steps", "1e9"}));
+  auto r = read_ticket(*redis_, "w", t);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->what, TicketRead::kBad);
+  EXPECT_NE(r->why.find("'steps'"), std::string::npos) << r->why;
+  std::string u = new_ticket_id();
+  ASSERT_TRUE(redis_->command({"HSET", ticket_key(p_, "w", u), "status.current", "done", "payload.key", "\xff",
+                               "\xfe", "x"}));
+  auto ok = read_ticket(*redis_, "w", u);
+  ASSERT_TRUE(ok) << ok.message();
+  ASSERT_EQ(ok->what, TicketRead::kFound) << ok->why;
+  EXPECT_EQ(ok->ticket.key, "\xff");
+}
+
 }  // namespace
 }  // namespace tether::workflow
