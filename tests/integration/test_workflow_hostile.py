@@ -7,10 +7,11 @@ not run again; a queue item that is no ticket id is removed and counted."""
 import http.client
 import json
 import socket
+import subprocess
 import time
 import unittest
 
-from common import Cluster, wait_until, worker_status
+from common import Cluster, tetherctl, wait_until, worker_status
 from stepserver import StepServer
 
 LEASE_MS = 600
@@ -84,6 +85,8 @@ class WorkflowHostile(unittest.TestCase):
             "demo": {"start_point_url": cls.c.url("/demo/steps/start?key={key}")},
             "quick": {"start_point_url": cls.steps.url("/quick?key={key}"), "lease_ms": LEASE_MS},
             "deep": {"start_point_url": cls.steps.url("/deep"), "retries": 0},
+            "bounded": {"start_point_url": cls.steps.url("/quick"), "concurrency": 0, "max_incoming": 3,
+                        "ticket_ttl_s": 3600},
         }}
         cls.c.start()
         cls.pids = {n: p.pid for n, p in cls.c.workers.items()}
@@ -157,6 +160,12 @@ class WorkflowHostile(unittest.TestCase):
         self.assertEqual(j["status"], "done")
         self.assertEqual(j["times"], {"\ufffd": 12})
         self.assertEqual(j["error"], "e\ufffd")
+        rc, out, err = tetherctl(self.c, "workflow", "show", t)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["key"], "k\ufffd")
+        rc, out, err = tetherctl(self.c, "--json", "workflow", "list", "quick")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("k\ufffd", [row["key"] for row in json.loads(out)["tickets"]])
 
     def test_malformed_ticket_hashes_are_refused_by_get(self):
         cases = {
@@ -173,7 +182,10 @@ class WorkflowHostile(unittest.TestCase):
                 self.assertIsInstance(j["data"], str, t)
             else:
                 self.assertEqual(status, 500, (t, j))
-                self.assertIn("ticket", j["error"])
+                self.assertIn("cannot be read", j["error"])
+                rc, _, err = tetherctl(self.c, "workflow", "show", t)
+                self.assertEqual(rc, 1, err)
+                self.assertIn("cannot be read", err)
         t = "0badc0de-0000-4000-8000-000000000005"
         self.redis("SET", tkey("quick", t), "not a hash")
         status, _, j = self.api("GET", "/api/workflow/quick/ticket/" + t)
@@ -217,6 +229,59 @@ class WorkflowHostile(unittest.TestCase):
                 self.assertIn(why, j["error"])
             time.sleep(0.1)
         self.assertGreaterEqual(self.figures("bad_tickets"), len(poison))
+
+
+    # ---- bounds
+    def test_starts_beyond_max_incoming_get_503_with_retry_after(self):
+        # "bounded" runs nowhere (concurrency 0): its tickets wait in incoming.
+        for i in range(3):
+            status, _, j = self.api("POST", "/api/workflow/bounded/start", '{"key": "b%d"}' % i)
+            self.assertEqual(status, 201, j)
+        full_before = self.figures("full")
+        status, headers, j = self.api("POST", "/api/workflow/bounded/start", '{"key": "one too many"}')
+        self.assertEqual(status, 503, j)
+        self.assertEqual(headers["retry-after"], "1")
+        self.assertIn("max_incoming", j["error"])
+        self.assertEqual(self.redis("LLEN", "tether:wf:bounded:queue:incoming"), 3)
+        self.assertEqual(self.figures("full") - full_before, 1)
+        for n in self.c.workers:
+            bounds = worker_status(self.c, n)["workflows"]["bounds"]
+            self.assertEqual(bounds["bounded"], {"max_incoming": 3, "ticket_ttl_s": 3600})
+            self.assertEqual(bounds["quick"], {"max_incoming": 100000, "ticket_ttl_s": 604800})
+        self.redis("DEL", "tether:wf:bounded:queue:incoming")
+        status, _, j = self.api("POST", "/api/workflow/bounded/start", '{"key": "room again"}')
+        self.assertEqual(status, 201, j)
+
+    def test_finished_and_cancelled_tickets_expire(self):
+        status, _, j = self.api("POST", "/api/workflow/quick/start", '{"key": "expiring"}')
+        self.assertEqual(status, 201, j)
+        t = j["ticket"]
+        wait_until(lambda: self.ticket("quick", t)["status"] == "done", 30, "the ticket to finish")
+        ttl = self.redis("TTL", tkey("quick", t))
+        self.assertTrue(604800 - 60 < ttl <= 604800, ttl)
+        status, _, j = self.api("POST", "/api/workflow/bounded/start", '{"key": "to cancel"}')
+        self.assertEqual(status, 201, j)
+        self.assertEqual(self.redis("TTL", tkey("bounded", j["ticket"])), -1)  # waiting: kept
+        status, _, _ = self.api("DELETE", "/api/workflow/bounded/ticket/" + j["ticket"])
+        self.assertEqual(status, 200)
+        ttl = self.redis("TTL", tkey("bounded", j["ticket"]))
+        self.assertTrue(3600 - 60 < ttl <= 3600, ttl)
+
+
+class WorkflowBoundsConfig(unittest.TestCase):
+    def test_bad_bounds_are_refused_naming_the_field(self):
+        for field, value in (("max_incoming", 0), ("max_incoming", "10"), ("ticket_ttl_s", -1),
+                             ("ticket_ttl_s", 1.5)):
+            c = Cluster(workers=1, nginx=False)
+            try:
+                c.config_extra = {"workflows": {"w": {"start_point_url": "http://127.0.0.1:1/s", field: value}}}
+                c.write_config()
+                r = subprocess.run([c.tetherd, "--config", c.config_path, "--check-config"], capture_output=True,
+                                   text=True, timeout=30)
+            finally:
+                c.stop()
+            self.assertEqual(r.returncode, 2, (field, value, r.stdout))
+            self.assertIn("field 'workflows.w.%s': expected an integer" % field, r.stderr)
 
 
 if __name__ == "__main__":
