@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/json.h"
+#include "workflow/definition.h"
 #include "workflow/tickets.h"
 
 namespace tether::ctl {
@@ -44,7 +46,7 @@ Result<json> tickets_of(Redis& redis, const std::string& name, size_t limit, std
     if (!replies) return replies.status();
     for (size_t k = i; k < end; ++k) {
       const redisReply* h = (*replies)[k - i].get();
-      if (h->type != REDIS_REPLY_ARRAY || h->elements != 5) continue;
+      if (h == nullptr || h->type != REDIS_REPLY_ARRAY || h->elements != 5) continue;  // not a hash
       std::string st = reply_string(h->element[0]);
       (*by_status)[st]++;
       if (rows.size() < limit) {
@@ -55,6 +57,16 @@ Result<json> tickets_of(Redis& redis, const std::string& name, size_t limit, std
     }
   }
   return rows;
+}
+
+// The ticket_ttl_s of a workflow in the config (the default when the
+// workflow is not there, or the section does not parse).
+int64_t ttl_of(const Config& config, const std::string& name) {
+  auto defs = workflow::parse_definitions(config.workflows, config.file);
+  if (defs) {
+    if (auto it = defs->find(name); it != defs->end()) return it->second.ticket_ttl_s;
+  }
+  return workflow::Definition{}.ticket_ttl_s;
 }
 
 int list_all(Redis& redis, const Config& config, const Options& opt) {
@@ -76,13 +88,13 @@ int list_all(Redis& redis, const Config& config, const Options& opt) {
                  {"tickets", by_status}};
   }
   if (opt.json) {
-    printf("%s\n", out.dump(2).c_str());
+    printf("%s\n", json_text(out, 2).c_str());
     return 0;
   }
   printf("%-20s %9s %10s  %s\n", "WORKFLOW", "INCOMING", "PROCESSING", "TICKETS BY STATUS");
   for (auto& [name, w] : out.items()) {
     std::string counts;
-    for (auto& [st, n] : w["tickets"].items()) counts += st + "=" + n.dump() + " ";
+    for (auto& [st, n] : w["tickets"].items()) counts += utf8_or_replaced(st) + "=" + json_text(n) + " ";
     printf("%-20s %9lld %10lld  %s\n", name.c_str(), w["incoming"].get<long long>(),
            w["processing"].get<long long>(), counts.empty() ? "-" : counts.c_str());
   }
@@ -94,7 +106,7 @@ int list_one(Redis& redis, const std::string& name, const Options& opt) {
   auto rows = tickets_of(redis, name, opt.limit, &by_status);
   if (!rows) return complain(rows.message());
   if (opt.json) {
-    printf("%s\n", json{{"workflow", name}, {"tickets_by_status", by_status}, {"tickets", *rows}}.dump(2).c_str());
+    printf("%s\n", json_text(json{{"workflow", name}, {"tickets_by_status", by_status}, {"tickets", *rows}}, 2).c_str());
     return 0;
   }
   printf("%-36s  %-10s  %6s  %5s  %-8s  %s\n", "TICKET", "STATUS", "AGE", "STEPS", "WORKER", "KEY");
@@ -125,16 +137,17 @@ int workflow(Redis& redis, const Config& config, const std::vector<std::string>&
     if (sub == "show") {
       auto h = workflow::read_ticket(redis, *name, ticket);
       if (!h) return complain(h.message());
-      if (!*h) return complain("no ticket " + ticket);
-      printf("%s\n", workflow::ticket_json(*name, ticket, **h).dump(2).c_str());
+      if (h->what == workflow::TicketRead::kMissing) return complain("no ticket " + ticket);
+      if (h->what == workflow::TicketRead::kBad) return complain("ticket " + ticket + " cannot be read: " + h->why);
+      printf("%s\n", json_text(workflow::ticket_json(*name, ticket, h->ticket), 2).c_str());
       return 0;
     }
-    auto r = sub == "cancel" ? workflow::cancel_ticket(redis, *name, ticket, unix_millis())
+    auto r = sub == "cancel" ? workflow::cancel_ticket(redis, *name, ticket, unix_millis(), ttl_of(config, *name))
                              : workflow::retry_ticket(redis, *name, ticket, unix_millis());
     if (!r) return complain(r.message());
     bool ok = *r == (sub == "cancel" ? "cancelled" : "enqueued");
     if (opt.json) {
-      printf("%s\n", json{{"ticket", ticket}, {"workflow", *name}, {"outcome", *r}}.dump().c_str());
+      printf("%s\n", json_text(json{{"ticket", ticket}, {"workflow", *name}, {"outcome", *r}}).c_str());
     } else {
       printf("%s %s: %s\n", *name == "" ? "?" : name->c_str(), ticket.c_str(),
              ok ? r->c_str() : ("refused, the ticket is " + r->substr(r->find(':') + 1)).c_str());

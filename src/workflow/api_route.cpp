@@ -2,15 +2,16 @@
 #include "workflow/api_route.h"
 
 #include "common/clock.h"
+#include "common/firewall.h"
+#include "common/json.h"
 #include "workflow/tickets.h"
 
 namespace tether::workflow {
 namespace {
 
-constexpr size_t kMaxKeyBytes = 1024;
-
+// message may quote the request (its path holds any bytes): json_text replaces invalid UTF-8.
 Response error(int status, const std::string& message) {
-  return Response::json(nlohmann::json{{"error", message}}.dump(), status).header("Cache-Control", "no-store");
+  return Response::json(json_text(nlohmann::json{{"error", message}}), status).header("Cache-Control", "no-store");
 }
 
 // Splits "{base}{name}/start" or "{base}{name}/ticket/{id}".
@@ -78,51 +79,61 @@ Response ApiRoute::start(Request& req, const Definition& def, const std::string&
     stats_.rejected++;
     return error(413, "body larger than " + std::to_string(def.max_body_bytes) + " bytes");
   }
-  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  auto parsed = parse_json(req.body);
   std::string why;
+  const std::optional<std::string> key = parsed ? string_field(*parsed, "key") : std::nullopt;
   if (req.body.empty()) {
     why = "expected a JSON body {\"key\": \"...\", \"data\": ...}";
-  } else if (j.is_discarded()) {
-    why = "body is not valid JSON";
-  } else if (!j.is_object()) {
+  } else if (!parsed) {
+    why = "body: " + parsed.message();
+  } else if (!parsed->is_object()) {
     why = "body: expected a JSON object {\"key\": \"...\", \"data\": ...}";
-  } else if (!j.contains("key") || !j["key"].is_string() || j["key"].get_ref<const std::string&>().empty()) {
+  } else if (!key || key->empty()) {
     why = "field 'key': expected a non-empty string";
-  } else if (j["key"].get_ref<const std::string&>().size() > kMaxKeyBytes) {
-    why = "field 'key': longer than " + std::to_string(kMaxKeyBytes) + " bytes";
+  } else if (key->size() > kMaxTicketKeyBytes) {
+    why = "field 'key': longer than " + std::to_string(kMaxTicketKeyBytes) + " bytes";
   }
   if (!why.empty()) {
     stats_.rejected++;
     return error(400, why);
   }
   std::string id = new_ticket_id();
-  std::string key = j["key"].get<std::string>();
-  std::string data = j.contains("data") ? j["data"].dump() : "null";
+  const nlohmann::json* data = field(*parsed, "data");
   auto redis = pool_->acquire();
-  if (Status s = create_ticket(*redis, def.name, id, key, data, unix_millis()); !s) {
-    return error(503, "could not enqueue the ticket: " + s.message());
+  auto created = create_ticket(*redis, def.name, id, *key, data ? json_text(*data) : "null", unix_millis(),
+                               def.max_incoming);
+  if (!created) return error(503, "could not enqueue the ticket: " + created.message());
+  if (*created == "full") {
+    stats_.full++;
+    return error(503, "workflow '" + def.name + "' already has " + std::to_string(def.max_incoming) +
+                          " tickets waiting (max_incoming); try again later")
+        .header("Retry-After", "1");
   }
   stats_.started++;
   std::string location = base + def.name + "/ticket/" + id;
   nlohmann::json body = {{"ticket", id}, {"workflow", def.name}, {"status", "enqueued"}, {"location", location}};
-  return Response::json(body.dump(), 201).header("Location", location).header("Cache-Control", "no-store");
+  return Response::json(json_text(body), 201).header("Location", location).header("Cache-Control", "no-store");
 }
 
 Response ApiRoute::ticket(Request& req, const Definition& def, const std::string& id) {
   auto redis = pool_->acquire();
   if (req.method == "DELETE") {
-    auto r = cancel_ticket(*redis, def.name, id, unix_millis());
+    auto r = cancel_ticket(*redis, def.name, id, unix_millis(), def.ticket_ttl_s);
     if (!r) return error(503, "could not cancel: " + r.message());
     if (*r == "missing") return error(404, "no ticket " + id + " in workflow '" + def.name + "'");
     if (*r != "cancelled") return error(409, "the ticket has already finished: " + r->substr(8));
     stats_.cancelled++;
-    return Response::json(nlohmann::json{{"ticket", id}, {"status", "cancelled"}}.dump())
+    return Response::json(json_text(nlohmann::json{{"ticket", id}, {"status", "cancelled"}}))
         .header("Cache-Control", "no-store");
   }
   auto h = read_ticket(*redis, def.name, id);
   if (!h) return error(503, "could not read the ticket: " + h.message());
-  if (!*h) return error(404, "no ticket " + id + " in workflow '" + def.name + "'");
-  return Response::json(ticket_json(def.name, id, **h).dump()).header("Cache-Control", "no-store");
+  if (h->what == TicketRead::kMissing) return error(404, "no ticket " + id + " in workflow '" + def.name + "'");
+  if (h->what == TicketRead::kBad) {
+    firewall::refused("ticket.bad_hash", def.name + " " + id + ": " + h->why);
+    return error(500, "ticket " + id + " in Redis cannot be read: " + h->why);
+  }
+  return Response::json(json_text(ticket_json(def.name, id, h->ticket))).header("Cache-Control", "no-store");
 }
 
 }  // namespace tether::workflow

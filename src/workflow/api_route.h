@@ -3,9 +3,13 @@
 //   GET    {base}{name}/ticket/{ticket}  -> 200, the ticket as JSON (see tickets.h ticket_json)
 //   DELETE {base}{name}/ticket/{ticket}  -> 200 cancelled; 409 when it has already finished
 // {base} is whatever the rule matched before the name, e.g. "/api/workflow/".
-// Errors are JSON {"error": "..."}: 404 unknown workflow or ticket, 400 bad
-// JSON / missing key / malformed ticket id, 413 body too large, 405 wrong
-// method, 503 Redis unreachable. Rule: {"match": "^/api/workflow/", "workflow": {}}.
+// Errors are JSON {"error": "..."} (any bytes of the path quoted in them are
+// written as valid UTF-8, U+FFFD for invalid sequences): 404 unknown workflow
+// or ticket, 400 bad JSON (or nested deeper than kMaxJsonDepth) / missing key /
+// malformed ticket id, 413 body too large, 405 wrong method, 503 Redis
+// unreachable, 503 + Retry-After: 1 when the workflow's incoming queue
+// already holds max_incoming tickets, 500 when the ticket hash in Redis does
+// not decode (counted as "ticket.bad_hash"). Rule: {"match": "^/api/workflow/", "workflow": {}}.
 //
 // Thread safety: serve() from any acceptor thread; Redis connections come
 // from a pool, the definitions are immutable, the figures atomic.

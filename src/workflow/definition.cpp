@@ -3,8 +3,12 @@
 
 #include <cctype>
 
+#include "common/json.h"
+
 namespace tether::workflow {
 namespace {
+
+constexpr int64_t kMaxTicketTtlS = int64_t{10} * 366 * 86400;  // ten years
 
 bool valid_name(const std::string& n) {
   if (n.empty() || n.size() > 64) return false;
@@ -22,7 +26,7 @@ Status read_int(const nlohmann::json& obj, const char* field, T lo, T hi, T* out
   if (!v.is_number_integer() || v.get<int64_t>() < static_cast<int64_t>(lo) ||
       v.get<int64_t>() > static_cast<int64_t>(hi)) {
     return Status::error(where + "." + field + "': expected an integer from " + std::to_string(lo) + " to " +
-                         std::to_string(hi) + ", got " + v.dump());
+                         std::to_string(hi) + ", got " + json_text(v));
   }
   *out = static_cast<T>(v.get<int64_t>());
   return Status::ok();
@@ -33,10 +37,10 @@ Result<Definition> parse_one(const std::string& name, const nlohmann::json& obj,
   if (!valid_name(name)) {
     return Result<Definition>::error(where + "': a workflow name is 1-64 of [A-Za-z0-9_-]");
   }
-  if (!obj.is_object()) return Result<Definition>::error(where + "': expected an object, got " + obj.dump());
+  if (!obj.is_object()) return Result<Definition>::error(where + "': expected an object, got " + json_text(obj));
   static const char* known[] = {"start_point_url", "step_timeout_ms", "retries",     "backoff_ms",
                                 "backoff_max_ms",  "max_depth",       "max_steps",   "concurrency",
-                                "lease_ms",        "max_body_bytes"};
+                                "lease_ms",        "max_body_bytes",  "max_incoming", "ticket_ttl_s"};
   for (auto& [k, v] : obj.items()) {
     bool ok = false;
     for (const char* f : known) ok = ok || k == f;
@@ -60,7 +64,9 @@ Result<Definition> parse_one(const std::string& name, const nlohmann::json& obj,
                    read_int(obj, "max_steps", 1, 100000, &d.max_steps, where),
                    read_int(obj, "concurrency", 0, 1024, &d.concurrency, where),
                    read_int(obj, "lease_ms", 300, 3600000, &d.lease_ms, where),
-                   read_int<int64_t>(obj, "max_body_bytes", 2, int64_t{1} << 30, &d.max_body_bytes, where)}) {
+                   read_int<int64_t>(obj, "max_body_bytes", 2, int64_t{1} << 30, &d.max_body_bytes, where),
+                   read_int<int64_t>(obj, "max_incoming", 1, 1000000000, &d.max_incoming, where),
+                   read_int<int64_t>(obj, "ticket_ttl_s", 0, kMaxTicketTtlS, &d.ticket_ttl_s, where)}) {
     if (!s) return s;
   }
   return d;

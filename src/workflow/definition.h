@@ -24,6 +24,8 @@ struct Definition {
   int concurrency = 16;         // tickets one worker runs at once; 0: this worker only accepts starts
   int lease_ms = 10000;         // a ticket whose worker renewed nothing for this long is requeued
   int64_t max_body_bytes = 65536;  // largest start request body (413 beyond)
+  int64_t max_incoming = 100000;   // tickets waiting in incoming; a start beyond gets 503 + Retry-After: 1
+  int64_t ticket_ttl_s = 604800;   // a finished (done/failed/cancelled) ticket's hash expires after this; 0: kept
 };
 
 using Definitions = std::map<std::string, Definition>;

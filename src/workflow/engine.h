@@ -8,6 +8,12 @@
 //    in processing whose lease has expired (their worker died), once seen
 //    without a lease in two sweeps in a row.
 // Tickets beyond the runners wait in Redis, not here.
+// Every iteration of these threads runs under firewall::guard
+// ("workflow.dispatcher", "workflow.runner", "workflow.keeper"): a throw is
+// counted and the loop goes on; a thread that still ends says so
+// (firewall::thread_stopped). A queue item that is no ticket id is removed
+// and counted ("ticket.bad_queue_item"); a ticket that cannot be decoded
+// or run fails with the reason (runner.h), never goes back to the queue.
 //
 // Thread safety: start() and stop() from the main thread; stats() anywhere.
 #pragma once

@@ -4,6 +4,8 @@
 #include <chrono>
 
 #include "common/clock.h"
+#include "common/firewall.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "workflow/tickets.h"
 
@@ -33,37 +35,46 @@ struct TicketRunner::Ctx {
   int steps = 0;  // recorded so far
 };
 
-void TicketRunner::run(const std::string& ticket, const std::string& token, const std::atomic<int>& stop) {
-  int64_t t0 = steady_us();
-  const std::string hkey = ticket_key(redis_.options().prefix, def_.name, ticket);
-  auto payload = redis_.command({"HMGET", hkey, "payload.key", "payload.data"});
-  Ctx ctx{ticket, "", &stop};
-  Status result = Status::ok();
-  nlohmann::json data;
-  if (!payload || payload.value()->type != REDIS_REPLY_ARRAY || payload.value()->elements != 2) {
-    result = Status::error("could not read the ticket: " + payload.message());
-  } else {
-    ctx.key = reply_string(payload.value()->element[0]);
-    data = nlohmann::json::parse(reply_string(payload.value()->element[1]), nullptr, false);
-    if (data.is_discarded()) data = nullptr;
-    // Only a dispatched ticket becomes running: a DELETE that came after the
-    // take must stay cancelled (a plain HSET overwrote it).
-    static const char* kMarkRunning = R"lua(
+Status TicketRunner::start(Ctx& ctx) {
+  const std::string hkey = ticket_key(redis_.options().prefix, def_.name, ctx.ticket);
+  auto reply = redis_.command({"HMGET", hkey, "payload.key", "payload.data"});
+  if (!reply) return Status::error("could not read the ticket: " + reply.message());
+  auto payload = decode_payload(reply->get());
+  if (!payload) {
+    // Poison written into Redis: the ticket fails with the reason, once.
+    stats_.bad_tickets++;
+    firewall::refused("ticket.bad_hash", def_.name + " " + ctx.ticket + ": " + payload.message());
+    return Status::error("the ticket cannot be run: " + payload.message());
+  }
+  ctx.key = payload->key;
+  // Only a dispatched ticket becomes running: a DELETE that came after the
+  // take must stay cancelled (a plain HSET overwrote it).
+  static const char* kMarkRunning = R"lua(
 if redis.call('HGET', KEYS[1], 'status.current') ~= 'dispatched' then return 0 end
 redis.call('HSET', KEYS[1], 'status.current', 'running', 'status.running.time', ARGV[1])
 return 1)lua";
-    auto r = redis_.command({"EVAL", kMarkRunning, "1", hkey, std::to_string(unix_millis())});
-    if (!r) {
-      result = r.status();
-    } else if (reply_integer(r.value().get()) != 1) {
-      result = Status::error("cancelled before it ran");
-    }
-  }
-  if (result) {
-    std::string url = substitute_key(def_.start_point_url, ctx.key);
-    nlohmann::json body = {{"key", ctx.key}, {"data", data}, {"ticket", ticket}, {"workflow", def_.name},
-                           {"step", "start"}, {"url", url}};
-    result = run_steps(ctx, {StepCall{"start", url, body.dump()}}, true, 1);
+  auto r = redis_.command({"EVAL", kMarkRunning, "1", hkey, std::to_string(unix_millis())});
+  if (!r) return r.status();
+  if (reply_integer(r.value().get()) != 1) return Status::error("cancelled before it ran");
+  std::string url = substitute_key(def_.start_point_url, ctx.key);
+  nlohmann::json body = {{"key", ctx.key}, {"data", payload->data}, {"ticket", ctx.ticket}, {"workflow", def_.name},
+                         {"step", "start"}, {"url", url}};
+  return run_steps(ctx, {StepCall{"start", url, json_text(body)}}, true, 1);
+}
+
+void TicketRunner::run(const std::string& ticket, const std::string& token, const std::atomic<int>& stop) {
+  int64_t t0 = steady_us();
+  Ctx ctx{ticket, "", &stop};
+  Status result = Status::ok();
+  // Whatever throws below fails this ticket (with the reason) instead of the worker.
+  try {
+    result = start(ctx);
+  } catch (const std::exception& e) {
+    firewall::caught("workflow.runner", e.what());
+    result = Status::error(std::string("the runner failed: ") + e.what());
+  } catch (...) {
+    firewall::caught("workflow.runner", "a non-standard exception");
+    result = Status::error("the runner failed");
   }
   int reason = stop.load();
   if ((reason == kShutdown && !result) || reason == kLeaseLost) {
@@ -80,7 +91,7 @@ return 1)lua";
   }
   std::string status = result ? "done" : "failed";
   auto fin = finish_ticket(redis_, def_.name, ticket, token, status, result.message(), steady_us() - t0,
-                           unix_millis());
+                           unix_millis(), def_.ticket_ttl_s);
   if (!fin) {
     stats_.redis_errors++;
     log::warn("ticket_finish_failed", {{"workflow", def_.name}, {"ticket", ticket}, {"error", fin.message()}});
@@ -123,7 +134,7 @@ Status TicketRunner::run_steps(Ctx& ctx, std::vector<StepCall> calls, bool paral
     for (const auto& n : o.result.next) {
       nlohmann::json body = {{"key", ctx.key}, {"data", o.result.data}, {"ticket", ctx.ticket},
                              {"workflow", def_.name}, {"step", n.name}, {"url", n.url}};
-      next.push_back(StepCall{n.name, n.url, body.dump()});
+      next.push_back(StepCall{n.name, n.url, json_text(body)});
     }
     if (Status s = run_steps(ctx, std::move(next), o.result.parallel, depth + 1); !s) return s;
   }
@@ -139,7 +150,7 @@ Status TicketRunner::record(Ctx& ctx, const std::vector<StepCall>& calls, const 
     std::vector<std::string> f{p + "name", o.ok ? o.result.name : calls[i].name,
                                p + "url", calls[i].url,
                                p + "status", o.ok ? "done" : "failed",
-                               p + "data", o.ok ? o.result.data.dump() : "null",
+                               p + "data", o.ok ? json_text(o.result.data) : "null",
                                p + "attempts", std::to_string(o.attempts),
                                p + "http_us", std::to_string(o.http_us),
                                p + "depth", std::to_string(depth)};

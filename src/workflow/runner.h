@@ -6,6 +6,9 @@
 // other, each with its own next steps after it, until no step has a next.
 // A step that still fails after its retries fails the ticket, with the error
 // recorded; max_depth and max_steps end a cycle in the step graph.
+// A ticket whose payload does not decode (ticket_decode.h), or whose run
+// throws, fails with the reason (counted): it is never handed back to the
+// queue to poison the next worker.
 //
 // Thread safety: none; one TicketRunner per runner thread (it owns a Redis
 // connection and a StepClient). The stop flag is set by the lease keeper.
@@ -34,6 +37,8 @@ class TicketRunner {
 
  private:
   struct Ctx;
+  // Reads and decodes the payload, marks the ticket running, runs its steps.
+  Status start(Ctx& ctx);
   Status run_steps(Ctx& ctx, std::vector<StepCall> calls, bool parallel, int depth);
   Status record(Ctx& ctx, const std::vector<StepCall>& calls, const std::vector<StepOutcome>& outcomes, int depth);
 

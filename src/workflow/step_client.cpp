@@ -5,6 +5,8 @@
 #include <chrono>
 #include <mutex>
 
+#include "common/firewall.h"
+
 namespace tether::workflow {
 namespace {
 
@@ -15,11 +17,12 @@ int64_t steady_ms() {
       .count();
 }
 
-size_t on_data(char* p, size_t size, size_t n, void* user) {
+// Called by libcurl (C): nothing may be thrown through it; a failure is a write error.
+size_t on_data(char* p, size_t size, size_t n, void* user) noexcept {
   auto* out = static_cast<std::string*>(user);
   if (out->size() + size * n > kMaxAnswerBytes) return 0;  // curl reports a write error
-  out->append(p, size * n);
-  return size * n;
+  bool ok = firewall::guard("workflow.step_client", [&] { out->append(p, size * n); });
+  return ok ? size * n : 0;
 }
 
 int64_t backoff_ms(const Definition& def, int attempts_done) {

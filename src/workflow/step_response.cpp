@@ -1,6 +1,8 @@
 // Parsing of a step service's answer (see step_response.h).
 #include "workflow/step_response.h"
 
+#include "common/json.h"
+
 namespace tether::workflow {
 namespace {
 
@@ -11,8 +13,11 @@ bool is_http_url(const std::string& u) { return u.rfind("http://", 0) == 0 || u.
 }  // namespace
 
 Result<StepResult> parse_step_response(std::string_view body) {
-  auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return R::error("step answer is not JSON");
+  auto parsed = parse_json(body);
+  if (!parsed) {
+    return R::error(parsed.message() == "not valid JSON" ? "step answer is not JSON" : "step answer: " + parsed.message());
+  }
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) return R::error("step answer: expected a JSON object");
   StepResult out;
   auto name = j.find("name");

@@ -3,7 +3,8 @@
 //   {"name": "resize", "data": <any JSON>, "next": [{"name": "...", "url": "http://..."}],
 //    "parallel": "yes" | "no"}
 // "name" is required; "data" defaults to null, "next" to [] (the chain ends),
-// "parallel" to "no". Anything else is an error naming the field.
+// "parallel" to "no". Anything else is an error naming the field; an answer
+// nested deeper than kMaxJsonDepth (common/json.h) is refused before it is parsed.
 // Thread safety: stateless; call from any thread.
 #pragma once
 #include <nlohmann/json.hpp>

@@ -8,17 +8,17 @@
 //       steps, step.<i>.{name,url,status,data,error,attempts,http_us,depth}
 //   {prefix}wf:{name}:lease:{ticket}     string the runner's lease token; PEXPIRE lease_ms
 // States: enqueued -> dispatched -> running -> done | failed | cancelled.
+// A finished ticket's hash expires after its workflow's ticket_ttl_s (EXPIRE
+// set as it reaches done, failed or cancelled; removed again by a retry).
 // A ticket is finished (done/failed) only by the holder of its lease, once.
 //
 // Thread safety: pure functions over a Redis the caller owns.
 #pragma once
-#include <map>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "registry/redis.h"
+#include "workflow/ticket_decode.h"
 
 namespace tether::workflow {
 
@@ -32,14 +32,17 @@ std::string new_ticket_id();
 bool is_ticket_id(const std::string& s);
 bool is_final(const std::string& status);  // done, failed, cancelled
 
-// The hash and the LPUSH, in one MULTI. data is JSON text.
-Status create_ticket(Redis& redis, const std::string& name, const std::string& ticket, const std::string& key,
-                     const std::string& data_json, int64_t now_ms);
+// The hash and the LPUSH, in one script, unless incoming already holds
+// max_incoming ids: returns "ok" or "full" (nothing written). data is JSON text.
+Result<std::string> create_ticket(Redis& redis, const std::string& name, const std::string& ticket,
+                                  const std::string& key, const std::string& data_json, int64_t now_ms,
+                                  int64_t max_incoming);
 
 // After BLMOVE put the ticket in processing: takes the lease, marks it
 // dispatched, clears the steps of an earlier run. Returns "ok", or the
-// reason it is not to be run ("gone", "done", "failed", "cancelled"); then it
-// is already removed from processing.
+// reason it is not to be run ("gone", "done", "failed", "cancelled", or
+// "not a hash" when the key holds another type); then it is already removed
+// from processing.
 Result<std::string> take_ticket(Redis& redis, const std::string& name, const std::string& ticket,
                                 const std::string& token, int lease_ms, const std::string& worker, int64_t now_ms);
 // Appends (pipelines) the renewal of one lease: its reply is the ticket's
@@ -47,10 +50,11 @@ Result<std::string> take_ticket(Redis& redis, const std::string& name, const std
 void append_renew(Redis& redis, const std::string& name, const std::string& ticket, const std::string& token,
                   int lease_ms);
 // Final state (done or failed) if the lease is still ours: returns "ok",
-// "lost" (another worker has it; nothing changed) or "cancelled".
+// "lost" (another worker has it; nothing changed), "cancelled" or "gone" (the
+// hash expired meanwhile). The hash then expires after ttl_s (0: kept).
 Result<std::string> finish_ticket(Redis& redis, const std::string& name, const std::string& ticket,
                                   const std::string& token, const std::string& status, const std::string& error,
-                                  int64_t run_us, int64_t now_ms);
+                                  int64_t run_us, int64_t now_ms, int64_t ttl_s);
 // A ticket left in processing without a lease (its worker died): back to the
 // front of incoming. Returns "requeued", "alive" (it has a lease), "gone",
 // or "cleaned" (it was already finished; only the list entry was left).
@@ -59,15 +63,19 @@ Result<std::string> reap_ticket(Redis& redis, const std::string& name, const std
 // Operator/API changes. Return the outcome: "cancelled" / "enqueued", or
 // "missing", or "refused:<status>" naming what forbids it ("refused:done",
 // "refused:running", "refused:stopping" while a cancelled run still holds its lease).
-Result<std::string> cancel_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms);
+// A cancelled ticket expires after ttl_s (0: kept); a retried one no longer expires.
+Result<std::string> cancel_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms,
+                                  int64_t ttl_s);
 Result<std::string> retry_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms);
 
-// The whole hash; nullopt when there is no such ticket.
-Result<std::optional<std::map<std::string, std::string>>> read_ticket(Redis& redis, const std::string& name,
-                                                                       const std::string& ticket);
-// The hash as the API shows it: {"ticket", "workflow", "key", "data", "status",
-// "times": {state: ms}, "steps": [{name, url, status, data, error, attempts, ...}], ...}.
-nlohmann::json ticket_json(const std::string& name, const std::string& ticket,
-                           const std::map<std::string, std::string>& hash);
+// One ticket read for showing: found (decoded), missing, or bad (the key is
+// no hash, or the hash does not decode: why says so). An error Result means
+// Redis could not be asked.
+struct TicketRead {
+  enum What { kFound, kMissing, kBad } what = kMissing;
+  Ticket ticket;
+  std::string why;
+};
+Result<TicketRead> read_ticket(Redis& redis, const std::string& name, const std::string& ticket);
 
 }  // namespace tether::workflow

@@ -125,7 +125,9 @@ TEST(Tickets, JsonView) {
       {"status.enqueued.time", "10"}, {"status.failed.time", "20"}, {"error", "boom"}, {"steps", "1"},
       {"step.0.name", "s"}, {"step.0.url", "http://h"}, {"step.0.status", "failed"}, {"step.0.data", "null"},
       {"step.0.error", "HTTP 500"}, {"step.0.attempts", "3"}};
-  auto j = ticket_json("w", "id", h);
+  auto t = decode_ticket(h);
+  ASSERT_TRUE(t && *t) << t.message();
+  auto j = ticket_json("w", "id", **t);
   EXPECT_EQ(j["data"]["x"], 1);
   EXPECT_EQ(j["status"], "failed");
   EXPECT_EQ(j["times"]["enqueued"], 10);
