@@ -146,6 +146,22 @@ class RegistryHostileTest(unittest.TestCase):
             resp(self.c, "ZREM", "tether:workers", "h1:8")
         self.assert_alive("worker key is a string")
 
+    def test_hostile_journal_figures_and_domains(self):
+        resp(self.c, "HSET", "tether:journal:worker:h1-9", "worker", "5", "pending", "x", "source", b"\xff\xfe",
+             "corrupt", "99999999999999999999")
+        resp(self.c, "SET", "tether:journal:worker:h1-8", "not a hash")
+        resp(self.c, "SADD", "tether:journal:domains", b"\xff\xfe")
+        try:
+            for args in (("journal", "status"), ("--json", "journal", "status")):
+                code, out, err = tetherctl(self.c, *args)
+                self.assertEqual(code, 0, "tetherctl %s -> %d: %s" % (" ".join(args), code, err))
+            workers = json.loads(tetherctl(self.c, "--json", "journal", "status")[1])["workers"]
+            self.assertEqual([w["worker"] for w in workers], ["h1-9"])
+            self.assertNotIn("pending", workers[0])
+        finally:
+            resp(self.c, "DEL", "tether:journal:worker:h1-9", "tether:journal:worker:h1-8", "tether:journal:domains")
+        self.assert_alive("hostile journal figures")
+
     def ended_session_on(self, n):
         """A cookie of worker n whose session ended (its entry gone)."""
         addr = self.c.worker_addr(n)
