@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json.h"
+
 namespace tether::journal {
 namespace {
 constexpr const char* kSuffix = ".jnl";
@@ -57,13 +59,14 @@ Result<Checkpoint> load_checkpoint(const std::string& dir) {
   if (!f) return Checkpoint{};
   std::stringstream ss;
   ss << f.rdbuf();
-  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("file") || !j["file"].is_string() ||
-      !j.contains("offset") || !j["offset"].is_number_unsigned()) {
+  auto j = parse_json(ss.str());  // depth-bounded, never throws
+  const nlohmann::json* offset = j ? field(*j, "offset") : nullptr;
+  auto file = j ? string_field(*j, "file") : std::nullopt;
+  if (!file || offset == nullptr || !offset->is_number_unsigned()) {
     return Result<Checkpoint>::error(dir + "/checkpoint: damaged (expected {\"file\": name, \"offset\": n}): " +
-                                     ss.str().substr(0, 200));
+                                     utf8_or_replaced(ss.str().substr(0, 200)));
   }
-  return Checkpoint{j["file"].get<std::string>(), j["offset"].get<uint64_t>()};
+  return Checkpoint{*file, offset->get<uint64_t>()};
 }
 
 Status save_checkpoint(const std::string& dir, const Checkpoint& c) {

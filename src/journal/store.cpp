@@ -1,6 +1,9 @@
 // The list store's Lua scripts and calls (see store.h).
 #include "journal/store.h"
 
+#include "common/firewall.h"
+#include "common/json.h"
+
 #include <cstdio>
 
 #include "journal/line.h"
@@ -94,7 +97,14 @@ Result<std::vector<Taken>> take(Redis& redis, const std::string& domain, int n, 
     Taken t;
     t.member = reply_string(a->element[i]);
     std::string json = reply_string(a->element[i + 1]);
-    t.entry = json.empty() ? Result<Entry>::error("entry missing from " + k[1]) : entry_from_json(json);
+    if (json.empty()) {
+      t.entry = Result<Entry>::error("entry missing from " + k[1]);
+    } else if (json_depth(json, kMaxJsonDepth) > kMaxJsonDepth) {
+      t.entry = Result<Entry>::error("nested deeper than " + std::to_string(kMaxJsonDepth));  // before any parser recurses
+    } else {
+      t.entry = entry_from_json(json);
+    }
+    if (!t.entry) firewall::refused("journal.bad_entry", domain + ": " + t.entry.message());
     out.push_back(std::move(t));
   }
   return out;

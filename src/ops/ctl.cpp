@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/route.h"
 #include "registry/entries.h"
 
@@ -91,7 +92,7 @@ int sessions(Redis& redis, const Options& opt) {
   int64_t total = 0;
   for (auto& [o, n] : per_owner) total += n;
   if (opt.json) {
-    printf("%s\n", json{{"total", total}, {"per_owner", per_owner}, {"sessions", rows}}.dump(2).c_str());
+    printf("%s\n", json_text(json{{"total", total}, {"per_owner", per_owner}, {"sessions", rows}}, 2).c_str());
     return 0;
   }
   printf("%-32s  %-12s  %8s  %9s\n", "SESSION", "OWNER", "AGE", "IDLE");
@@ -119,10 +120,12 @@ int session(Redis& redis, const std::string& sid_arg, const Options& opt) {
   json j = {{"sid", *sid}, {"ttl_ms", reply_integer((*r)[1].get())}};
   for (size_t i = 0; i + 1 < h->elements; i += 2) j[reply_string(h->element[i])] = reply_string(h->element[i + 1]);
   if (opt.json) {
-    printf("%s\n", j.dump(2).c_str());
+    printf("%s\n", json_text(j, 2).c_str());
     return 0;
   }
-  for (auto& [k, v] : j.items()) printf("%-10s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  for (auto& [k, v] : j.items()) {
+    printf("%-10s %s\n", utf8_or_replaced(k).c_str(), v.is_string() ? utf8_or_replaced(v.get<std::string>()).c_str() : json_text(v).c_str());
+  }
   return 0;
 }
 
@@ -136,7 +139,7 @@ int workers(Redis& redis, const Options& opt) {
                     {"sessions", w.sessions}, {"accepting", w.accepting}, {"heartbeat", w.heartbeat_ms}});
   }
   if (opt.json) {
-    printf("%s\n", rows.dump(2).c_str());
+    printf("%s\n", json_text(rows, 2).c_str());
     return 0;
   }
   printf("%-12s  %-8s  %8s  %-9s  %-9s  %s\n", "WORKER", "PID", "SESSIONS", "ACCEPTING", "HEARTBEAT", "ADDRESS");
@@ -156,7 +159,7 @@ int kill(Redis& redis, const std::string& sid_arg, const Options& opt) {
   if (!owner) return fail(owner.message());
   if ((*owner)->element[0]->type != REDIS_REPLY_STRING) return fail("no session " + *sid);
   std::string who = reply_string((*owner)->element[0]) + "-" + reply_string((*owner)->element[1]);
-  std::string msg = json{{"type", "kill"}, {"sid", *sid}}.dump();
+  std::string msg = json_text(json{{"type", "kill"}, {"sid", *sid}});
   auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
   if (!pub) return fail(pub.message());
   // The owner ends the session and removes its entry; wait for that.

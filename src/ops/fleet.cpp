@@ -4,12 +4,13 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "common/firewall.h"
 #include "registry/entries.h"
 
 namespace tether::fleet {
 
-Result<std::vector<nlohmann::json>> read(Redis& redis, int64_t heartbeat_ms, const std::string& host) {
-  using R = Result<std::vector<nlohmann::json>>;
+Result<std::vector<registry::Figures>> read(Redis& redis, int64_t heartbeat_ms, const std::string& host) {
+  using R = Result<std::vector<registry::Figures>>;
   auto ws = registry::read_workers(redis, unix_millis(), heartbeat_ms);
   if (!ws) return ws.status();
   std::vector<registry::WorkerInfo> chosen;
@@ -18,20 +19,36 @@ Result<std::vector<nlohmann::json>> read(Redis& redis, int64_t heartbeat_ms, con
   }
   std::sort(chosen.begin(), chosen.end(),
             [](auto& a, auto& b) { return a.host != b.host ? a.host < b.host : a.worker < b.worker; });
+  chosen.erase(std::unique(chosen.begin(), chosen.end(),
+                           [](auto& a, auto& b) { return a.host == b.host && a.worker == b.worker; }),
+               chosen.end());
   for (const auto& w : chosen) {
     redis.append({"HGET", redis.options().prefix + "worker:" + registry::worker_name(w.host, w.worker), "figures"});
   }
   auto replies = redis.flush();
   if (!replies) return replies.status();
-  std::vector<nlohmann::json> out;
-  for (size_t i = 0; i < chosen.size(); ++i) {
+  std::vector<registry::Figures> out;
+  for (size_t i = 0; i < chosen.size() && i < replies->size(); ++i) {
     const auto& w = chosen[i];
-    nlohmann::json j = nlohmann::json::parse(reply_string((*replies)[i].get()), nullptr, false);
-    if (!j.is_object()) j = {{"host", w.host}, {"worker", w.worker}, {"pid", w.pid}, {"sessions", {{"live", w.sessions}}}};
-    j["addr"] = w.addr;
-    j["accepting"] = w.accepting;
-    j["heartbeat"] = w.heartbeat_ms;
-    out.push_back(std::move(j));
+    const redisReply* r = (*replies)[i].get();
+    std::string name = registry::worker_name(w.host, w.worker);
+    if (r->type == REDIS_REPLY_NIL) {  // no figures written (yet): what the directory knows
+      auto f = registry::Figures::from_directory(w);
+      f.set_directory(w);
+      out.push_back(std::move(f));
+      continue;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+      firewall::refused(registry::kBadFigures, name + ": not a string");
+      continue;
+    }
+    auto f = registry::Figures::decode(std::string_view(r->str, r->len), w.host, w.worker);
+    if (!f) {
+      firewall::refused(registry::kBadFigures, name + ": " + f.message());
+      continue;
+    }
+    f->set_directory(w);
+    out.push_back(std::move(f.value()));
   }
   return R(std::move(out));
 }

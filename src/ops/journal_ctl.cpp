@@ -7,16 +7,23 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/firewall.h"
+#include "common/json.h"
 #include "journal/consumer.h"
 #include "journal/line.h"
+#include "registry/decode.h"
 
 namespace tether::ctl {
 namespace {
 
 using nlohmann::json;
+
+// The numeric figures of a journal:worker:* hash (the shipper writes them).
+const std::set<std::string> kWorkerFigures = {"pending", "oldest_unshipped_ms", "shipped_per_s", "shipped", "corrupt"};
 
 int fail(const std::string& what) {
   fprintf(stderr, "tetherctl journal: %s\n", what.c_str());
@@ -39,7 +46,7 @@ int status(Redis& redis, const Options& opt) {
     auto f = journal::list_figures(redis, d);
     if (!f) return fail(f.message());
     int64_t o = oldest_us(redis, d);
-    out["domains"].push_back({{"domain", d}, {"waiting", f->waiting}, {"leased", f->leased},
+    out["domains"].push_back({{"domain", utf8_or_replaced(d)}, {"waiting", f->waiting}, {"leased", f->leased},
                               {"first_waiting_age_ms", o == 0 ? 0 : (unix_millis() - o / 1000)}});
   }
   std::string cursor = "0";
@@ -51,18 +58,33 @@ int status(Redis& redis, const Options& opt) {
     for (size_t i = 0; i < keys->elements; ++i) {
       std::string k = reply_string(keys->element[i]);
       auto h = redis.command({"HGETALL", k});
+      if (!h && h.message().rfind("WRONGTYPE", 0) == 0) {
+        firewall::refused("journal.bad_worker_hash", k + ": not a hash");
+        continue;
+      }
       if (!h) return fail(h.message());
-      json w = {{"worker", k.substr(k.rfind(':') + 1)}};
+      // Only the figures tether writes, each decoded; anything else is left out.
+      json w = {{"worker", utf8_or_replaced(k.substr(k.rfind(':') + 1))}};
       for (size_t f = 0; f + 1 < (*h)->elements; f += 2) {
         std::string name = reply_string((*h)->element[f]);
         std::string v = reply_string((*h)->element[f + 1]);
-        w[name] = name == "source" ? json(v) : json(strtoll(v.c_str(), nullptr, 10));
+        if (name == "source") {
+          w[name] = utf8_or_replaced(v);
+          continue;
+        }
+        if (!kWorkerFigures.count(name)) continue;
+        auto n = registry::decode_int(v, INT64_MIN, INT64_MAX);
+        if (n) {
+          w[name] = *n;
+        } else {
+          firewall::refused("journal.bad_worker_hash", k + " " + name + ": " + n.message());
+        }
       }
       out["workers"].push_back(w);
     }
   } while (cursor != "0");
   if (opt.json) {
-    printf("%s\n", out.dump(2).c_str());
+    printf("%s\n", json_text(out, 2).c_str());
     return 0;
   }
   printf("%-24s %10s %10s %16s\n", "DOMAIN", "WAITING", "LEASED", "FIRST AGE ms");

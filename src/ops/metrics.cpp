@@ -120,6 +120,7 @@ void walk(const json& j, const std::string& path, const std::string& labels, Exp
     if (v.is_object()) {
       if (p == "sessions.ended") {
         for (const auto& [reason, n] : v.items()) {
+          if (!n.is_number()) continue;
           out.add("tether_sessions_ended_total", "counter", "Sessions ended, by reason",
                   labels + ",reason=\"" + label_value(reason) + "\"", number(n));
         }
@@ -175,7 +176,12 @@ void add_into(json& total, const json& v, const std::string& key) {
     } else if (t.is_number_float() || v.is_number_float()) {
       t = t.get<double>() + x;
     } else {
-      t = t.get<int64_t>() + static_cast<int64_t>(x);
+      int64_t a = t.get<int64_t>(), b = v.is_boolean() ? (v.get<bool>() ? 1 : 0) : v.get<int64_t>(), c = 0;
+      if (__builtin_add_overflow(a, b, &c)) {
+        t = static_cast<double>(a) + static_cast<double>(b);
+      } else {
+        t = c;
+      }
     }
   } else if (t != v) {
     total.erase(key);
@@ -206,26 +212,34 @@ std::string to_text(const nlohmann::json& status) {
   return out;
 }
 
-std::string to_prometheus(const std::vector<nlohmann::json>& workers) {
+std::string to_prometheus(const std::vector<registry::Figures>& workers) {
   Exposition out;
   for (const auto& w : workers) {
-    std::string labels = "host=\"" + label_value(w.value("host", "")) + "\",worker=\"" +
-                         std::to_string(w.value("worker", 0)) + "\"";
-    walk(w, "", labels, out);
+    std::string labels = "host=\"" + label_value(w.host()) + "\",worker=\"" + std::to_string(w.worker()) + "\"";
+    walk(w.json(), "", labels, out);
   }
   return out.str();
 }
 
-nlohmann::json sum(const std::vector<nlohmann::json>& workers) {
+nlohmann::json sum(std::span<const registry::Figures> workers) {
   json total = json::object();
   for (const auto& w : workers) {
-    for (const auto& [k, v] : w.items()) {
+    for (const auto& [k, v] : w.json().items()) {
       if (k == "worker" || k == "pid" || k == "addr" || k == "heartbeat") continue;
       add_into(total, v, k);
     }
   }
   total["workers"] = workers.size();
   return total;
+}
+
+nlohmann::json sum(const std::vector<nlohmann::json>& workers) {
+  std::vector<registry::Figures> decoded;
+  for (const auto& w : workers) {
+    auto f = registry::Figures::own(w);
+    if (f) decoded.push_back(std::move(f.value()));
+  }
+  return sum(std::span<const registry::Figures>(decoded));
 }
 
 }  // namespace tether::metrics

@@ -5,7 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <algorithm>
+
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/route.h"
 #include "ops/ctl.h"
 #include "ops/fleet.h"
@@ -19,27 +22,38 @@ using nlohmann::json;
 
 constexpr int64_t kLiveMs = 10000 / 3;  // "live": a heartbeat in the last 10 s (tetherctl does not know the interval)
 
+// A figure of a decoded worker's section; 0 when absent or not an integer.
 int64_t figure(const json& w, const char* section, const char* name) {
-  if (!w.contains(section) || !w[section].is_object()) return 0;
-  const json& v = w[section].value(name, json(0));
-  return v.is_number() ? v.get<int64_t>() : 0;
+  const json* s = field(w, section);
+  if (s == nullptr) return 0;
+  const json* v = field(*s, name);
+  if (v == nullptr || !v->is_number()) return 0;
+  return v->is_number_float() ? static_cast<int64_t>(std::min(9e18, std::max(-9e18, v->get<double>())))
+                              : v->get<int64_t>();
 }
 
 int64_t ended(const json& w) {
+  const json* s = field(w, "sessions");
+  const json* e = s ? field(*s, "ended") : nullptr;
   int64_t n = 0;
-  if (w.contains("sessions") && w["sessions"].contains("ended")) {
-    for (const auto& [reason, v] : w["sessions"]["ended"].items()) n += v.is_number() ? v.get<int64_t>() : 0;
-  }
+  if (e == nullptr || !e->is_object()) return 0;
+  for (const auto& [reason, v] : e->items()) n += v.is_number_integer() ? v.get<int64_t>() : 0;
   return n;
 }
 
 std::string uptime(const json& w) {
-  int64_t started = w.value("started", int64_t(0));
+  int64_t started = int_field(w, "started").value_or(0);
   if (started == 0) return "-";
   int64_t s = unix_seconds() - started;
   if (s < 120) return std::to_string(s) + "s";
   if (s < 7200) return std::to_string(s / 60) + "m";
   return std::to_string(s / 3600) + "h";
+}
+
+std::string redis_state(const json& w) {
+  const json* r = field(w, "redis");
+  if (r == nullptr) return "-";
+  return bool_field(*r, "up").value_or(false) ? "up" : "down";
 }
 
 }  // namespace
@@ -51,20 +65,20 @@ int show_status(Redis& redis, const Options& opt) {
     return 1;
   }
   if (opt.json) {
-    printf("%s\n", json{{"workers", *ws}, {"total", metrics::sum(*ws)}}.dump(2).c_str());
+    printf("%s\n", json_text(json{{"workers", *ws}, {"total", metrics::sum(*ws)}}, 2).c_str());
     return 0;
   }
   printf("%-10s %-8s %-6s %-4s %10s %6s %8s %8s %8s %8s %8s %6s %5s\n", "WORKER", "PID", "UP", "ACPT", "REQUESTS",
          "FLIGHT", "SESSIONS", "CREATED", "ENDED", "FWD_OUT", "FWD_IN", "SLOW", "REDIS");
-  for (const auto& w : *ws) {
-    std::string name = make_route(w.value("host", "?"), w.value("worker", 0));
+  for (const auto& f : *ws) {
+    const json& w = f.json();
+    std::string name = make_route(f.host(), f.worker());
     printf("%-10s %-8lld %-6s %-4s %10lld %6lld %8lld %8lld %8lld %8lld %8lld %6lld %5s\n", name.c_str(),
-           static_cast<long long>(w.value("pid", int64_t(0))), uptime(w).c_str(),
-           w.value("accepting", false) ? "yes" : "no", (long long)figure(w, "requests", "accepted"),
+           static_cast<long long>(int_field(w, "pid").value_or(0)), uptime(w).c_str(),
+           bool_field(w, "accepting").value_or(false) ? "yes" : "no", (long long)figure(w, "requests", "accepted"),
            (long long)figure(w, "requests", "in_flight"), (long long)figure(w, "sessions", "live"),
            (long long)figure(w, "sessions", "created"), (long long)ended(w), (long long)figure(w, "forward", "out"),
-           (long long)figure(w, "forward", "in"), (long long)figure(w, "requests", "slow"),
-           w.contains("redis") ? (w["redis"].value("up", false) ? "up" : "down") : "-");
+           (long long)figure(w, "forward", "in"), (long long)figure(w, "requests", "slow"), redis_state(w).c_str());
   }
   json t = metrics::sum(*ws);
   printf("%zu workers; %lld requests, %lld sessions live\n", ws->size(), (long long)figure(t, "requests", "accepted"),
@@ -96,7 +110,7 @@ int drain(Redis& redis, const std::string& worker, const Options& opt) {
     fprintf(stderr, "tetherctl: no live worker %s (see tetherctl workers)\n", worker.c_str());
     return 1;
   }
-  std::string msg = json{{"type", "drain"}, {"worker", worker}}.dump();
+  std::string msg = json_text(json{{"type", "drain"}, {"worker", worker}});
   auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
   if (!pub) {
     fprintf(stderr, "tetherctl: %s\n", pub.message().c_str());
@@ -118,7 +132,7 @@ int drain(Redis& redis, const std::string& worker, const Options& opt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a condition in Redis
   }
   if (opt.json) {
-    printf("%s\n", json{{"drain", worker}, {"done", gone}}.dump().c_str());
+    printf("%s\n", json_text(json{{"drain", worker}, {"done", gone}}).c_str());
   } else {
     printf(gone ? "drained %s\n" : "draining %s (still in the directory; see tetherctl workers)\n", worker.c_str());
   }

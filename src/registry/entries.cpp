@@ -1,6 +1,10 @@
 // Session and worker entries in Redis (see entries.h).
 #include "registry/entries.h"
 
+#include "common/firewall.h"
+#include "common/json.h"
+#include "registry/decode.h"
+
 namespace tether::registry {
 namespace {
 
@@ -88,14 +92,12 @@ Result<std::optional<SessionEntry>> read_session(Redis& redis, const SessionId& 
   if (a->type != REDIS_REPLY_ARRAY || a->elements == 0) return std::optional<SessionEntry>();
   std::map<std::string, std::string> f;
   for (size_t i = 0; i + 1 < a->elements; i += 2) f[reply_string(a->element[i])] = reply_string(a->element[i + 1]);
-  SessionEntry e;
-  e.owner.host = f["host"];
-  e.owner.worker = atoi(f["worker"].c_str());
-  e.owner.addr = f["addr"];
-  e.epoch = atoll(f["epoch"].c_str());
-  e.created_ms = atoll(f["created"].c_str());
-  e.last_seen_ms = atoll(f["last_seen"].c_str());
-  return std::optional<SessionEntry>(std::move(e));
+  auto e = decode_session(f);
+  if (!e) {
+    firewall::refused(kBadSession, "session " + sid.hex().substr(0, 12) + ": " + e.message());
+    return std::optional<SessionEntry>();  // no entry that can be read: none
+  }
+  return std::optional<SessionEntry>(std::move(e.value()));
 }
 
 void append_heartbeat(Redis& redis, const WorkerInfo& me, int64_t now_ms, int64_t heartbeat_ms) {
@@ -122,28 +124,41 @@ Result<std::vector<WorkerInfo>> read_workers(Redis& redis, int64_t now_ms, int64
   if (!names) return names.status();
   std::vector<WorkerInfo> out;
   const redisReply* a = names->get();
+  if (a->type != REDIS_REPLY_ARRAY) return Result<std::vector<WorkerInfo>>::error("ZRANGEBYSCORE: not an array");
   for (size_t i = 0; i + 1 < a->elements; i += 2) {
-    std::string name = reply_string(a->element[i]);
-    size_t colon = name.rfind(':');
-    if (colon == std::string::npos) continue;
+    std::string member = reply_string(a->element[i]);
+    auto name = decode_worker_name(member);
+    if (!name) {
+      firewall::refused(kBadMember, name.message());
+      continue;
+    }
     WorkerInfo w;
-    w.host = name.substr(0, colon);
-    w.worker = atoi(name.c_str() + colon + 1);
+    w.host = name->first;
+    w.worker = name->second;
     w.heartbeat_ms = reply_integer(a->element[i + 1]);
     out.push_back(std::move(w));
-    redis.append({"HMGET", prefix + "worker:" + name, "addr", "accepting", "sessions", "pid"});
+    redis.append({"HMGET", prefix + "worker:" + member, "addr", "accepting", "sessions", "pid", "started"});
   }
   auto replies = redis.flush();
   if (!replies) return replies.status();
   std::vector<WorkerInfo> live;
-  for (size_t i = 0; i < out.size(); ++i) {
+  for (size_t i = 0; i < out.size() && i < replies->size(); ++i) {
     const redisReply* h = (*replies)[i].get();
-    if (h->type != REDIS_REPLY_ARRAY || h->elements < 4 || h->element[0]->type != REDIS_REPLY_STRING) continue;
-    out[i].addr = reply_string(h->element[0]);
-    out[i].accepting = reply_string(h->element[1]) == "1";
-    out[i].sessions = reply_integer(h->element[2]);
-    out[i].pid = reply_integer(h->element[3]);
-    live.push_back(std::move(out[i]));
+    std::string name = worker_name(out[i].host, out[i].worker);
+    if (h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
+      firewall::refused(kBadHeartbeat, name + ": not a hash (" + utf8_or_replaced(reply_string(h)) + ")");
+      continue;
+    }
+    if (h->element[0]->type == REDIS_REPLY_NIL) continue;  // expired meanwhile: gone, not hostile
+    std::string values[5];
+    for (size_t k = 0; k < 5; ++k) values[k] = reply_string(h->element[k]);
+    auto w = decode_heartbeat(out[i].host, out[i].worker, values);
+    if (!w) {
+      firewall::refused(kBadHeartbeat, name + ": " + w.message());
+      continue;
+    }
+    w->heartbeat_ms = out[i].heartbeat_ms;
+    live.push_back(std::move(w.value()));
   }
   return live;
 }

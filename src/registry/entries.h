@@ -55,7 +55,8 @@ std::vector<std::string> transfer_argv(const std::string& prefix, const SessionI
 const char* upsert_script();
 const char* release_script();
 
-// Reads one entry; nullopt if there is none. Error if Redis fails.
+// Reads one entry; nullopt if there is none, or if it does not decode
+// (registry/decode.h; counted as "registry.bad_session"). Error if Redis fails.
 Result<std::optional<SessionEntry>> read_session(Redis& redis, const SessionId& sid);
 
 struct WorkerInfo {
@@ -72,7 +73,9 @@ struct WorkerInfo {
 // Queues (pipelines) this worker's heartbeat: its hash, its zset score, and
 // the removal of workers silent for longer than 10 heartbeats.
 void append_heartbeat(Redis& redis, const WorkerInfo& me, int64_t now_ms, int64_t heartbeat_ms);
-// Live workers: heartbeat within 3 intervals. Two round trips.
+// Live workers: heartbeat within 3 intervals. Two round trips. A zset member
+// that is not "host:n" or a heartbeat hash that does not decode leaves that
+// worker out (counted: "registry.bad_member", "heartbeat.bad_hash").
 Result<std::vector<WorkerInfo>> read_workers(Redis& redis, int64_t now_ms, int64_t heartbeat_ms);
 
 }  // namespace tether::registry

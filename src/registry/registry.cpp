@@ -6,8 +6,10 @@
 #include <chrono>
 
 #include "common/clock.h"
+#include "common/firewall.h"
 #include "common/log.h"
 #include "common/route.h"
+#include "registry/decode.h"
 
 namespace tether {
 namespace {
@@ -99,7 +101,8 @@ bool Registry::ensure_connected() {
   stats_.up = true;
   // Redis may have restarted empty, or missed writes: write every live session again.
   if (hooks_.snapshot) {
-    auto all = hooks_.snapshot();
+    std::vector<std::pair<SessionId, int64_t>> all;
+    firewall::guard("registry.snapshot_hook", [&] { all = hooks_.snapshot(); });
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [sid, created] : all) ops_.try_emplace(sid, Op{false, false, created});
     stats_.pending = static_cast<int64_t>(ops_.size());
@@ -153,7 +156,7 @@ bool Registry::write_ops(OpMap& ops) {
   for (const auto& sid : lost) {
     stats_.lost_ownership++;
     log::warn("session_owned_elsewhere", {{"session", sid.hex().substr(0, 12)}, {"effect", "ended here"}});
-    if (hooks_.lost) hooks_.lost(sid);
+    if (hooks_.lost) firewall::guard("registry.lost_hook", [&] { hooks_.lost(sid); });
   }
   return true;
 }
@@ -165,10 +168,10 @@ bool Registry::heartbeat() {
   me.worker = config_.me.worker;
   me.addr = config_.me.addr;
   me.accepting = accepting_.load();
-  me.sessions = hooks_.live_sessions ? hooks_.live_sessions() : 0;
+  if (hooks_.live_sessions) firewall::guard("registry.live_sessions_hook", [&] { me.sessions = hooks_.live_sessions(); });
   me.pid = getpid();
   me.started_ms = started_ms_;
-  if (hooks_.figures) me.figures = hooks_.figures();
+  if (hooks_.figures) firewall::guard("registry.figures_hook", [&] { me.figures = hooks_.figures(); });
   registry::append_heartbeat(redis_, me, now, config_.heartbeat_ms);
   auto hb = redis_.flush();
   stats_.commands += 4;
@@ -182,7 +185,7 @@ bool Registry::heartbeat() {
     return false;
   }
   stats_.commands += 1 + workers->size();
-  auto dir = std::make_shared<const std::vector<registry::WorkerInfo>>(std::move(workers.value()));
+  auto dir = std::make_shared<const std::vector<registry::WorkerInfo>>(without_impostors(std::move(workers.value())));
   std::lock_guard<std::mutex> lock(dir_mu_);
   dir_ = std::move(dir);
   return true;
@@ -190,47 +193,79 @@ bool Registry::heartbeat() {
 
 void Registry::loop() {
   using namespace std::chrono;
-  auto next_heartbeat = steady_clock::now();
-  int64_t backoff_ms = 100;
+  Round round;
+  round.next_heartbeat = steady_clock::now();
   for (;;) {
-    OpMap batch;
-    bool stopping;
-    {
+    bool done = false;
+    if (!firewall::guard("registry.loop", [&] { done = loop_once(round); })) {
+      // Something below threw: the batch it held is taken again; wait before
+      // the next round so a fault that repeats cannot spin.
       std::unique_lock<std::mutex> lock(mu_);
-      auto wake = redis_.connected() ? next_heartbeat : steady_clock::now() + milliseconds(backoff_ms);
-      cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
-      stopping = stopping_;
-      // Take at most one batch; the rest waits for the next round.
-      for (auto it = ops_.begin(); it != ops_.end() && batch.size() < kBatch;) {
-        batch.insert(*it);
-        it = ops_.erase(it);
-      }
-      stats_.pending = static_cast<int64_t>(ops_.size());
+      cv_.wait_for(lock, milliseconds(100), [&] { return stopping_; });
+      done = stopping_;
     }
-    if (!ensure_connected()) {
-      requeue(batch);
-      backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
-      if (stopping) break;  // Redis is down: what is pending is lost with the process
-      continue;
-    }
-    backoff_ms = 100;
-    if (!batch.empty() && !write_ops(batch)) requeue(batch);
-    if (steady_clock::now() >= next_heartbeat) {
-      heartbeat();
-      next_heartbeat = steady_clock::now() + milliseconds(config_.heartbeat_ms);
-    }
-    if (stopping) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (ops_.empty() || !redis_.connected()) break;
-    }
+    if (done) break;
   }
   // Leave the directory at once rather than after three missed heartbeats.
-  if (redis_.connected()) {
+  firewall::guard("registry.leave", [&] {
+    if (!redis_.connected()) return;
     std::string name = registry::worker_name(config_.me.host, config_.me.worker);
     redis_.append({"ZREM", config_.redis.prefix + "workers", name});
     redis_.append({"DEL", config_.redis.prefix + "worker:" + name});
     if (!redis_.flush()) log::warn("redis_leave_failed");
+  });
+}
+
+bool Registry::loop_once(Round& round) {
+  using namespace std::chrono;
+  OpMap& batch = round.batch;
+  if (!batch.empty()) requeue(batch);  // left by a round that threw
+  bool stopping;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto wake = redis_.connected() ? round.next_heartbeat : steady_clock::now() + milliseconds(round.backoff_ms);
+    cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
+    stopping = stopping_;
+    // Take at most one batch; the rest waits for the next round.
+    for (auto it = ops_.begin(); it != ops_.end() && batch.size() < kBatch;) {
+      batch.insert(*it);
+      it = ops_.erase(it);
+    }
+    stats_.pending = static_cast<int64_t>(ops_.size());
   }
+  if (!ensure_connected()) {
+    requeue(batch);
+    round.backoff_ms = std::min<int64_t>(round.backoff_ms * 2, 2000);
+    return stopping;  // Redis is down and we stop: what is pending is lost with the process
+  }
+  round.backoff_ms = 100;
+  if (!batch.empty() && !write_ops(batch)) requeue(batch);
+  batch.clear();
+  if (steady_clock::now() >= round.next_heartbeat) {
+    round.next_heartbeat = steady_clock::now() + milliseconds(config_.heartbeat_ms);
+    heartbeat();
+  }
+  if (stopping) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ops_.empty() || !redis_.connected()) return true;
+  }
+  return false;
+}
+
+std::vector<registry::WorkerInfo> Registry::without_impostors(std::vector<registry::WorkerInfo> workers) {
+  std::vector<registry::WorkerInfo> out;
+  out.reserve(workers.size());
+  for (auto& w : workers) {
+    bool me = w.host == config_.me.host && w.worker == config_.me.worker;
+    if (!me && w.addr == config_.me.addr) {
+      // Another name at this worker's address: forwarding there comes back here.
+      firewall::refused(registry::kSelfEntry, registry::worker_name(w.host, w.worker) +
+                                                  " claims this worker's address " + w.addr);
+      continue;
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 int64_t Registry::epoch_of(const SessionId& sid) {
@@ -289,6 +324,17 @@ Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& 
   auto r = registry::read_session(*conn, sid);
   stats_.commands++;
   if (!r) stats_.errors++;
+  if (r && r->has_value()) {
+    // This worker asks only for sessions it does not hold: an entry naming
+    // it (by name or by address) is stale or forged, never a place to go.
+    const registry::Owner& o = (*r)->owner;
+    bool me = o.host == config_.me.host && o.worker == config_.me.worker;
+    if (!me && o.addr == config_.me.addr) {
+      firewall::refused(registry::kSelfEntry, "session " + sid.hex().substr(0, 12) + " names " +
+                                                  registry::worker_name(o.host, o.worker) + " at this worker's address");
+    }
+    if (me || o.addr == config_.me.addr) r = std::optional<registry::SessionEntry>();
+  }
   std::lock_guard<std::mutex> lock(pool_mu_);
   if (pool_.size() < 8) pool_.push_back(std::move(conn));
   return r;

@@ -5,7 +5,9 @@
 // of EVALSHA calls (compare-and-set on owner and epoch, see entries.h), so no
 // request ever waits on Redis. Every heartbeat the thread also writes this
 // worker's heartbeat and reads the live workers into a directory that
-// acceptor threads use to find peers.
+// acceptor threads use to find peers. Everything read back is decoded
+// (registry/decode.h); each round of the thread and every hook call runs
+// under the exception firewall ("registry.loop", "registry.*_hook").
 //
 // Redis down: reports pile up (one per session id at most) and are written
 // when Redis is back; after any reconnect every live session is written
@@ -16,6 +18,7 @@
 // thread; start()/stop() from the owner. The registry thread alone uses redis_.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -67,7 +70,9 @@ class Registry final : public SessionObserver {
 
   // The live workers as of the last heartbeat (empty before the first).
   std::shared_ptr<const std::vector<registry::WorkerInfo>> workers() const;
-  // One session's entry, read now (any thread). Error when Redis is down.
+  // One session's entry, read now (any thread), for a session this worker
+  // does not hold: an entry that cannot be decoded, or that names this
+  // worker by name or by address, is reported as none. Error when Redis is down.
   Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid);
   // Hand-over: makes this worker the owner of sid, which `from` owned, by the
   // epoch-checked transfer (an entry Redis lost is written afresh); later
@@ -86,7 +91,15 @@ class Registry final : public SessionObserver {
   };
   using OpMap = std::unordered_map<SessionId, Op, SessionIdHash>;
 
+  struct Round {  // the registry thread's state between rounds of loop()
+    OpMap batch;
+    std::chrono::steady_clock::time_point next_heartbeat;
+    int64_t backoff_ms = 100;
+  };
   void loop();
+  bool loop_once(Round& round);  // one round; true when the thread should end
+  // The directory less entries naming another worker at this worker's address (counted).
+  std::vector<registry::WorkerInfo> without_impostors(std::vector<registry::WorkerInfo> workers);
   bool ensure_connected();
   bool write_ops(OpMap& ops);  // false: Redis failed; ops still holds what was not written
   bool heartbeat();

@@ -1,6 +1,8 @@
 // Finding a worker and forwarding to it (see forwarder.h).
 #include "worker/forwarder.h"
 
+#include "common/firewall.h"
+
 namespace tether {
 
 std::string Forwarder::address_of(const std::string& host, int worker) const {
@@ -20,7 +22,17 @@ std::string Forwarder::address_of(const std::string& host, int worker) const {
   return "";
 }
 
+bool Forwarder::is_self(const std::string& addr) const {
+  return addr == config_.advertise || addr == config_.listen;
+}
+
 fcgi::CallResult Forwarder::call(const std::string& addr, const Request& req, const std::string& reason) {
+  if (is_self(addr)) {
+    // A stale or forged entry sent us to ourselves: the call would come back
+    // here, and again, until the acceptor threads ran out.
+    firewall::refused("forward.to_self", "an entry named this worker's own address " + addr);
+    return fcgi::CallResult{fcgi::CallResult::Kind::Unreachable, Response(), "this worker's own address"};
+  }
   fcgi::Params params = request_params(req);
   fcgi::Params proof = auth_.sign(req, config_.route(), reason);
   params.insert(params.end(), proof.begin(), proof.end());
@@ -32,6 +44,7 @@ fcgi::CallResult Forwarder::call(const std::string& addr, const Request& req, co
 }
 
 fcgi::CallResult Forwarder::forward(const std::string& addr, const Request& req, const std::string& reason) {
+  if (is_self(addr)) return call(addr, req, reason);  // refused, and not a forward
   stats_.out++;
   auto r = call(addr, req, reason);
   if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {

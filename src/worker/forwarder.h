@@ -6,6 +6,10 @@
 // the listen pattern of tether.json with {worker} replaced. A worker that
 // is not in a known directory is gone.
 //
+// Never to itself: a call or forward to this worker's own address (listen
+// or advertise) is refused at once (Unreachable, counted as refused
+// "forward.to_self"), whatever entry named it.
+//
 // Thread safety: any thread (the peer client and registry are thread-safe).
 #pragma once
 #include <atomic>
@@ -43,6 +47,7 @@ class Forwarder {
   const ForwardStats& stats() const { return stats_; }
 
  private:
+  bool is_self(const std::string& addr) const;
   const Config& config_;
   const PeerAuth& auth_;
   Registry* registry_;

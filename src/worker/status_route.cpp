@@ -96,35 +96,46 @@ nlohmann::json status_json(const StatusSources& src) {
   return j;
 }
 
-Result<std::vector<nlohmann::json>> fleet_status(const StatusSources& src, const std::string& scope) {
-  using R = Result<std::vector<nlohmann::json>>;
+Result<std::vector<registry::Figures>> fleet_status(const StatusSources& src, const std::string& scope) {
+  using R = Result<std::vector<registry::Figures>>;
   if (!src.config.registry) return R::error("scope=" + scope + " reads the other workers from Redis: no \"redis\" configured");
   Redis redis(src.config.redis);
   if (Status s = redis.connect(); !s) return s;
   auto all = fleet::read(redis, src.config.heartbeat_ms, scope == "host" ? src.config.host : "");
   if (!all) return all;
-  nlohmann::json mine = status_json(src);
+  auto mine = registry::Figures::own(status_json(src));
+  if (!mine) return R::error("this worker's own figures: " + mine.message());
   bool found = false;
   for (auto& w : *all) {
-    if (w.value("host", "") == src.config.host && w.value("worker", -1) == src.config.worker) {
-      for (auto& [k, v] : mine.items()) w[k] = v;  // current, not a heartbeat old
+    if (w.host() == mine->host() && w.worker() == mine->worker()) {
+      w.update_from(*mine);  // current, not a heartbeat old
       found = true;
     }
   }
-  if (!found) all->push_back(mine);  // not in the directory yet, or draining
+  if (!found) all->push_back(std::move(mine.value()));  // not in the directory yet, or draining
   return all;
 }
 
-Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
+Response StatusRoute::serve(Request& req, const RouteMatch& match) {
+  Response r = Response::text("the status figures failed; see the log\n", 500);
+  firewall::guard("status.request", [&] { r = serve_checked(req, match); });
+  return r;
+}
+
+Response StatusRoute::serve_checked(Request& req, const RouteMatch& /*match*/) {
   if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
   auto format = metrics::parse_format(req.query_param("format"));
   if (!format) return Response::text(format.message() + "\n", 400);
   std::string scope = req.query_param("scope");
-  std::vector<nlohmann::json> workers;
+  std::vector<registry::Figures> workers;
   nlohmann::json body;
   if (scope.empty() || scope == "worker") {
     body = status_json(src_);
-    workers.push_back(body);
+    if (*format == metrics::Format::Prometheus) {
+      auto mine = registry::Figures::own(body);
+      if (!mine) return Response::text("this worker's own figures: " + mine.message() + "\n", 500);
+      workers.push_back(std::move(mine.value()));
+    }
   } else if (scope == "host" || scope == "all") {
     auto all = fleet_status(src_, scope);
     if (!all) return Response::text(all.message() + "\n", 503);
@@ -132,7 +143,7 @@ Response StatusRoute::serve(Request& req, const RouteMatch& /*match*/) {
     body = {{"scope", scope}, {"total", metrics::sum(workers)}, {"workers", workers}};
     if (scope == "host") body["host"] = src_.config.host;
   } else {
-    return Response::text("scope: expected worker, host or all, got \"" + scope + "\"\n", 400);
+    return Response::text("scope: expected worker, host or all, got \"" + utf8_or_replaced(scope) + "\"\n", 400);
   }
   std::string text;
   switch (*format) {

@@ -5,6 +5,9 @@
 // Only clients whose address is in the allow list (default: loopback) get
 // them; others get 403. Spec: {} or {"allow": ["127.0.0.1", "10.0.0.5"]}.
 // The "ping" rule kind answers "pong" to anyone (a liveness check).
+// Figures read from Redis are decoded (registry/figures.h) before anything
+// sums or writes them; serve() runs under the exception firewall
+// ("status.request": a 500, the worker goes on).
 // Thread safety: reads atomics only; serve() from any acceptor thread.
 #pragma once
 #include <atomic>
@@ -16,6 +19,7 @@
 #include "config/config.h"
 #include "fcgi/server.h"
 #include "http/router.h"
+#include "registry/figures.h"
 #include "registry/registry.h"
 #include "session/stats.h"
 #include "worker/forwarder.h"
@@ -39,8 +43,9 @@ struct StatusSources {
 nlohmann::json status_json(const StatusSources& src);
 
 // The figures of the live workers of scope "host" (this host) or "all",
-// read from their heartbeats in Redis; this worker's own are current.
-Result<std::vector<nlohmann::json>> fleet_status(const StatusSources& src, const std::string& scope);
+// read from their heartbeats in Redis and decoded (workers whose entries
+// cannot be decoded are left out); this worker's own are current.
+Result<std::vector<registry::Figures>> fleet_status(const StatusSources& src, const std::string& scope);
 
 // Parses {} or {"allow": [...]}: the addresses allowed (loopback always).
 Result<std::set<std::string>> parse_allow(const nlohmann::json& spec);
@@ -52,6 +57,7 @@ class StatusRoute final : public RouteHandler {
 
  private:
   explicit StatusRoute(StatusSources s) : src_(s) {}
+  Response serve_checked(Request& req, const RouteMatch& match);  // serve() runs it under the firewall
   StatusSources src_;
   std::set<std::string> allow_;
 };

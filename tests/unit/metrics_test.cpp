@@ -24,6 +24,17 @@ json worker(int n, int accepted, int live) {
           {"cache", {{"hits", 5}, {"entries", 3}, {"follower", {{"state", "ok"}}}}}};
 }
 
+// Decoded figures, as the writers take them.
+std::vector<registry::Figures> figs(const std::vector<json>& ws) {
+  std::vector<registry::Figures> out;
+  for (const auto& w : ws) {
+    auto f = registry::Figures::own(w);
+    EXPECT_TRUE(f) << f.message();
+    if (f) out.push_back(std::move(f.value()));
+  }
+  return out;
+}
+
 struct Family {
   std::string type, help;
   std::map<std::string, double> samples;  // labels text -> value
@@ -59,7 +70,7 @@ std::map<std::string, Family> parse(const std::string& text) {
 }
 
 TEST(MetricsTest, PrometheusParsesAndCarriesEveryFigure) {
-  auto fams = parse(to_prometheus({worker(0, 10, 4), worker(1, 7, 2)}));
+  auto fams = parse(to_prometheus(figs({worker(0, 10, 4), worker(1, 7, 2)})));
   for (auto& [name, f] : fams) EXPECT_EQ(name.rfind("tether_", 0), 0u) << name;
   ASSERT_TRUE(fams.count("tether_requests_accepted_total"));
   EXPECT_EQ(fams["tether_requests_accepted_total"].type, "counter");
@@ -80,9 +91,9 @@ TEST(MetricsTest, PrometheusParsesAndCarriesEveryFigure) {
 
 TEST(MetricsTest, LabelValuesAreEscaped) {
   json w = worker(0, 1, 1);
-  w["host"] = "a\"b\\c";
-  auto fams = parse(to_prometheus({w}));
-  EXPECT_EQ(fams["tether_requests_accepted_total"].samples.count(R"(host="a\"b\\c",worker="0")"), 1u);
+  w["sessions"]["ended"]["a\"b\\c\nd"] = 1;
+  auto fams = parse(to_prometheus(figs({w})));
+  EXPECT_EQ(fams["tether_sessions_ended_total"].samples.count(R"(host="h1",worker="0",reason="a\"b\\c\nd")"), 1u);
 }
 
 TEST(MetricsTest, TextIsOneFigurePerLine) {
@@ -96,7 +107,7 @@ TEST(MetricsTest, TextIsOneFigurePerLine) {
 }
 
 TEST(MetricsTest, SumAddsWorkersUp) {
-  json s = sum({worker(0, 10, 4), worker(1, 7, 2)});
+  json s = sum(figs({worker(0, 10, 4), worker(1, 7, 2)}));
   EXPECT_EQ(s["requests"]["accepted"], 17);
   EXPECT_EQ(s["sessions"]["live"], 6);
   EXPECT_EQ(s["sessions"]["ended"]["drained"], 1);
@@ -105,6 +116,23 @@ TEST(MetricsTest, SumAddsWorkersUp) {
   EXPECT_EQ(s["host"], "h1");
   EXPECT_EQ(s["workers"], 2);
   EXPECT_FALSE(s.contains("pid"));
+}
+
+TEST(MetricsTest, SumOfStatusJsonLeavesOutWhatDoesNotDecode) {
+  json bad = worker(1, 7, 2);
+  bad["requests"]["accepted"] = "many";
+  json s = sum(std::vector<json>{worker(0, 10, 4), bad, json{{"host", 5}}, json{{"worker", "x"}}});
+  EXPECT_EQ(s["workers"], 1);
+  EXPECT_EQ(s["requests"]["accepted"], 10);
+}
+
+TEST(MetricsTest, SumOfHugeCountersDoesNotWrap) {
+  json a = worker(0, 1, 1), b = worker(1, 1, 1);
+  a["requests"]["accepted"] = INT64_MAX;
+  b["requests"]["accepted"] = INT64_MAX;
+  json s = sum(figs({a, b}));
+  ASSERT_TRUE(s["requests"]["accepted"].is_number_float());
+  EXPECT_GT(s["requests"]["accepted"].get<double>(), 1.8e19);
 }
 
 TEST(MetricsTest, FormatNamesAreChecked) {
