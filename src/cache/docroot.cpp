@@ -70,7 +70,11 @@ Status fetch_docroot_file(Redis& redis, const std::string& root, const std::stri
     return s;
   }
   auto r = redis.command({"GET", redis.options().prefix + "cache:docroot:" + rel});
-  if (!r) return Status::error("docroot " + rel + ": " + r.message());
+  if (!r) {
+    std::string why = "docroot " + rel + ": " + r.message();
+    if (r.message().find("WRONGTYPE") != std::string::npos) firewall::refused("cache.bad_docroot", why);
+    return Status::error(why);
+  }
   const redisReply* v = r.value().get();
   if (v == nullptr || v->type == REDIS_REPLY_NIL) return Status::error("docroot " + rel + ": no longer in Redis");
   if (v->type != REDIS_REPLY_STRING || v->len > kMaxDocrootFileBytes) {

@@ -69,5 +69,28 @@ TEST(CacheHostileRegexTest, ManyKeysAgainstABigPatternStayLinear) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
+TEST(CacheHostileRegexTest, PatternsAndKeysAreBytesSoNoEncodingIsRefusedOrMissed) {
+  ManualClock clock;
+  ResponseCache cache(clock, 1 << 20);
+  for (const char* k : {"GET /\xff\xfe", "GET /caf\xc3\xa9", "GET /nul\x01"}) {
+    ASSERT_TRUE(cache.put(k, Response::text("x"), normal(), cache.generation()));
+  }
+  for (const std::string& pattern : {std::string("\xff"), std::string("/\xff\xfe$"), std::string("caf\xc3\xa9"),
+                                     std::string("/..$"), std::string("\x01")}) {
+    auto r = check_invalidation({pattern, {}});
+    ASSERT_TRUE(r) << pattern << ": " << r.message();
+  }
+  EXPECT_EQ(apply_invalidation(cache, check_invalidation({"\xff", {}}).value()), 1u);
+  EXPECT_EQ(apply_invalidation(cache, check_invalidation({"caf\xc3\xa9$", {}}).value()), 1u);
+  EXPECT_EQ(apply_invalidation(cache, check_invalidation({std::string("nul\x01"), {}}).value()), 1u);
+  auto nul = check_invalidation({std::string("a\0b", 3), {}});  // a NUL byte in the pattern: refused or literal
+  if (nul) {
+    EXPECT_EQ(apply_invalidation(cache, nul.value()), 0u);
+  }
+  // The RE2 escape for a byte matches it too.
+  ASSERT_TRUE(cache.put("GET /\xfe", Response::text("x"), normal(), cache.generation()));
+  EXPECT_EQ(apply_invalidation(cache, check_invalidation({R"(/\xfe$)", {}}).value()), 1u);
+}
+
 }  // namespace
 }  // namespace tether
