@@ -94,8 +94,8 @@ void Follower::read(Redis& redis) {
     last_contact_ms_ = clock_.now_ms();
     for (const StreamEntry& e : *entries) {
       last_id_ = e.id;  // first: an entry that cannot be applied is not read again
-      stats_.entries++;
       firewall::guard("cache.follower.entry", [&] { hooks_.entry(e, redis); });
+      stats_.entries++;  // after: a count seen in status means the entry was handled
     }
     if (entries->size() < static_cast<size_t>(kBatch)) stats_.caught_up = true;
   }

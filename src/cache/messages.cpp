@@ -107,11 +107,16 @@ Result<BusLogEntry> decode_bus_log_entry(const StreamFields& fields) {
   const std::string *type = nullptr, *regex = nullptr, *groups = nullptr, *origin = nullptr, *path = nullptr;
   for (const auto& [name, value] : fields) {
     if (!seen.insert(name).second) return R::error("field " + quoted_start(name) + " given twice");
-    if (name == "type") type = &value;
-    else if (name == "regex") regex = &value;
-    else if (name == "groups") groups = &value;
-    else if (name == "origin") origin = &value;
-    else if (name == "path") path = &value;
+    if (name == "type")
+      type = &value;
+    else if (name == "regex")
+      regex = &value;
+    else if (name == "groups")
+      groups = &value;
+    else if (name == "origin")
+      origin = &value;
+    else if (name == "path")
+      path = &value;
   }
   if (type == nullptr) return R::error("no type field");
   if (!valid_type_name(*type)) return R::error("type: expected a name of [a-z0-9_.-], got " + quoted_start(*type));

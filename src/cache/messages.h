@@ -2,7 +2,7 @@
 // {prefix}bus:log stream entries (XREAD, XREVRANGE) and each entry's fields
 // (an invalidation or a docroot push). Anyone who can write to Redis can
 // write any bytes there, so each decoder returns a typed value or a reason;
-// callers refuse (firewall::refused("cache.bad_invalidation" / 
+// callers refuse (firewall::refused("cache.bad_invalidation" /
 // "cache.bad_stream_entry" / "cache.bad_docroot", reason)), count, and
 // change nothing.
 //
@@ -32,9 +32,9 @@ constexpr size_t kMaxOriginBytes = 256;
 using StreamFields = std::vector<std::pair<std::string, std::string>>;
 
 struct StreamEntry {
-  std::string id;      // "ms-seq", always valid
+  std::string id;  // "ms-seq", always valid
   StreamFields fields;
-  std::string error;   // non-empty: the fields were not pairs of strings (fields empty)
+  std::string error;  // non-empty: the fields were not pairs of strings (fields empty)
 };
 
 // "ms-seq" with both numbers decimal and within 64 bits.

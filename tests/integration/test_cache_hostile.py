@@ -146,6 +146,7 @@ class HostileInvalidationTest(unittest.TestCase):
     def test_admin_page_refuses_bad_input_and_survives_the_catastrophic_regex(self):
         for n in range(self.c.n):
             get(self.c, n, LONG_KEY_PATH)
+        entries = [self.stat(n, "follower", "entries") for n in range(self.c.n)]
         long_regex = admin(self.c, "/tether/admin/invalidate", b"regex=" + b"a" * (95 * 1024))
         self.assertEqual(long_regex.status, 400)
         self.assertIn(b"too long", long_regex.body)
@@ -163,6 +164,9 @@ class HostileInvalidationTest(unittest.TestCase):
         self.assertIn(b"\xef\xbf\xbd", odd.body)  # U+FFFD in the echoed regex
         cat = admin(self.c, "/tether/admin/invalidate", b"regex=" + CATASTROPHIC.replace("(", "%28").encode())
         self.assertEqual(cat.status, 200, cat.body)
+        for n in range(self.c.n):  # the two accepted invalidations reached every worker
+            wait_until(lambda: self.stat(n, "follower", "entries") >= entries[n] + 2, 20,
+                       "worker %d to read the admin page's invalidations" % n)
         self.assert_alive_and_caching("/kit/page/p/after-admin")
 
 

@@ -51,9 +51,9 @@ TEST(CacheDecodersTest, XreadRepliesOfEveryShape) {
   auto none = decode_xread_reply(parse_resp("*-1\r\n").get());
   ASSERT_TRUE(none) << none.message();
   EXPECT_TRUE(none->empty());
-  auto good = decode_xread_reply(
-      parse_resp("*1\r\n*2\r\n" + bulk("tether:bus:log") + "*1\r\n" + entry("5-1", {"type", "invalidate", "groups", "g"}))
-          .get());
+  auto good = decode_xread_reply(parse_resp("*1\r\n*2\r\n" + bulk("tether:bus:log") + "*1\r\n" +
+                                            entry("5-1", {"type", "invalidate", "groups", "g"}))
+                                     .get());
   ASSERT_TRUE(good) << good.message();
   ASSERT_EQ(good->size(), 1u);
   EXPECT_EQ(good->at(0).id, "5-1");
@@ -70,9 +70,9 @@ TEST(CacheDecodersTest, XreadRepliesOfEveryShape) {
 }
 
 TEST(CacheDecodersTest, AnEntryWhoseFieldsAreNotStringPairsKeepsItsIdAndAReason) {
-  for (const std::string& fields : {std::string("*3\r\n") + bulk("a") + bulk("b") + bulk("c"),
-                                    std::string("*2\r\n") + bulk("type") + ":1\r\n", std::string("*-1\r\n"),
-                                    std::string(":4\r\n")}) {
+  for (const std::string& fields :
+       {std::string("*3\r\n") + bulk("a") + bulk("b") + bulk("c"), std::string("*2\r\n") + bulk("type") + ":1\r\n",
+        std::string("*-1\r\n"), std::string(":4\r\n")}) {
     auto r = decode_stream_entries(parse_resp("*1\r\n*2\r\n" + bulk("9-9") + fields).get());
     ASSERT_TRUE(r) << r.message();
     ASSERT_EQ(r->size(), 1u);
@@ -83,7 +83,8 @@ TEST(CacheDecodersTest, AnEntryWhoseFieldsAreNotStringPairsKeepsItsIdAndAReason)
 }
 
 TEST(CacheDecodersTest, GoodEntriesDecodeToTypedValues) {
-  auto inv = decode_bus_log_entry({{"type", "invalidate"}, {"regex", "^GET /x"}, {"groups", "a,b"}, {"origin", "h1-0:1"}});
+  auto inv =
+      decode_bus_log_entry({{"type", "invalidate"}, {"regex", "^GET /x"}, {"groups", "a,b"}, {"origin", "h1-0:1"}});
   ASSERT_TRUE(inv) << inv.message();
   EXPECT_EQ(inv->kind, BusLogEntry::Kind::Invalidate);
   EXPECT_NE(inv->invalidation.regex, nullptr);

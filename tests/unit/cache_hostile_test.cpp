@@ -61,7 +61,8 @@ TEST(CacheHostileRegexTest, ManyKeysAgainstABigPatternStayLinear) {
                           cache.generation()));
   }
   std::string alternatives;
-  for (int i = 0; alternatives.size() < 4000; ++i) alternatives += (i ? "|" : "") + std::string("(y+)+z") + std::to_string(i);
+  for (int i = 0; alternatives.size() < 4000; ++i)
+    alternatives += (i ? "|" : "") + std::string("(y+)+z") + std::to_string(i);
   auto r = check_invalidation({alternatives, {}});
   ASSERT_TRUE(r) << r.message().substr(0, 200);
   auto start = std::chrono::steady_clock::now();
