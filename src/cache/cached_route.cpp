@@ -1,6 +1,8 @@
 // A rule's handler behind the response cache (see cached_route.h).
 #include "cache/cached_route.h"
 
+#include <atomic>
+
 #include "common/log.h"
 
 namespace tether {
@@ -19,6 +21,11 @@ Response marked(Response r, const char* how) {
 }
 
 }  // namespace
+
+uint64_t CachedRoute::next_rule_id() {
+  static std::atomic<uint64_t> next{1};  // 0 means "not a rule" (fragments)
+  return next++;
+}
 
 std::string cache_key(const Request& req) {
   std::string key;

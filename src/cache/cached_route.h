@@ -6,7 +6,9 @@
 // gives another; the hook may also forbid reading or writing per request.
 // While the cache service says reads are not allowed (Redis away, catching
 // up), requests bypass the cache. Responses carry X-Tether-Cache:
-// hit | miss | bypass.
+// hit | miss | bypass. Each CachedRoute gives its policy a rule id of its
+// own, so the store caps the rule's variants (store.h: max_variants); a
+// request past the cap is served uncached (miss, not stored, counted).
 //
 // Thread safety: immutable after construction; serve() runs on every
 // acceptor thread at once.
@@ -27,11 +29,14 @@ class CachedRoute final : public RouteHandler {
   CachedRoute(std::unique_ptr<RouteHandler> inner, CachePolicy policy, cache::Hook hook, CacheService& service,
               Finish finish)
       : inner_(std::move(inner)), policy_(std::move(policy)), hook_(std::move(hook)), service_(service),
-        finish_(std::move(finish)) {}
+        finish_(std::move(finish)) {
+    policy_.rule = next_rule_id();
+  }
 
   Response serve(Request& req, const RouteMatch& match) override;
 
  private:
+  static uint64_t next_rule_id();
   std::unique_ptr<RouteHandler> inner_;
   CachePolicy policy_;
   cache::Hook hook_;  // may be empty

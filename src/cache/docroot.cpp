@@ -7,19 +7,30 @@
 #include <fstream>
 #include <sstream>
 
+#include "cache/invalidation.h"
+#include "common/firewall.h"
+#include "common/json.h"
+
 namespace tether {
 
 Status check_docroot_path(const std::string& rel) {
-  if (rel.empty() || rel.size() > 1024) return Status::error("docroot path: expected 1 to 1024 bytes");
-  if (rel[0] == '/') return Status::error("docroot path: must be relative to the docroot, got \"" + rel + "\"");
-  if (rel.find('\0') != std::string::npos) return Status::error("docroot path: contains a NUL byte");
+  if (rel.empty() || rel.size() > kMaxDocrootPathBytes) {
+    return Status::error("docroot path: expected 1 to " + std::to_string(kMaxDocrootPathBytes) + " bytes, got " +
+                         std::to_string(rel.size()));
+  }
+  if (!valid_utf8(rel)) return Status::error("docroot path: not UTF-8: " + quoted_start(rel));
+  for (unsigned char c : rel) {
+    if (c < 0x20 || c == 0x7f) return Status::error("docroot path: contains a control character: " + quoted_start(rel));
+  }
+  if (rel[0] == '/') return Status::error("docroot path: must be relative to the docroot, got " + quoted_start(rel));
   std::stringstream ss(rel);
   for (std::string part; std::getline(ss, part, '/');) {
     if (part.empty() || part == "." || part == "..") {
-      return Status::error("docroot path: empty, '.' or '..' parts are refused, got \"" + rel + "\"");
+      return Status::error("docroot path: empty, '.' or '..' parts are refused, got " + quoted_start(rel));
     }
+    if (part.size() > 255) return Status::error("docroot path: a part longer than 255 bytes");
   }
-  if (rel.back() == '/') return Status::error("docroot path: names a directory, got \"" + rel + "\"");
+  if (rel.back() == '/') return Status::error("docroot path: names a directory, got " + quoted_start(rel));
   return Status::ok();
 }
 
@@ -54,29 +65,53 @@ Status write_docroot_file(const std::string& root, const std::string& rel, const
 }
 
 Status fetch_docroot_file(Redis& redis, const std::string& root, const std::string& rel) {
+  if (Status s = check_docroot_path(rel); !s) {
+    firewall::refused("cache.bad_docroot", s.message());
+    return s;
+  }
   auto r = redis.command({"GET", redis.options().prefix + "cache:docroot:" + rel});
-  if (!r) return Status::error("docroot " + rel + ": " + r.message());
-  if (r.value()->type != REDIS_REPLY_STRING) return Status::error("docroot " + rel + ": no longer in Redis");
-  return write_docroot_file(root, rel, std::string(r.value()->str, r.value()->len));
+  if (!r) {
+    std::string why = "docroot " + rel + ": " + r.message();
+    if (r.message().find("WRONGTYPE") != std::string::npos) firewall::refused("cache.bad_docroot", why);
+    return Status::error(why);
+  }
+  const redisReply* v = r.value().get();
+  if (v == nullptr || v->type == REDIS_REPLY_NIL) return Status::error("docroot " + rel + ": no longer in Redis");
+  if (v->type != REDIS_REPLY_STRING || v->len > kMaxDocrootFileBytes) {
+    std::string why = "docroot " + rel + ": expected a string of at most " + std::to_string(kMaxDocrootFileBytes) +
+                      " bytes in Redis";
+    firewall::refused("cache.bad_docroot", why);
+    return Status::error(why);
+  }
+  return write_docroot_file(root, rel, std::string(v->str, v->len));
 }
 
-Result<size_t> sync_docroot(Redis& redis, const std::string& root) {
+Result<size_t> sync_docroot(Redis& redis, const std::string& root, size_t* skipped) {
   const std::string prefix = redis.options().prefix + "cache:docroot:";
   std::string cursor = "0";
   size_t n = 0;
-  do {
+  constexpr int kMaxRounds = 1000000;  // SCAN ends; this only bounds a Redis that never says 0
+  for (int round = 0; round < kMaxRounds; ++round) {
     auto r = redis.command({"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "200"});
     if (!r) return Result<size_t>::error(r.message());
     const redisReply* a = r.value().get();
-    if (a->type != REDIS_REPLY_ARRAY || a->elements != 2) return Result<size_t>::error("SCAN: unexpected reply");
+    if (a == nullptr || a->type != REDIS_REPLY_ARRAY || a->elements != 2 || a->element[1] == nullptr ||
+        a->element[1]->type != REDIS_REPLY_ARRAY) {
+      return Result<size_t>::error("SCAN: unexpected reply");
+    }
     cursor = reply_string(a->element[0]);
     for (size_t i = 0; i < a->element[1]->elements; ++i) {
-      std::string rel = reply_string(a->element[1]->element[i]).substr(prefix.size());
-      if (Status s = fetch_docroot_file(redis, root, rel); !s) return Result<size_t>::error(s.message());
+      std::string key = reply_string(a->element[1]->element[i]);
+      if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0) continue;
+      if (Status s = fetch_docroot_file(redis, root, key.substr(prefix.size())); !s) {
+        if (skipped != nullptr) (*skipped)++;
+        continue;  // refused or not writable: the others still come
+      }
       n++;
     }
-  } while (cursor != "0");
-  return n;
+    if (cursor == "0" || cursor.empty()) return n;
+  }
+  return Result<size_t>::error("SCAN: did not end");
 }
 
 }  // namespace tether

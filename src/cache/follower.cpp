@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "common/firewall.h"
 #include "common/log.h"
 
 namespace tether {
@@ -48,9 +49,13 @@ bool Follower::position(Redis& redis) {
     // A fresh start: the cache is empty, so only what comes next matters.
     auto r = redis.command({"XREVRANGE", key(), "+", "-", "COUNT", "1"});
     if (!r) return false;
-    const redisReply* a = r.value().get();
-    last_id_ = a->type == REDIS_REPLY_ARRAY && a->elements > 0 ? reply_string(a->element[0]->element[0]) : "0-0";
-    hooks_.resync(redis, false);
+    auto entries = decode_stream_entries(r.value().get());
+    if (!entries) {
+      firewall::refused("cache.bad_stream_entry", entries.message());
+      return false;
+    }
+    last_id_ = entries->empty() ? "0-0" : entries->front().id;
+    firewall::guard("cache.follower.resync", [&] { hooks_.resync(redis, false); });
     last_contact_ms_ = clock_.now_ms();
     stats_.caught_up = true;  // nothing before last_id_ concerns an empty cache
     return true;
@@ -61,12 +66,14 @@ bool Follower::position(Redis& redis) {
     return false;
   }
   const redisReply* a = info.value().get();
-  for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
+  for (size_t i = 0; a != nullptr && a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
     if (reply_string(a->element[i]) != "max-deleted-entry-id") continue;
-    if (compare_stream_ids(reply_string(a->element[i + 1]), last_id_) > 0) {
+    std::string deleted = reply_string(a->element[i + 1]);
+    // An id that cannot be read means we cannot know what was missed: drop everything.
+    if (!valid_stream_id(deleted) || compare_stream_ids(deleted, last_id_) > 0) {
       stats_.lost_track++;
       log::warn("cache_lost_track", {{"last_read", last_id_}, {"effect", "every cached entry dropped"}});
-      hooks_.resync(redis, true);
+      firewall::guard("cache.follower.resync", [&] { hooks_.resync(redis, true); });
     }
   }
   return true;
@@ -79,23 +86,18 @@ void Follower::read(Redis& redis) {
     auto r = redis.command({"XREAD", "COUNT", std::to_string(kBatch), "BLOCK", std::to_string(block_ms), "STREAMS",
                             key(), last_id_});
     if (!r) return;
-    last_contact_ms_ = clock_.now_ms();
-    const redisReply* a = r.value().get();
-    size_t n = 0;
-    if (a->type == REDIS_REPLY_ARRAY && a->elements > 0) {
-      const redisReply* entries = a->element[0]->element[1];
-      n = entries->elements;
-      for (size_t i = 0; i < n; ++i) {
-        const redisReply* e = entries->element[i];
-        std::map<std::string, std::string> fields;
-        const redisReply* kv = e->element[1];
-        for (size_t j = 0; j + 1 < kv->elements; j += 2) fields[reply_string(kv->element[j])] = reply_string(kv->element[j + 1]);
-        last_id_ = reply_string(e->element[0]);
-        stats_.entries++;
-        hooks_.entry(fields, redis);
-      }
+    auto entries = decode_xread_reply(r.value().get());
+    if (!entries) {
+      firewall::refused("cache.bad_stream_entry", entries.message());
+      return;  // reconnect, from last_id_
     }
-    if (n < kBatch) stats_.caught_up = true;
+    last_contact_ms_ = clock_.now_ms();
+    for (const StreamEntry& e : *entries) {
+      last_id_ = e.id;  // first: an entry that cannot be applied is not read again
+      firewall::guard("cache.follower.entry", [&] { hooks_.entry(e, redis); });
+      stats_.entries++;  // after: a count seen in status means the entry was handled
+    }
+    if (entries->size() < static_cast<size_t>(kBatch)) stats_.caught_up = true;
   }
 }
 
@@ -103,18 +105,25 @@ void Follower::loop() {
   int backoff_ms = 100;
   bool down = false;
   while (!stopping_) {
-    Redis redis(opts_);
-    Status s = redis.connect();
-    if (s && position(redis)) {
+    std::string error = "connection lost";
+    bool returned = firewall::guard("cache.follower", [&] {
+      Redis redis(opts_);
+      Status s = redis.connect();
+      if (!s) {
+        error = s.message();
+        return;
+      }
+      if (!position(redis)) return;
       if (down) log::info("cache_follower_up", {{"from", last_id_}});
       down = false;
       backoff_ms = 100;
       read(redis);
-      if (stopping_) break;
-    }
+    });
+    if (!returned) error = "an exception (counted in errors.caught)";
+    if (stopping_) break;
     if (!down) {
       stats_.outages++;
-      log::warn("cache_follower_down", {{"error", s ? "connection lost" : s.message()}});
+      log::warn("cache_follower_down", {{"error", error}});
     }
     down = true;
     for (int waited = 0; waited < backoff_ms && !stopping_; waited += 50) {

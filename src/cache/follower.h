@@ -8,6 +8,13 @@
 // fresh() says whether the cache may be read: the follower is caught up
 // (it read the backlog) and has heard from Redis within stale_after_ms.
 //
+// Replies are decoded (messages.h); a reply of the wrong shape is treated as
+// a broken connection, an entry of the wrong shape still reaches the entry
+// hook with its error set (the hook refuses and counts it). No exception
+// leaves the thread: each hook call runs under firewall::guard
+// ("cache.follower.entry", "cache.follower.resync") and each connection's
+// work under "cache.follower" (a throw there counts as an outage).
+//
 // Thread safety: the hooks run on the follower thread. fresh() and stats
 // from any thread; start()/stop() from the owner (stop waits <= ~600 ms).
 #pragma once
@@ -17,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "cache/messages.h"
 #include "common/clock.h"
 #include "registry/redis.h"
 
@@ -30,8 +38,8 @@ struct FollowerStats {
 class Follower {
  public:
   struct Hooks {
-    // One stream entry's fields; called in stream order.
-    std::function<void(const std::map<std::string, std::string>& fields, Redis& redis)> entry;
+    // One stream entry (its fields, or why they could not be read); in stream order.
+    std::function<void(const StreamEntry& entry, Redis& redis)> entry;
     // At the first connection, and when entries may have been missed.
     std::function<void(Redis& redis, bool missed_entries)> resync;
   };

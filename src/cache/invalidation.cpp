@@ -1,25 +1,49 @@
 // Invalidation messages: checking, applying, stream encoding (see invalidation.h).
 #include "cache/invalidation.h"
 
+#include <re2/re2.h>
+
 #include <sstream>
 
+#include "common/json.h"
+
 namespace tether {
+
+std::string quoted_start(const std::string& s) {
+  constexpr size_t kShown = 80;
+  std::string shown = utf8_or_replaced(std::string_view(s).substr(0, kShown));
+  return "\"" + shown + (s.size() > kShown ? "...\" (" + std::to_string(s.size()) + " bytes)" : "\"");
+}
 
 Result<CheckedInvalidation> check_invalidation(const cache::Invalidation& what) {
   using R = Result<CheckedInvalidation>;
   CheckedInvalidation out;
   if (what.regex.empty() && what.groups.empty()) return R::error("nothing to invalidate: give a regex or a group");
   if (!what.regex.empty()) {
-    try {
-      out.regex.emplace(what.regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return R::error("not a valid regular expression (" + std::string(e.what()) + "): " + what.regex);
+    if (what.regex.size() > kMaxRegexBytes) {
+      return R::error("regex too long: " + std::to_string(what.regex.size()) + " bytes, at most " +
+                      std::to_string(kMaxRegexBytes) + " are accepted");
     }
+    RE2::Options opts;
+    opts.set_encoding(RE2::Options::EncodingLatin1);  // bytes, as keys are
+    opts.set_log_errors(false);
+    opts.set_max_mem(kRegexMaxMem);
+    opts.set_never_capture(true);
+    auto re = std::make_shared<const RE2>(what.regex, opts);
+    if (!re->ok()) {
+      return R::error("not a valid regular expression (" + re->error().substr(0, 200) + "): " +
+                      quoted_start(what.regex));
+    }
+    out.regex = std::move(re);
     out.regex_text = what.regex;
   }
+  if (what.groups.size() > kMaxGroupsPerInvalidation) {
+    return R::error("too many groups: at most " + std::to_string(kMaxGroupsPerInvalidation));
+  }
   for (const auto& g : what.groups) {
-    if (g.empty() || g.find(',') != std::string::npos) {
-      return R::error("group names are non-empty and have no comma, got \"" + g + "\"");
+    if (g.empty() || g.find(',') != std::string::npos || g.size() > kMaxGroupBytes || !valid_utf8(g)) {
+      return R::error("group names are non-empty UTF-8 of at most " + std::to_string(kMaxGroupBytes) +
+                      " bytes without a comma, got " + quoted_start(g));
     }
   }
   out.groups = what.groups;

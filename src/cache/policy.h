@@ -21,6 +21,7 @@ struct CachePolicy {
   Millis timeout_ms = 0;            // Timeout only
   std::vector<std::string> groups;  // groups every entry stored under this policy joins
   std::string hook;                 // an is_cacheable hook registered by the app, or ""
+  uint64_t rule = 0;                // set by CachedRoute: whose variants count (store.h); 0 = uncounted
 };
 
 // The error says what was expected.

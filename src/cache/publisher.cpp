@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "cache/invalidation.h"
+#include "common/firewall.h"
 #include "common/log.h"
 
 namespace tether {
@@ -12,7 +13,22 @@ Publisher::Publisher(RedisOptions opts, size_t stream_maxlen) : opts_(std::move(
 
 Publisher::~Publisher() { stop(); }
 
-void Publisher::start() { thread_ = std::thread([this] { loop(); }); }
+void Publisher::start() { thread_ = std::thread([this] { run(); }); }
+
+void Publisher::run() {
+  for (int failures = 1;; ++failures) {
+    if (firewall::guard("cache.publisher", [this] { loop(); })) return;
+    // What loop() had taken from the queue may be lost: every cache drops
+    // everything instead (more is dropped, never less), then it goes on.
+    std::unique_lock lock(mu_);
+    queue_.push_front(invalidation_fields(cache::Invalidation{".", {}}, "publisher-restart"));
+    if (stopping_ && failures >= 3) {
+      firewall::thread_stopped("cache.publisher", "kept throwing while stopping");
+      return;
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(std::min(100 << std::min(failures, 5), 2000)));
+  }
+}
 
 void Publisher::stop() {
   {

@@ -5,6 +5,9 @@
 // kMaxQueued messages the queue collapses into one "drop everything"
 // message: more is dropped from caches, never less.
 //
+// No exception leaves the thread: loop() runs under firewall::guard and is
+// started again after a throw, with a "drop everything" message queued first.
+//
 // Thread safety: send() and stats from any thread; start()/stop() from the
 // owner. stop() tries to send what is queued for up to one second.
 #pragma once
@@ -33,6 +36,7 @@ class Publisher {
   size_t queued() const;
 
  private:
+  void run();   // loop() under firewall::guard("cache.publisher"), restarted if it throws
   void loop();
   bool flush(Redis& redis, std::deque<std::vector<std::string>>& batch);
 

@@ -3,6 +3,8 @@
 
 #include "cache/docroot.h"
 #include "cache/invalidation.h"
+#include "cache/messages.h"
+#include "common/firewall.h"
 #include "common/log.h"
 
 namespace tether {
@@ -13,11 +15,11 @@ std::atomic<CacheService*> g_running{nullptr};
 }  // namespace
 
 CacheService::CacheService(const Clock& clock, CacheSettings settings, const RedisOptions* redis, std::string origin)
-    : clock_(clock), settings_(std::move(settings)), origin_(std::move(origin)), store_(clock, settings_.max_bytes) {
+    : clock_(clock), settings_(std::move(settings)), origin_(std::move(origin)), store_(clock, settings_.max_bytes, settings_.max_variants) {
   if (redis == nullptr) return;
   publisher_ = std::make_unique<Publisher>(*redis, settings_.stream_maxlen);
   Follower::Hooks hooks;
-  hooks.entry = [this](const std::map<std::string, std::string>& f, Redis& r) { on_entry(f, r); };
+  hooks.entry = [this](const StreamEntry& e, Redis& r) { on_entry(e, r); };
   hooks.resync = [this](Redis& r, bool missed) { on_resync(r, missed); };
   follower_ = std::make_unique<Follower>(*redis, settings_.stale_after_ms, clock_, std::move(hooks));
 }
@@ -45,25 +47,29 @@ cache::Outcome CacheService::invalidate(const cache::Invalidation& what) {
   return {};
 }
 
-void CacheService::on_entry(const std::map<std::string, std::string>& fields, Redis& redis) {
-  auto type = fields.find("type");
-  std::string t = type == fields.end() ? "" : type->second;
-  if (t == "invalidate") {
-    auto origin = fields.find("origin");
-    if (origin != fields.end() && origin->second == origin_) return;  // applied when it was sent
-    auto checked = check_invalidation(invalidation_from_fields(fields));
-    if (!checked) {
-      bad_messages_++;
-      log::warn("cache_invalidation_refused", {{"error", checked.message()}});
-      return;
-    }
-    size_t n = apply_invalidation(store_, checked.value());
-    log::info("cache_invalidated", {{"regex", checked->regex_text}, {"groups", checked->groups}, {"entries", n}});
-  } else if (t == "docroot") {
+void CacheService::refuse(const char* kind, const std::string& why) {
+  bad_messages_++;
+  firewall::refused(kind, why);
+}
+
+void CacheService::on_entry(const StreamEntry& entry, Redis& redis) {
+  if (!entry.error.empty()) return refuse("cache.bad_stream_entry", entry.error);
+  auto decoded = decode_bus_log_entry(entry.fields);
+  if (!decoded) {
+    bool inv = false;
+    for (const auto& [k, v] : entry.fields) inv = inv || (k == "type" && v == "invalidate");
+    return refuse(inv ? "cache.bad_invalidation" : "cache.bad_stream_entry", "entry " + entry.id + ": " + decoded.message());
+  }
+  const BusLogEntry& e = decoded.value();
+  if (e.kind == BusLogEntry::Kind::Invalidate) {
+    if (e.origin == origin_) return;  // applied when it was sent
+    size_t n = apply_invalidation(store_, e.invalidation);
+    log::info("cache_invalidated", {{"regex", e.invalidation.regex_text.empty() ? "" : quoted_start(e.invalidation.regex_text)},
+                                    {"groups", e.invalidation.groups},
+                                    {"entries", n}});
+  } else if (e.kind == BusLogEntry::Kind::Docroot) {
     if (settings_.docroot.empty()) return;
-    auto path = fields.find("path");
-    Status s = path == fields.end() ? Status::error("docroot message without a path")
-                                    : fetch_docroot_file(redis, settings_.docroot, path->second);
+    Status s = fetch_docroot_file(redis, settings_.docroot, e.path);
     if (s) {
       docroot_files_++;
     } else {
@@ -77,7 +83,9 @@ void CacheService::on_entry(const std::map<std::string, std::string>& fields, Re
 void CacheService::on_resync(Redis& redis, bool missed) {
   if (missed) store_.clear();
   if (settings_.docroot.empty()) return;
-  auto n = sync_docroot(redis, settings_.docroot);
+  size_t skipped = 0;
+  auto n = sync_docroot(redis, settings_.docroot, &skipped);
+  docroot_errors_ += skipped;
   if (!n) {
     docroot_errors_++;
     log::warn("docroot_sync_failed", {{"error", n.message()}});
@@ -97,6 +105,8 @@ nlohmann::json CacheService::stats_json() const {
                       {"invalidations", s.invalidations.load()},
                       {"invalidated", s.invalidated.load()},
                       {"skipped_stale", s.skipped_stale.load()},
+                      {"over_variants", s.over_variants.load()},
+                      {"max_variants", store_.max_variants()},
                       {"reads_allowed", reads_allowed()},
                       {"bad_messages", bad_messages_.load()},
                       {"docroot_files", docroot_files_.load()},

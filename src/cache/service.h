@@ -5,6 +5,9 @@
 // process-wide pointer that start() sets and stop() clears.
 //
 // Without Redis the cache is local: invalidations apply to this worker only.
+// Stream entries are decoded (messages.h); one of the wrong shape is refused
+// (firewall::refused "cache.bad_invalidation" or "cache.bad_stream_entry",
+// and bad_messages in the cache figures) and changes nothing.
 //
 // Thread safety: store(), reads_allowed(), invalidate() and stats_json() from
 // any thread; start()/stop() from the worker's main thread.
@@ -42,7 +45,8 @@ class CacheService {
   nlohmann::json stats_json() const;
 
  private:
-  void on_entry(const std::map<std::string, std::string>& fields, Redis& redis);
+  void on_entry(const StreamEntry& entry, Redis& redis);
+  void refuse(const char* kind, const std::string& why);  // counted in bad_messages and firewall
   void on_resync(Redis& redis, bool missed);
 
   const Clock& clock_;

@@ -9,7 +9,7 @@ Result<CacheSettings> parse_cache_settings(const nlohmann::json& section, const 
   using R = Result<CacheSettings>;
   CacheSettings s;
   if (section.is_null()) return s;
-  static const std::set<std::string> known = {"max_bytes", "stale_after_ms", "stream_maxlen", "docroot"};
+  static const std::set<std::string> known = {"max_bytes", "stale_after_ms", "stream_maxlen", "docroot", "max_variants"};
   for (auto& [k, v] : section.items()) {
     if (!known.count(k)) return R::error("field 'cache." + k + "': unknown (misspelt?)");
   }
@@ -27,6 +27,7 @@ Result<CacheSettings> parse_cache_settings(const nlohmann::json& section, const 
   if (!(e = integer("max_bytes", 0, int64_t(1) << 40, &s.max_bytes)).empty()) return R::error(e);
   if (!(e = integer("stale_after_ms", 1000, 3600 * 1000, &s.stale_after_ms)).empty()) return R::error(e);
   if (!(e = integer("stream_maxlen", 100, 100000000, &s.stream_maxlen)).empty()) return R::error(e);
+  if (!(e = integer("max_variants", 1, 100000000, &s.max_variants)).empty()) return R::error(e);
   if (section.contains("docroot")) {
     if (!section["docroot"].is_string() || section["docroot"].get<std::string>().empty()) {
       return R::error("field 'cache.docroot': expected a directory path, got " + section["docroot"].dump());

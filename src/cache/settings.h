@@ -1,7 +1,7 @@
 // CacheSettings: the "cache" section of tether.json, read when a worker
 // loads. Every worker has a cache; the section only tunes it:
 //   "cache": {"max_bytes": 67108864, "stale_after_ms": 5000,
-//             "stream_maxlen": 10000, "docroot": "static"}
+//             "stream_maxlen": 10000, "docroot": "static", "max_variants": 1000}
 // An immutable value after parsing.
 #pragma once
 #include <nlohmann/json.hpp>
@@ -17,6 +17,7 @@ struct CacheSettings {
   Millis stale_after_ms = 5000;  // Redis unreachable this long: no cache reads until caught up
   size_t stream_maxlen = 10000;  // invalidations kept in {prefix}bus:log for workers catching up
   std::string docroot;           // where `tetherctl push-file` writes ("" = docroot sync off)
+  size_t max_variants = 1000;    // entries one cached rule may hold (its path and query variants); see store.h
 };
 
 // section: Config::cache (null = defaults). base_dir resolves a relative

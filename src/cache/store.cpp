@@ -1,6 +1,8 @@
 // The per-worker response cache (see store.h).
 #include "cache/store.h"
 
+#include <re2/re2.h>
+
 namespace tether {
 namespace {
 
@@ -42,6 +44,15 @@ bool ResponseCache::put(const std::string& key, Response r, const CachePolicy& p
     stats_.skipped_stale++;  // data changed while this response was made
     return false;
   }
+  auto old = index_.find(key);
+  bool replaces_own = old != index_.end() && old->second.it->rule == policy.rule;
+  if (policy.rule != 0 && !replaces_own) {
+    auto count = per_rule_.find(policy.rule);
+    if (count != per_rule_.end() && count->second >= max_variants_) {
+      stats_.over_variants++;  // served uncached: this rule's variants may not push others out
+      return false;
+    }
+  }
   erase_locked(key);
   make_room_locked(bytes);
   Lru& list = policy.mode == CacheMode::Persistent ? persistent_ : normal_;
@@ -52,9 +63,11 @@ bool ResponseCache::put(const std::string& key, Response r, const CachePolicy& p
   e.expires_ms = policy.mode == CacheMode::Timeout ? clock_.now_ms() + policy.timeout_ms : 0;
   e.groups = policy.groups;
   e.bytes = bytes;
+  e.rule = policy.rule;
   list.push_front(std::move(e));
   index_[key] = Slot{&list, list.begin()};
   for (const auto& g : policy.groups) groups_[g].insert(key);
+  if (policy.rule != 0) per_rule_[policy.rule]++;
   bytes_ += bytes;
   stats_.stores++;
   stats_.entries = static_cast<int64_t>(index_.size());
@@ -62,10 +75,14 @@ bool ResponseCache::put(const std::string& key, Response r, const CachePolicy& p
   return true;
 }
 
-void ResponseCache::erase_locked(const std::string& key) {
+bool ResponseCache::erase_locked(const std::string& key) {
   auto it = index_.find(key);
-  if (it == index_.end()) return;
+  if (it == index_.end()) return false;
   bytes_ -= it->second.it->bytes;
+  if (uint64_t rule = it->second.it->rule; rule != 0) {
+    auto count = per_rule_.find(rule);
+    if (count != per_rule_.end() && --count->second == 0) per_rule_.erase(count);
+  }
   for (const auto& g : it->second.it->groups) {
     auto members = groups_.find(g);
     if (members == groups_.end()) continue;
@@ -76,6 +93,7 @@ void ResponseCache::erase_locked(const std::string& key) {
   index_.erase(it);
   stats_.entries = static_cast<int64_t>(index_.size());
   stats_.bytes = static_cast<int64_t>(bytes_);
+  return true;
 }
 
 void ResponseCache::make_room_locked(size_t need) {
@@ -98,17 +116,24 @@ void ResponseCache::make_room_locked(size_t need) {
   }
 }
 
-size_t ResponseCache::invalidate_regex(const std::regex& re) {
-  std::lock_guard lock(mu_);
-  bump_generation_locked();
-  stats_.invalidations++;
-  std::vector<std::string> doomed;
-  for (auto& [key, slot] : index_) {
-    if (std::regex_search(key, re)) doomed.push_back(key);
+size_t ResponseCache::invalidate_regex(const re2::RE2& re) {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mu_);
+    bump_generation_locked();  // what is stored from now on was made after this invalidation
+    stats_.invalidations++;
+    keys.reserve(index_.size());
+    for (auto& [key, slot] : index_) keys.push_back(key);
   }
-  for (const auto& k : doomed) erase_locked(k);
-  stats_.invalidated += doomed.size();
-  return doomed.size();
+  std::vector<std::string> doomed;
+  for (auto& k : keys) {
+    if (RE2::PartialMatch(k, re)) doomed.push_back(std::move(k));
+  }
+  size_t n = 0;
+  std::lock_guard lock(mu_);
+  for (const auto& k : doomed) n += erase_locked(k) ? 1 : 0;
+  stats_.invalidated += n;
+  return n;
 }
 
 size_t ResponseCache::invalidate_groups(const std::vector<std::string>& groups) {
@@ -136,6 +161,7 @@ size_t ResponseCache::clear() {
   normal_.clear();
   persistent_.clear();
   groups_.clear();
+  per_rule_.clear();
   bytes_ = 0;
   stats_.entries = 0;
   stats_.bytes = 0;

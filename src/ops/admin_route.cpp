@@ -1,14 +1,30 @@
 // The "admin" rule kind (see admin_route.h).
 #include "ops/admin_route.h"
 
-#include <regex>
-
+#include "common/json.h"
 #include "common/log.h"
 #include "ops/metrics.h"
 #include "registry/redis.h"
 #include "tether/cache.h"
 
 namespace tether {
+namespace {
+
+// "HOST-N" as the drain action takes it: HOST of 1 to 32 of [A-Za-z0-9_], N of 1 to 5 digits.
+bool valid_worker_name(const std::string& w) {
+  size_t dash = w.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash > 32 || w.size() - dash - 1 < 1 || w.size() - dash - 1 > 5) {
+    return false;
+  }
+  for (size_t i = 0; i < w.size(); ++i) {
+    char c = w[i];
+    bool ok = i < dash ? (std::isalnum(static_cast<unsigned char>(c)) || c == '_') : (i == dash || (c >= '0' && c <= '9'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<RouteHandler>> AdminRoute::make(const nlohmann::json& spec, StatusSources sources) {
   auto allow = parse_allow(spec);
@@ -34,7 +50,7 @@ Response AdminRoute::serve(Request& req, const RouteMatch& /*match*/) {
       nlohmann::json mine = status_json(src_);
       body = {{"host", src_.config.host}, {"workers", {mine}}, {"total", metrics::sum({mine})}};
     }
-    return Response::json(body.dump()).header("Cache-Control", "no-store");
+    return Response::json(json_text(body)).header("Cache-Control", "no-store");
   }
   if (sub != "/drain" && sub != "/invalidate") return Response::text("not found\n", 404);
   if (req.method != "POST") return Response::text("POST only\n", 405);
@@ -44,15 +60,14 @@ Response AdminRoute::serve(Request& req, const RouteMatch& /*match*/) {
 
 Response AdminRoute::drain(const Request& req) {
   std::string worker = req.form_param("worker");
-  static const std::regex re("^[A-Za-z0-9_]{1,32}-[0-9]{1,5}$");
-  if (!std::regex_match(worker, re)) return Response::text("worker: expected HOST-N, e.g. h1-2\n", 400);
+  if (!valid_worker_name(worker)) return Response::text("worker: expected HOST-N, e.g. h1-2\n", 400);
   if (!src_.config.registry) return Response::text("drain goes over the bus: no \"redis\" configured\n", 503);
   Redis redis(src_.config.redis);
   auto r = redis.command({"PUBLISH", src_.config.redis.prefix + "bus",
-                          nlohmann::json{{"type", "drain"}, {"worker", worker}}.dump()});
+                          json_text(nlohmann::json{{"type", "drain"}, {"worker", worker}})});
   if (!r) return Response::text(r.message() + "\n", 503);
   log::info("drain_published", {{"worker", worker}, {"by", req.remote_addr}});
-  return Response::json(nlohmann::json{{"drain", worker}, {"receivers", reply_integer(r->get())}}.dump());
+  return Response::json(json_text(nlohmann::json{{"drain", worker}, {"receivers", reply_integer(r->get())}}));
 }
 
 Response AdminRoute::invalidate(const Request& req) {
@@ -63,7 +78,7 @@ Response AdminRoute::invalidate(const Request& req) {
   if (what.regex.empty() && what.groups.empty()) return Response::text("give a regex or a group\n", 400);
   auto out = cache::invalidate(what);
   if (!out.ok) return Response::text(out.error + "\n", 400);
-  return Response::json(nlohmann::json{{"invalidated", true}, {"regex", what.regex}, {"group", group}}.dump());
+  return Response::json(json_text(nlohmann::json{{"invalidated", true}, {"regex", what.regex}, {"group", group}}));
 }
 
 }  // namespace tether

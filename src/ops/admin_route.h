@@ -10,6 +10,9 @@
 //   POST /tether/admin/invalidate  regex=...&group=...: cache invalidation everywhere
 // POSTs must carry the header X-Tether-Admin: 1 (the page's script sets it;
 // a cross-site form cannot), so another site cannot make a browser post them.
+// Form values are outside input: a bad worker name, regex (too long, or one
+// RE2 refuses) or group is answered 400 with the reason, and every JSON
+// answer is written with json_text (invalid UTF-8 becomes U+FFFD).
 // Thread safety: immutable after construction; serve() from any acceptor thread.
 #pragma once
 #include <set>

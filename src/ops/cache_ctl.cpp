@@ -7,6 +7,7 @@
 
 #include "cache/docroot.h"
 #include "cache/invalidation.h"
+#include "common/json.h"
 #include "ops/ctl.h"
 
 namespace tether::ctl {
@@ -32,7 +33,7 @@ int invalidate(Redis& redis, const Options& opt) {
     return 1;
   }
   if (opt.json) {
-    printf("%s\n", nlohmann::json({{"id", id.value()}, {"regex", opt.regex}, {"groups", opt.groups}}).dump().c_str());
+    printf("%s\n", json_text(nlohmann::json({{"id", id.value()}, {"regex", opt.regex}, {"groups", opt.groups}})).c_str());
   } else {
     printf("invalidation %s sent to every worker (regex: %s, groups: %zu)\n", id.value().c_str(),
            opt.regex.empty() ? "-" : opt.regex.c_str(), opt.groups.size());
@@ -48,6 +49,11 @@ int push_file(Redis& redis, const std::string& path, const Options& opt) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
+  if (ss.str().size() > kMaxDocrootFileBytes) {
+    fprintf(stderr, "tetherctl: push-file: %s: %zu bytes, workers take at most %zu\n", path.c_str(), ss.str().size(),
+            kMaxDocrootFileBytes);
+    return 2;
+  }
   std::string rel = opt.as.empty() ? std::filesystem::path(path).filename().string() : opt.as;
   if (Status s = check_docroot_path(rel); !s) {
     fprintf(stderr, "tetherctl: push-file: %s\n", s.message().c_str());
@@ -60,7 +66,7 @@ int push_file(Redis& redis, const std::string& path, const Options& opt) {
     return 1;
   }
   if (opt.json) {
-    printf("%s\n", nlohmann::json({{"id", id.value()}, {"path", rel}, {"bytes", ss.str().size()}}).dump().c_str());
+    printf("%s\n", json_text(nlohmann::json({{"id", id.value()}, {"path", rel}, {"bytes", ss.str().size()}})).c_str());
   } else {
     printf("pushed %s (%zu bytes) to every worker's docroot (%s)\n", rel.c_str(), ss.str().size(), id.value().c_str());
   }

@@ -21,6 +21,12 @@ TEST(InvalidationTest, ChecksRegexAndGroups) {
   auto bad = check_invalidation({"(", {}});
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.message().find("not a valid regular expression"), std::string::npos) << bad.message();
+  EXPECT_TRUE(check_invalidation({std::string(kMaxRegexBytes, 'a'), {}}));
+  auto longer = check_invalidation({std::string(kMaxRegexBytes + 1, 'a'), {}});
+  ASSERT_FALSE(longer);
+  EXPECT_NE(longer.message().find("too long"), std::string::npos) << longer.message();
+  EXPECT_TRUE(check_invalidation({R"(\xff\x{fe}|caf\xe9)", {}}));  // RE2 escapes for bytes (Latin-1), as keys are
+  EXPECT_TRUE(check_invalidation({"caf\xc3\xa9|\xff", {}}));       // raw bytes, not UTF-8: still accepted
   EXPECT_FALSE(check_invalidation({"", {}}));
   EXPECT_FALSE(check_invalidation({"", {"a,b"}}));
   EXPECT_FALSE(check_invalidation({"", {""}}));
@@ -100,6 +106,15 @@ TEST(CacheSettingsTest, DefaultsAndErrors) {
   EXPECT_NE(bad.message().find("cache.stale_after_ms"), std::string::npos) << bad.message();
   EXPECT_FALSE(parse_cache_settings({{"maxbytes", 1}}, "/"));
   EXPECT_FALSE(parse_cache_settings({{"docroot", ""}}, "/"));
+  EXPECT_EQ(d->max_variants, 1000u);
+  auto v = parse_cache_settings({{"max_variants", 5}}, "/");
+  ASSERT_TRUE(v) << v.message();
+  EXPECT_EQ(v->max_variants, 5u);
+  for (const nlohmann::json& bad : {nlohmann::json(0), nlohmann::json(-1), nlohmann::json("5"), nlohmann::json(1.5)}) {
+    auto r = parse_cache_settings({{"max_variants", bad}}, "/");
+    ASSERT_FALSE(r) << bad.dump();
+    EXPECT_NE(r.message().find("cache.max_variants"), std::string::npos) << r.message();
+  }
 }
 
 struct Fixed final : RouteHandler {

@@ -2,6 +2,10 @@
 // with a manual clock, the LRU memory bound, groups, regex invalidation and
 // the generation rule that keeps responses made before an invalidation out.
 #include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <atomic>
+#include <thread>
 
 #include "cache/policy.h"
 #include "cache/store.h"
@@ -143,10 +147,10 @@ TEST_F(CacheTest, RegexInvalidationSearchesKeys) {
   ASSERT_TRUE(put("GET /news/2?x=1", "2", policy(CacheMode::Persistent)));
   ASSERT_TRUE(put("GET /about", "A", policy(CacheMode::Normal)));
   ASSERT_TRUE(put("fragment:news", "F", policy(CacheMode::Normal)));
-  EXPECT_EQ(cache.invalidate_regex(std::regex("^GET /news/")), 2u);
+  EXPECT_EQ(cache.invalidate_regex(RE2("^GET /news/")), 2u);
   EXPECT_EQ(body("GET /about"), "A");
   EXPECT_EQ(body("fragment:news"), "F");
-  EXPECT_EQ(cache.invalidate_regex(std::regex("news")), 1u);  // search, not full match
+  EXPECT_EQ(cache.invalidate_regex(RE2("news")), 1u);  // search, not full match
   EXPECT_EQ(cache.keys(), std::vector<std::string>{"GET /about"});
 }
 
@@ -163,6 +167,71 @@ TEST_F(CacheTest, ClearEmptiesEverything) {
   EXPECT_EQ(cache.clear(), 1u);
   EXPECT_EQ(cache.stats().bytes.load(), 0);
   EXPECT_EQ(body("GET /a"), "<miss>");
+}
+
+TEST(CacheVariantsTest, ARuleHoldsAtMostMaxVariantsEntriesAndOthersAreNotPushedOut) {
+  ManualClock clock;
+  ResponseCache cache(clock, 1 << 20, 3);
+  CachePolicy keep = policy(CacheMode::Persistent);
+  keep.rule = 1;
+  CachePolicy varied = policy(CacheMode::Persistent);
+  varied.rule = 2;
+  ASSERT_TRUE(cache.put("GET /keep", Response::text("k"), keep, cache.generation()));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(cache.put("GET /v?i=" + std::to_string(i), Response::text("v"), varied, cache.generation()));
+  }
+  for (int i = 3; i < 100; ++i) {
+    EXPECT_FALSE(cache.put("GET /v?i=" + std::to_string(i), Response::text("v"), varied, cache.generation()));
+  }
+  EXPECT_EQ(cache.stats().over_variants.load(), 97u);
+  EXPECT_NE(cache.get("GET /keep"), nullptr);
+  EXPECT_EQ(cache.stats().entries.load(), 4);
+  // Replacing one of the rule's own keys is allowed at the cap.
+  EXPECT_TRUE(cache.put("GET /v?i=0", Response::text("v2"), varied, cache.generation()));
+  EXPECT_EQ(cache.get("GET /v?i=0")->body, "v2");
+  // An entry that goes frees its place.
+  cache.invalidate_regex(RE2("i=1$"));
+  EXPECT_TRUE(cache.put("GET /v?i=50", Response::text("v"), varied, cache.generation()));
+  EXPECT_FALSE(cache.put("GET /v?i=51", Response::text("v"), varied, cache.generation()));
+  // Another rule has its own count; rule 0 (fragments) is not capped.
+  keep.rule = 3;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(cache.put("GET /o" + std::to_string(i), Response::text("o"), keep, cache.generation()));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(cache.put("fragment:" + std::to_string(i), Response::text("f"), policy(CacheMode::Normal), cache.generation()));
+  }
+  cache.clear();
+  EXPECT_TRUE(cache.put("GET /v?i=99", Response::text("v"), varied, cache.generation()));
+}
+
+TEST(CacheVariantsTest, AKeyTakenOverByAnotherRuleMovesBetweenCounts) {
+  ManualClock clock;
+  ResponseCache cache(clock, 1 << 20, 1);
+  CachePolicy a = policy(CacheMode::Normal), b = policy(CacheMode::Normal);
+  a.rule = 1;
+  b.rule = 2;
+  ASSERT_TRUE(cache.put("GET /x", Response::text("a"), a, cache.generation()));
+  ASSERT_TRUE(cache.put("GET /x", Response::text("b"), b, cache.generation()));  // rule 1 now holds nothing
+  EXPECT_TRUE(cache.put("GET /y", Response::text("a"), a, cache.generation()));
+  EXPECT_FALSE(cache.put("GET /z", Response::text("b"), b, cache.generation()));
+}
+
+TEST(CacheConcurrencyTest, RegexInvalidationsWhileRequestsReadAndWrite) {
+  ManualClock clock;
+  ResponseCache cache(clock, 1 << 20);
+  std::atomic<bool> stop{false};
+  std::thread requests([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string key = "GET /k" + std::to_string(i % 500);
+      if (!cache.get(key)) cache.put(key, Response::text("x"), policy(CacheMode::Normal), cache.generation());
+    }
+  });
+  RE2 even("[02468]$");
+  for (int i = 0; i < 200; ++i) cache.invalidate_regex(even);
+  stop = true;
+  requests.join();
+  EXPECT_EQ(static_cast<size_t>(cache.stats().entries.load()), cache.keys().size());
+  cache.invalidate_regex(even);
+  for (const auto& k : cache.keys()) EXPECT_FALSE(RE2::PartialMatch(k, even)) << k;
 }
 
 TEST(CachePolicyTest, ParsesEveryForm) {
