@@ -14,7 +14,7 @@ BUILD    := build$(if $(SANITIZER),/$(SANITIZER),)
 OPT      ?= -O2
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -Iinclude -Isrc -MMD -MP
-LDLIBS   := -lfcgi -lhiredis -lsodium -lcurl -pthread
+LDLIBS   := -lfcgi -lhiredis -lsodium -lcurl -lre2 -pthread
 ifneq ($(SANITIZER),)
   # GCC 12 reports false maybe-uninitialized warnings inside <regex> under ASan.
   CXXFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -Wno-maybe-uninitialized
@@ -141,8 +141,8 @@ FUZZ_SRCS_cookie  := src/http/parse.cpp src/common/json.cpp
 FUZZ_SRCS_records := src/fcgi/records.cpp
 FUZZ_SRCS_config  := src/config/config.cpp
 FUZZ_SRCS_router  := src/http/router.cpp
-FUZZ_SRCS_journal_line := src/journal/line.cpp
-FUZZ_SRCS_step    := src/workflow/step_response.cpp
+FUZZ_SRCS_journal_line := src/journal/line.cpp src/common/json.cpp
+FUZZ_SRCS_step    := src/workflow/step_response.cpp src/common/json.cpp
 
 $(FUZZ_DIR)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)

@@ -13,6 +13,7 @@ pkgs=(
   libgtest-dev                     # unit tests
   libkainjow-mustache-dev          # templates (mustache)
   libcurl4-openssl-dev             # outgoing HTTP: workflow steps
+  libre2-dev                       # linear-time regular expressions (cache invalidation)
   clang libclang-rt-14-dev         # libFuzzer targets (make fuzz)
   nginx redis-server supervisor
   curl python3 procps iproute2     # integration tests: HTTP client, raw sockets, ps, ip netns

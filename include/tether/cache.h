@@ -26,8 +26,9 @@ struct [[nodiscard]] Outcome {
   explicit operator bool() const { return ok; }
 };
 
-// What to drop: keys matching regex (ECMAScript/Perl syntax, searched, not
-// anchored; "" matches nothing) and every member of each group.
+// What to drop: keys matching regex (RE2 syntax over bytes, Latin-1; at most
+// 4096 bytes; searched, not anchored; no backreferences; "" matches nothing)
+// and every member of each group.
 struct Invalidation {
   std::string regex;
   std::vector<std::string> groups;

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdio>
 
+#include "common/json.h"
+
 namespace tether::journal {
 namespace {
 
@@ -70,8 +72,9 @@ std::string entry_json(const Entry& e) {
 
 Result<Entry> entry_from_json(std::string_view text) {
   using R = Result<Entry>;
-  json j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return R::error("not a JSON object");
+  auto parsed = parse_json(text);  // journal files and store entries nest no deeper than kMaxJsonDepth
+  if (!parsed || !parsed->is_object()) return R::error(parsed ? "not a JSON object" : parsed.message());
+  json& j = *parsed;
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string(); };
   auto num = [&](const char* k) { return j.contains(k) && j[k].is_number_integer(); };
   if (!str("src") || !plain(j["src"].get_ref<const std::string&>(), 128)) {
