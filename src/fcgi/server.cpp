@@ -41,7 +41,14 @@ bool FcgiServer::spawn_locked() {
   Slot* slot = slots_.back().get();
   stats_.threads++;
   try {
-    threads_.emplace_back(kAcceptorStackBytes, [this, slot] { loop(*slot); });
+    threads_.emplace_back(kAcceptorStackBytes, [this, slot] {
+      // serve_one() has its own firewall; this one catches what the loop
+      // around it might throw (out of memory), so the process goes on.
+      if (!firewall::guard("fcgi.acceptor", [&] { loop(*slot); })) {
+        stats_.threads--;
+        firewall::thread_stopped("fcgi.acceptor", "an acceptor thread ended; the others serve on");
+      }
+    });
   } catch (const std::system_error& e) {  // out of memory or of threads: serve with those there are
     stats_.threads--;
     slots_.pop_back();

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/firewall.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "journal/files.h"
 #include "journal/line.h"
@@ -21,7 +22,7 @@ std::string sys_error(const std::string& what) { return what + ": " + strerror(e
 // Takes uri, priority and key_start_date out of the app's fields.
 Status fill_entry(Entry& e, const nlohmann::json& fields) {
   if (fields.is_null()) return Status::ok();  // append(domain, {}): no fields
-  if (!fields.is_object()) return Status::error("fields: expected a JSON object, got " + fields.dump().substr(0, 80));
+  if (!fields.is_object()) return Status::error("fields: expected a JSON object, got " + json_text(fields).substr(0, 80));
   e.fields = fields;
   if (auto it = e.fields.find("uri"); it != e.fields.end()) {
     if (!it->is_string()) return Status::error("uri: expected a string");

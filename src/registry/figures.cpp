@@ -61,8 +61,9 @@ std::string check_shape(const json& j, const std::string& host, int worker) {
       std::string p = name + "." + k;
       if (p == "redis.up") {
         if (!v.is_boolean()) return p + ": expected a boolean";
-      } else if (p == "sessions.ended") {
-        if (!v.is_object()) return p + ": expected an object of counts";
+      } else if (p == "sessions.ended" && !v.is_object()) {
+        return p + ": expected an object of counts";
+      } else if (v.is_object()) {  // counts by reason: sessions.ended, sessions.refused
         for (const auto& [reason, n] : v.items()) {
           if (!n.is_number()) return p + "." + reason + ": expected a number";
         }
