@@ -18,6 +18,7 @@ boundary), and the group's refusals are counted in /tether/status
 handed over with U+FFFD in its place, the drain completes, no worker
 crashes."""
 import json
+import os
 import socket
 import unittest
 
@@ -65,35 +66,12 @@ def resp(c, *args):
         return None if n < 0 else f.read(n + 2)[:-2]
 
 
-def params(method, path, query=b"", body=b"", cookie=None, content_type=None, headers=None):
-    """FastCGI params with every value as bytes (fcgi.http_params takes text)."""
-    b = lambda v: v if isinstance(v, bytes) else v.encode()  # noqa: E731
-    p = {b"REQUEST_METHOD": b(method), b"REQUEST_URI": b(path) + (b"?" + b(query) if query else b""),
-         b"DOCUMENT_URI": b(path), b"QUERY_STRING": b(query), b"CONTENT_LENGTH": str(len(body)).encode(),
-         b"REMOTE_ADDR": b"127.0.0.1", b"SERVER_PROTOCOL": b"HTTP/1.1"}
-    if cookie is not None:
-        p[b"HTTP_COOKIE"] = b(cookie)
-    if content_type is not None:
-        p[b"CONTENT_TYPE"] = b(content_type)
-    for k, v in (headers or {}).items():
-        p[b(k)] = b(v)
-    return p
-
-
-def encode(p):
-    return b"".join(fcgi.nv_len(len(k)) + fcgi.nv_len(len(v)) + k + v for k, v in p.items())
+params = fcgi.byte_params
 
 
 def raw_fcgi(c, n, p, body=b""):
     """One request straight to worker n's socket; the Reply (EOFError if the worker dropped it)."""
-    s = fcgi.connect(c.worker_addr(n), timeout=30)
-    try:
-        begin = fcgi.struct.pack(">HB5x", fcgi.RESPONDER, 0)
-        s.sendall(fcgi.record(fcgi.BEGIN_REQUEST, 1, begin) + fcgi.stream(fcgi.PARAMS, 1, encode(p)) +
-                  fcgi.stream(fcgi.STDIN, 1, body))
-        return fcgi.read_reply(s)
-    finally:
-        s.close()
+    return fcgi.raw_request(c.worker_addr(n), p, body)
 
 
 def raw_http(c, head, body=b""):
@@ -120,6 +98,7 @@ class HostileInputsTest(unittest.TestCase):
         try:
             wait_until(lambda: all(cls.known(n) == 2 for n in range(2)), 20, "both workers in each directory")
             cls.pids = {n: cls.c.worker_pid(n) for n in range(2)}
+            cls.expected_exits = []
             cls.notes = Client(cls.c.port)
             cls.notes.request("/notes", "POST", b"text=" + MARKER.encode(), {"Content-Type": FORM.decode()})
             cls.notes_sid = cls.notes.json("/api/notes")["session"]
@@ -155,6 +134,7 @@ class HostileInputsTest(unittest.TestCase):
     def check(self, group, refused=(), every_worker=()):
         """The check after each group. refused: kinds that must be counted on
         some worker; every_worker: {kind: at least} counted on each worker."""
+        self.assertEqual(self.exits(), self.expected_exits, "%s: a worker ended" % group)
         for n, pid in self.pids.items():
             self.assertEqual(self.c.worker_pid(n), pid, "%s: worker %d restarted; log:\n%s" %
                              (group, n, self.c.log(n)[-3000:]))
@@ -179,8 +159,16 @@ class HostileInputsTest(unittest.TestCase):
         self.assertEqual([e["threads_stopped"] for e in after.values()], [{}, {}], group)
 
     def answered(self, r, what, allowed=(200, 204, 301, 302, 303, 400, 401, 403, 404, 405, 409, 413, 414, 431)):
+        """An allowed status; a JSON answer is valid UTF-8 JSON (U+FFFD for the bytes it quotes)."""
         status = r.status if hasattr(r, "status") else r
         self.assertIn(status, allowed, "%s -> %r" % (what, getattr(r, "body", b"")[:300]))
+        if hasattr(r, "header") and any("json" in v for v in r.header("Content-Type")):
+            json.loads(r.body.decode("utf-8"))
+
+    def exits(self):
+        """supervisord's lines for workers that ended: a crash shows here even after a restart."""
+        with open(os.path.join(self.c.workdir, "supervisord.log")) as f:
+            return [line.split(" INFO ", 1)[-1].strip() for line in f if " exited: " in line or "terminated" in line]
 
     # ---- HTTP inputs
     def test_10_paths_with_invalid_utf8_nul_overlong_and_8k(self):
@@ -401,6 +389,8 @@ class HostileInputsTest(unittest.TestCase):
             except (ValueError, OSError):
                 return False
         wait_until(back, 30, "worker %d restarted by supervisord after its drain" % n)
+        self.assertEqual(self.exits(), ["exited: tether_%d (exit status 0; expected)" % n], "a clean exit, no crash")
+        self.expected_exits.extend(self.exits())
         self.pids[n] = self.c.worker_pid(n)
         log = self.c.log(n)
         tail = log[log.rindex('"event":"drain_requested"'):]
