@@ -199,8 +199,7 @@ Result<std::string> finish_ticket(Redis& redis, const std::string& name, const s
 Result<std::string> reap_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms) {
   const std::string& p = redis.options().prefix;
   return eval(redis, kReap.c_str(),
-              {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name),
-               incoming_key(p, name)},
+              {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name), incoming_key(p, name)},
               {ticket, std::to_string(now_ms)});
 }
 

@@ -251,6 +251,25 @@ class HostileInputsTest(unittest.TestCase):
         self.check("the issue's crashes", every_worker={"bus.bad_message": 2})
         # (The third, a note with 0xFF and a drain: test_99.)
 
+    def test_45_forged_peer_params_and_handover_envelopes(self):
+        """Anyone who reaches a worker's socket can send TETHER_* params: without
+        a valid proof each is 403 (forward.forged), whatever bytes they hold."""
+        forged = [{b"TETHER_PEER": b"h1-0", b"TETHER_TIME": b"\xff", b"TETHER_SIG": b"\x00" * 64},
+                  {b"TETHER_PEER": b"\xff\x00", b"TETHER_SIG": b"zz"}, {b"TETHER_REASON": deep(100)},
+                  {b"TETHER_CLIENT": b"\xff", b"TETHER_TIME": b"99999999999999999999999", b"TETHER_SIG": b""},
+                  {b"TETHER_\xff": b"1"}]
+        before = sum(worker_status(self.c, n)["forward"]["forged"] for n in range(2))
+        for i, extra in enumerate(forged):
+            for path, body in (("/tether/handover", deep()), ("/tether/handover", b'{"sid":1,"state":"\xff"}'),
+                               ("/t/count", b""), ("/api/notes", b'{"text":"x"}')):
+                with self.subTest(forged=i, path=path):
+                    p = params("POST", path, b"", body, "tether_sid=" + self.counter.cookie, b"application/json",
+                               extra)
+                    self.answered(raw_fcgi(self.c, i % 2, p, body), path, allowed=(403,))
+        self.assertGreaterEqual(sum(worker_status(self.c, n)["forward"]["forged"] for n in range(2)) - before,
+                                4 * len(forged))
+        self.check("forged peer params")
+
     # ---- what tether reads from Redis
     def test_60_bus_messages_of_every_type(self):
         bad = [b'{"type":"kill","sid":1}', b'{"type":"kill","sid":"\xff"}', b'{"type":"kill"}',

@@ -36,8 +36,8 @@ TEST(StatusFiguresTest, AWorkersOwnStatusDecodesAsFigures) {
 }
 
 TEST(StatusFiguresTest, SessionRefusalsOfTheWrongTypeAreRefused) {
-  for (const char* sessions : {R"({"refused":5})", R"({"refused":{"full":"x"}})", R"({"refused":[1]})",
-                               R"({"refused":{"full":{"a":1}}})"}) {
+  for (const char* sessions :
+       {R"({"refused":5})", R"({"refused":{"full":"x"}})", R"({"refused":[1]})", R"({"refused":{"full":{"a":1}}})"}) {
     std::string text = std::string(R"({"host":"h1","worker":5,"sessions":)") + sessions + "}";
     EXPECT_FALSE(Figures::decode(text, "h1", 5)) << text;
   }
