@@ -61,9 +61,8 @@ std::string check_shape(const json& j, const std::string& host, int worker) {
       std::string p = name + "." + k;
       if (p == "redis.up") {
         if (!v.is_boolean()) return p + ": expected a boolean";
-      } else if (p == "sessions.ended" && !v.is_object()) {
-        return p + ": expected an object of counts";
-      } else if (v.is_object()) {  // counts by reason: sessions.ended, sessions.refused
+      } else if (p == "sessions.ended" || p == "sessions.refused") {
+        if (!v.is_object()) return p + ": expected an object of counts";
         for (const auto& [reason, n] : v.items()) {
           if (!n.is_number()) return p + "." + reason + ": expected a number";
         }

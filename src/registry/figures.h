@@ -10,7 +10,7 @@
 //     integers when present; "accepting" a boolean when present;
 //   - the core sections (requests, acceptor_threads, sessions, forward,
 //     redis) objects whose figures are numbers, "redis.up" a boolean and
-//     "sessions.ended" an object of numbers;
+//     "sessions.ended" and "sessions.refused" objects of numbers;
 //   - every key and string valid UTF-8, every number finite.
 // Anything else is refused with a reason (the caller counts it as
 // "heartbeat.bad_figures" and leaves that worker's figures out).

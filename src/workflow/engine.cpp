@@ -145,6 +145,10 @@ class Engine::Flow {
       firewall::refused("ticket.bad_hash", def_.name + " " + id + ": the ticket's key holds no hash");
       return true;
     }
+    if (taken->starts_with("bad hash")) {  // failed with the reason, out of processing
+      firewall::refused("ticket.bad_hash", def_.name + " " + id + ": " + *taken);
+      return true;
+    }
     if (*taken != "ok") return true;  // cancelled or gone while it waited
     stats_.taken++;
     {
@@ -243,6 +247,7 @@ class Engine::Flow {
         continue;
       }
       auto r = reap_ticket(redis, def_.name, *it, unix_millis());
+      if (r && r->starts_with("bad hash")) firewall::refused("ticket.bad_hash", def_.name + " " + *it + ": " + *r);
       if (r && *r == "requeued") {
         stats_.requeued++;
         log::info("ticket_requeued", {{"workflow", def_.name}, {"ticket", *it}, {"why", "lease expired"}});

@@ -16,8 +16,26 @@ redis.call('HSET', KEYS[1], 'payload.key', ARGV[2], 'payload.data', ARGV[3],
 redis.call('LPUSH', KEYS[2], ARGV[1])
 return 'ok')lua";
 
+// Lua: a ticket hash (KEYS[1]) whose counters HINCRBY would refuse (anyone
+// can write "many" there) is failed with the reason before anything else
+// changes: a script stopped by an error midway keeps what it wrote, and the
+// ticket would go round processing -> reaped -> taken for ever.
+const std::string kBadCounter = R"lua(
+local function fail_bad_counter(now)
+  for _, f in ipairs({'runs', 'finished', 'requeued'}) do
+    local v = redis.call('HGET', KEYS[1], f)
+    if v and (#v > 18 or not string.match(v, '^-?%d+$')) then
+      redis.call('HSET', KEYS[1], 'status.current', 'failed', 'status.failed.time', now,
+                 'error', 'the ticket hash does not decode: ' .. f .. ' is no integer')
+      return 'bad hash: ' .. f .. ' is no integer'
+    end
+  end
+  return nil
+end
+)lua";
+
 // KEYS hash, lease, processing. ARGV ticket, token, lease_ms, worker, now.
-const char* kTake = R"lua(
+const std::string kTake = kBadCounter + R"lua(
 local ty = redis.call('TYPE', KEYS[1]).ok
 if ty == 'none' then redis.call('LREM', KEYS[3], 0, ARGV[1]) return 'gone' end
 if ty ~= 'hash' then redis.call('LREM', KEYS[3], 0, ARGV[1]) return 'not a hash' end
@@ -25,6 +43,8 @@ local st = redis.call('HGET', KEYS[1], 'status.current')
 if st == 'done' or st == 'failed' or st == 'cancelled' then
   redis.call('LREM', KEYS[3], 0, ARGV[1]) return st
 end
+local bad = fail_bad_counter(ARGV[5])
+if bad then redis.call('LREM', KEYS[3], 0, ARGV[1]) return bad end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 local old = {}
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
@@ -55,13 +75,15 @@ if tonumber(ARGV[7]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[7]) end
 return 'ok')lua";
 
 // KEYS hash, lease, processing, incoming. ARGV ticket, now.
-const char* kReap = R"lua(
+const std::string kReap = kBadCounter + R"lua(
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'alive' end
 if redis.call('LREM', KEYS[3], 1, ARGV[1]) == 0 then return 'gone' end
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 'gone' end
 local st = redis.call('HGET', KEYS[1], 'status.current')
 if not st then return 'gone' end
 if st == 'done' or st == 'failed' or st == 'cancelled' then return 'cleaned' end
+local bad = fail_bad_counter(ARGV[2])
+if bad then return bad end
 redis.call('HSET', KEYS[1], 'status.current', 'enqueued', 'status.enqueued.time', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'requeued', 1)
 redis.call('RPUSH', KEYS[4], ARGV[1])
@@ -155,7 +177,7 @@ Result<std::string> create_ticket(Redis& redis, const std::string& name, const s
 Result<std::string> take_ticket(Redis& redis, const std::string& name, const std::string& ticket,
                                 const std::string& token, int lease_ms, const std::string& worker, int64_t now_ms) {
   const std::string& p = redis.options().prefix;
-  return eval(redis, kTake, {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name)},
+  return eval(redis, kTake.c_str(), {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name)},
               {ticket, token, std::to_string(lease_ms), worker, std::to_string(now_ms)});
 }
 
@@ -176,9 +198,8 @@ Result<std::string> finish_ticket(Redis& redis, const std::string& name, const s
 
 Result<std::string> reap_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms) {
   const std::string& p = redis.options().prefix;
-  return eval(redis, kReap,
-              {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name),
-               incoming_key(p, name)},
+  return eval(redis, kReap.c_str(),
+              {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name), incoming_key(p, name)},
               {ticket, std::to_string(now_ms)});
 }
 

@@ -40,9 +40,10 @@ Result<std::string> create_ticket(Redis& redis, const std::string& name, const s
 
 // After BLMOVE put the ticket in processing: takes the lease, marks it
 // dispatched, clears the steps of an earlier run. Returns "ok", or the
-// reason it is not to be run ("gone", "done", "failed", "cancelled", or
-// "not a hash" when the key holds another type); then it is already removed
-// from processing.
+// reason it is not to be run ("gone", "done", "failed", "cancelled",
+// "not a hash" when the key holds another type, or "bad hash: ..." when a
+// counter (runs, finished, requeued) is no integer: the ticket is then
+// failed with that reason); then it is already removed from processing.
 Result<std::string> take_ticket(Redis& redis, const std::string& name, const std::string& ticket,
                                 const std::string& token, int lease_ms, const std::string& worker, int64_t now_ms);
 // Appends (pipelines) the renewal of one lease: its reply is the ticket's
@@ -57,7 +58,8 @@ Result<std::string> finish_ticket(Redis& redis, const std::string& name, const s
                                   int64_t run_us, int64_t now_ms, int64_t ttl_s);
 // A ticket left in processing without a lease (its worker died): back to the
 // front of incoming. Returns "requeued", "alive" (it has a lease), "gone",
-// or "cleaned" (it was already finished; only the list entry was left).
+// "cleaned" (it was already finished; only the list entry was left), or
+// "bad hash: ..." (a counter is no integer: failed with that reason, not requeued).
 Result<std::string> reap_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms);
 
 // Operator/API changes. Return the outcome: "cancelled" / "enqueued", or

@@ -126,3 +126,32 @@ def get(addr, path="/", **kw):
         return c.request(keep_conn=False, path=path, **kw)
     finally:
         c.close()
+
+
+def byte_params(method, path, query=b"", body=b"", cookie=None, content_type=None, headers=None):
+    """Like http_params, with any bytes in every value (and in header names):
+    for hostile requests. headers: {b"HTTP_X_NAME": value}, names as given."""
+    b = lambda v: v if isinstance(v, bytes) else v.encode()  # noqa: E731
+    p = {b"REQUEST_METHOD": b(method), b"REQUEST_URI": b(path) + (b"?" + b(query) if query else b""),
+         b"DOCUMENT_URI": b(path), b"QUERY_STRING": b(query), b"CONTENT_LENGTH": str(len(body)).encode(),
+         b"REMOTE_ADDR": b"127.0.0.1", b"SERVER_PROTOCOL": b"HTTP/1.1"}
+    if cookie is not None:
+        p[b"HTTP_COOKIE"] = b(cookie)
+    if content_type is not None:
+        p[b"CONTENT_TYPE"] = b(content_type)
+    for k, v in (headers or {}).items():
+        p[b(k)] = b(v)
+    return p
+
+
+def raw_request(addr, params, body=b"", timeout=30):
+    """One request whose params are bytes names and values (byte_params); the
+    Reply. EOFError if the worker closes the connection first."""
+    s = connect(addr, timeout)
+    try:
+        content = b"".join(nv_len(len(k)) + nv_len(len(v)) + k + v for k, v in params.items())
+        begin = struct.pack(">HB5x", RESPONDER, 0)
+        s.sendall(record(BEGIN_REQUEST, 1, begin) + stream(PARAMS, 1, content) + stream(STDIN, 1, body))
+        return read_reply(s)
+    finally:
+        s.close()

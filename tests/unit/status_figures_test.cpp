@@ -1,7 +1,9 @@
-// The worker's own status JSON, as the heartbeat writes it, must pass the
-// heartbeat decoder that every other worker and tetherctl read it with
-// (registry/figures.h): a new section or figure of a shape the decoder
-// refuses would leave every worker out of every fleet view.
+// The contract between the status JSON a worker writes (status_json, also
+// its heartbeat's figures) and the figures decoder that every reader of
+// them uses (registry/figures.h): a worker's own status must decode, with
+// every section status_json has, or ?scope=host answers 503 and every
+// heartbeat is refused as heartbeat.bad_figures. A shape the decoder does
+// not know is still refused when its values have the wrong type.
 #include <gtest/gtest.h>
 
 #include "common/firewall.h"
@@ -12,7 +14,10 @@
 namespace tether {
 namespace {
 
-TEST(StatusFiguresTest, OwnStatusDecodesAsHeartbeatFigures) {
+using nlohmann::json;
+using registry::Figures;
+
+TEST(StatusFiguresTest, AWorkersOwnStatusDecodesAsFigures) {
   Config config;
   config.host = "h1";
   config.worker = 3;
@@ -20,16 +25,45 @@ TEST(StatusFiguresTest, OwnStatusDecodesAsHeartbeatFigures) {
   SessionStats sessions;
   ForwardStats forward;
   sessions.refused_full = 2;
+  sessions.refused_queued = 5;
+  sessions.ended_idle = 1;
+  StatusSources src{config, server, sessions, forward, nullptr, {}, 1700000000, nullptr};
+  json mine = status_json(src);
+  auto f = Figures::own(mine);
+  ASSERT_TRUE(f) << f.message();
+  EXPECT_EQ(f->json()["sessions"]["refused"]["full"], 2);
+  EXPECT_EQ(f->json()["sessions"]["refused"]["queued"], 5);
+  // What another worker reads back from the heartbeat decodes too.
+  ASSERT_TRUE(Figures::decode(f->json().dump(), "h1", 3));
+}
+
+TEST(StatusFiguresTest, SessionRefusalsOfTheWrongTypeAreRefused) {
+  for (const char* sessions :
+       {R"({"refused":5})", R"({"refused":{"full":"x"}})", R"({"refused":[1]})", R"({"refused":{"full":{"a":1}}})"}) {
+    std::string text = std::string(R"({"host":"h1","worker":5,"sessions":)") + sessions + "}";
+    EXPECT_FALSE(Figures::decode(text, "h1", 5)) << text;
+  }
+  EXPECT_TRUE(Figures::decode(R"({"host":"h1","worker":5,"sessions":{"refused":{"full":1,"queued":0}}})", "h1", 5));
+}
+
+// The "errors" section (firewall counts, with texts from outside in it) is
+// part of the figures too.
+TEST(StatusFiguresTest, TheErrorsSectionDecodesToo) {
+  Config config;
+  config.host = "h1";
+  config.worker = 3;
+  fcgi::ServerStats server;
+  SessionStats sessions;
+  ForwardStats forward;
   firewall::caught("test.status_figures", "boom \xff");
   firewall::refused("test.status_figures", "bad \xff");
   firewall::thread_stopped("test.status_figures", "stopped \xff");
   StatusSources src{config, server, sessions, forward, nullptr, {}};
-  src.sections["cache"] = [] { return nlohmann::json{{"entries", 1}, {"bytes", 2}}; };
-  nlohmann::json status = status_json(src);
+  src.sections["cache"] = [] { return json{{"entries", 1}, {"bytes", 2}}; };
+  json status = status_json(src);
   ASSERT_TRUE(status.contains("errors"));
-  auto decoded = registry::Figures::decode(json_text(status), "h1", 3);
+  auto decoded = Figures::decode(json_text(status), "h1", 3);
   EXPECT_TRUE(decoded) << decoded.message();
-  EXPECT_TRUE(registry::Figures::own(status)) << registry::Figures::own(status).message();
 }
 
 }  // namespace

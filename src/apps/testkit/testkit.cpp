@@ -15,6 +15,13 @@ namespace testkit {
 using tether::Request;
 using tether::Response;
 
+namespace {
+// Query values, methods and headers are outside bytes: invalid UTF-8 becomes U+FFFD.
+std::string utf8_json(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
 std::string KitSession::state_json() const {
   nlohmann::json j;
   j["n"] = count_;
@@ -23,7 +30,7 @@ std::string KitSession::state_json() const {
   j["session"] = short_id();
   j["reason"] = reason_;
   j["requests"] = request_count();
-  return j.dump();
+  return utf8_json(j);
 }
 
 std::optional<nlohmann::json> KitSession::snapshot() const {
@@ -61,13 +68,13 @@ Response KitSession::handle(const Request& req) {
     j["method"] = req.method;
     j["query"] = req.query;
     j["content_type"] = std::string(req.header("content-type"));
-    return Response::json(j.dump());
+    return Response::json(utf8_json(j));
   }
   if (p == "/t/seq") {
     seq_.push_back(req.query_param("v"));
     return Response::text("ok\n");
   }
-  if (p == "/t/list") return Response::json(nlohmann::json(seq_).dump());
+  if (p == "/t/list") return Response::json(utf8_json(nlohmann::json(seq_)));
   if (p == "/t/journal") {
     // Appends n entries to domain, each {"s": session, "k": this session's count}.
     int n = std::clamp(std::atoi(req.query_param("n").c_str()), 1, 10000);
@@ -75,10 +82,10 @@ Response KitSession::handle(const Request& req) {
     for (int i = 0; i < n; ++i) {
       auto r = tether::journal::append(req.query_param("domain"),
                                        {{"priority", priority}, {"s", short_id()}, {"k", journaled_}});
-      if (!r) return Response::json(nlohmann::json({{"error", r.error}, {"appended", i}}).dump(), 503);
+      if (!r) return Response::json(utf8_json({{"error", r.error}, {"appended", i}}), 503);
       ++journaled_;
     }
-    return Response::json(nlohmann::json({{"appended", n}, {"total", journaled_}}).dump());
+    return Response::json(utf8_json({{"appended", n}, {"total", journaled_}}));
   }
   if (p == "/t/end") {
     end();
