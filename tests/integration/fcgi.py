@@ -128,6 +128,21 @@ def get(addr, path="/", **kw):
         c.close()
 
 
+def direct(addr, path, method="GET", remote="127.0.0.1", headers=None, body=b""):
+    """One request straight to a worker as if nginx sent it from `remote`; a
+    body goes as a form (application/x-www-form-urlencoded)."""
+    params = http_params(method=method, path=path, body=body, headers=headers)
+    params["REMOTE_ADDR"] = remote
+    if body:
+        params["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+    conn = Connection(addr)
+    try:
+        conn.sock.sendall(request_bytes(params, body))
+        return read_reply(conn.sock)
+    finally:
+        conn.close()
+
+
 def byte_params(method, path, query=b"", body=b"", cookie=None, content_type=None, headers=None):
     """Like http_params, with any bytes in every value (and in header names):
     for hostile requests. headers: {b"HTTP_X_NAME": value}, names as given."""

@@ -44,16 +44,7 @@ class Dom(html.parser.HTMLParser):
 
 
 def request(c, path, method="GET", remote="127.0.0.1", headers=None, body=b""):
-    params = fcgi.http_params(method=method, path=path, body=body, headers=headers)
-    params["REMOTE_ADDR"] = remote
-    if body:
-        params["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
-    conn = fcgi.Connection(c.worker_addr(0))
-    try:
-        conn.sock.sendall(fcgi.request_bytes(params, body))
-        return fcgi.read_reply(conn.sock)
-    finally:
-        conn.close()
+    return fcgi.direct(c.worker_addr(0), path, method=method, remote=remote, headers=headers, body=body)
 
 
 class AdminPageTest(unittest.TestCase):

@@ -44,15 +44,7 @@ def redis_raw(cluster, *args):
 
 
 def admin(cluster, path, body):
-    params = fcgi.http_params(method="POST", path=path, body=body, headers={"X-Tether-Admin": "1"})
-    params["REMOTE_ADDR"] = "127.0.0.1"
-    params["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
-    conn = fcgi.Connection(cluster.worker_addr(0))
-    try:
-        conn.sock.sendall(fcgi.request_bytes(params, body))
-        return fcgi.read_reply(conn.sock)
-    finally:
-        conn.close()
+    return fcgi.direct(cluster.worker_addr(0), path, method="POST", headers={"X-Tether-Admin": "1"}, body=body)
 
 
 class HostileInvalidationTest(unittest.TestCase):
