@@ -93,6 +93,20 @@ def nginx_conf(host, addrs, keepalive_all=8, keepalive_own=8):
     return "\n".join(lines)
 
 
+def supervisor_program(command, workers, logdir, user=None):
+    """scripts/supervisor-tether.conf filled in: the [program:tether] that
+    make install ships for conf.d. Without user, no user= line (the workers
+    run as supervisord's user)."""
+    with open(os.path.join(REPO, "scripts", "supervisor-tether.conf")) as f:
+        text = f.read()
+    text = text.replace("@TETHERD@ --config @CONFIG@ --worker %(process_num)d", command)
+    text = text.replace("@WORKERS@", str(workers)).replace("@LOGDIR@", logdir)
+    text = text.replace("@SHAREDIR@", os.path.join(REPO, "scripts"))
+    if user:
+        return text.replace("@USER@", user)
+    return "".join(line for line in text.splitlines(True) if line != "user=@USER@\n")
+
+
 def stop_pid(proc_or_pid, sig=signal.SIGTERM, timeout=30):
     """Signals a process we started and waits for it; SIGKILL after timeout."""
     pid = proc_or_pid if isinstance(proc_or_pid, int) else proc_or_pid.pid
@@ -229,9 +243,8 @@ class Cluster:
     def start_supervisord(self):
         with open(os.path.join(REPO, "scripts", "supervisord.conf")) as f:
             text = f.read()
-        cmd = " ".join(self.worker_cmd(0)[:-1]) + " %(process_num)d"
-        text = text.replace("@TETHERD@ --config @CONFIG@ --worker %(process_num)d", cmd)
-        text = text.replace("@WORKERS@", str(self.n))
+        text += "\n" + supervisor_program(" ".join(self.worker_cmd(0)[:-1]) + " %(process_num)d", self.n,
+                                         os.path.join(self.workdir, "logs"))
         conf = os.path.join(self.workdir, "supervisord.conf")
         with open(conf, "w") as f:
             f.write(text)
@@ -337,17 +350,27 @@ def cmd_run(args):
         sys.exit("tether: port %d is in use; choose another with PORT=..." % args.port)
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     os.makedirs(RUN_DIR)
+    # The demo shows everything: the journal on (notes append to it), and its
+    # consumer, notes-recent, keeping the "recently changed" list in Redis.
     c = Cluster(workdir=RUN_DIR, workers=args.workers, supervisord=True, port=args.port,
-                config={"workflows": demo_workflows(args.port)})
+                config={"workflows": demo_workflows(args.port), "journal": {"fsync": "batch"}})
+    consumer = None
     try:
         c.start()
+        env = dict(os.environ, TETHER_CONFIG=c.config_path)
+        consumer = subprocess.Popen([os.path.join(build_dir(), "bin", "notes-recent"), "--config", c.config_path],
+                                    env=env, stdout=open(os.path.join(RUN_DIR, "logs", "notes-recent.log"), "ab"),
+                                    stderr=subprocess.STDOUT)
     except Exception:
         c.stop()
         raise
     with open(state, "w") as f:
-        json.dump({"nginx": c.nginx.pid, "supervisord": c.supervisord.pid, "redis": c.redis.pid}, f)
+        json.dump({"nginx": c.nginx.pid, "supervisord": c.supervisord.pid, "redis": c.redis.pid,
+                   "notes-recent": consumer.pid}, f)
     print("tether: serving the demo on %s  (%d workers, redis on 127.0.0.1:%d, files in %s)"
           % (c.url(), args.workers, c.redis_port, RUN_DIR))
+    print("tether: journal on (notes-recent consumes it); to use tetherctl against this demo:")
+    print("  export TETHER_CONFIG=%s; %s workers" % (c.config_path, os.path.join(build_dir(), "bin", "tetherctl")))
     print("tether: Ctrl-C or `make stop` stops everything.", flush=True)
     stopping = []
     signal.signal(signal.SIGINT, lambda *a: stopping.append(1))
@@ -355,6 +378,7 @@ def cmd_run(args):
     while not stopping and all(p.poll() is None for p in (c.nginx, c.supervisord, c.redis)):
         signal.sigtimedwait([signal.SIGINT, signal.SIGTERM], 1.0)
     print("tether: stopping", flush=True)
+    stop_pid(consumer)
     c.stop()
     remove_state(state)  # `stop` may have removed it already: it stops the same pids
 
@@ -373,8 +397,9 @@ def cmd_stop(_args):
         return
     with open(state) as f:
         pids = json.load(f)
-    for name in ("nginx", "supervisord", "redis"):
-        stop_pid(pids[name], timeout=60)
+    for name in ("notes-recent", "nginx", "supervisord", "redis"):
+        if name in pids:
+            stop_pid(pids[name], timeout=60)
     remove_state(state)
     print("tether: stopped")
 

@@ -31,13 +31,15 @@ constexpr const char* kUsage =
     "  status                 every live worker's figures (from its heartbeat): requests, sessions, forwarding\n"
     "  drain WORKER [--wait-ms N]\n"
     "                         WORKER (e.g. h1-2) hands its sessions over and exits, as on SIGTERM\n"
-    "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
+    "  keygen PATH            write a new key file (mode 0600; never overwrites); needs no config\n"
+    "  --config FILE          tether.json (default: $TETHER_CONFIG, else ./tether.json if it exists,\n"
+    "                         else /etc/tether/tether.json)\n"
     "  --json                 JSON instead of tables\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path = getenv("TETHER_CONFIG") ? getenv("TETHER_CONFIG") : "tether.json";
+  std::string config_path = tether::ctl::default_config_path();
   tether::ctl::Options opt;
   std::vector<std::string> args, journal_args;
   for (int i = 1; i < argc; ++i) {
@@ -70,6 +72,13 @@ int main(int argc, char** argv) {
   if (args.empty()) {
     fprintf(stderr, "%s", kUsage);
     return 2;
+  }
+  if (args[0] == "keygen") {
+    if (args.size() != 2) {
+      fprintf(stderr, "tetherctl: keygen takes 1 argument (the key file to write)\n%s", kUsage);
+      return 2;
+    }
+    return tether::ctl::keygen(args[1]);
   }
   auto config = tether::load_config(config_path);
   if (!config) {

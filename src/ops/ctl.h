@@ -29,6 +29,12 @@ int push_file(Redis& redis, const std::string& path, const Options& opt);
 // Operating (ops_ctl.cpp): every worker's figures; drain one worker (HOST-N).
 int show_status(Redis& redis, const Options& opt);
 int drain(Redis& redis, const std::string& worker, const Options& opt);
+// `tetherctl keygen PATH`: a new key file (one random key, mode 0600); an
+// existing file is never overwritten. Needs no config and no Redis.
+int keygen(const std::string& path);
+// The config tetherctl reads: $TETHER_CONFIG, else ./tether.json when it
+// exists, else /etc/tether/tether.json.
+std::string default_config_path();
 
 // Every key matching a SCAN pattern (never KEYS).
 Result<std::vector<std::string>> scan_keys(Redis& redis, const std::string& match);

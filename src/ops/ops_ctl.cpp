@@ -1,6 +1,15 @@
 // tetherctl status and drain (see ctl.h): every worker's figures from its
-// heartbeat hash, and a drain request sent over the bus.
+// heartbeat hash, and a drain request sent over the bus; keygen and the
+// default config path, which need no Redis.
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -137,6 +146,47 @@ int drain(Redis& redis, const std::string& worker, const Options& opt) {
     printf(gone ? "drained %s\n" : "draining %s (still in the directory; see tetherctl workers)\n", worker.c_str());
   }
   return 0;
+}
+
+int keygen(const std::string& path) {
+  if (sodium_init() < 0) {
+    fprintf(stderr, "tetherctl: libsodium failed to initialise\n");
+    return 1;
+  }
+  unsigned char key[32];
+  randombytes_buf(key, sizeof key);
+  char hex[2 * sizeof key + 1];
+  sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+  sodium_memzero(key, sizeof key);
+  std::string text = "# tether session token keys: one per line, 64 hex digits; the first seals new tokens\n";
+  text += hex;
+  text += "\n";
+  sodium_memzero(hex, sizeof hex);
+  // O_EXCL: never replace a key in use; 0600 whatever the umask.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    fprintf(stderr, "tetherctl: keygen %s: %s\n", path.c_str(),
+            errno == EEXIST ? "exists already (remove it first to replace the keys)" : strerror(errno));
+    return 1;
+  }
+  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  sodium_memzero(text.data(), text.size());
+  if (!ok) {
+    fprintf(stderr, "tetherctl: keygen %s: write failed: %s\n", path.c_str(), strerror(errno));
+    ::unlink(path.c_str());
+    return 1;
+  }
+  printf("tetherctl: wrote a new key to %s (mode 0600; tetherd's user must own it)\n", path.c_str());
+  return 0;
+}
+
+std::string default_config_path() {
+  if (const char* env = getenv("TETHER_CONFIG"); env && *env) return env;
+  struct stat st{};
+  if (::stat("tether.json", &st) == 0) return "tether.json";
+  return "/etc/tether/tether.json";
 }
 
 }  // namespace tether::ctl

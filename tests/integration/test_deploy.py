@@ -1,0 +1,135 @@
+"""Operating an installed pool (issue 20): tetherctl finds its config
+without TETHER_CONFIG (./tether.json, else /etc/tether/tether.json),
+`tetherctl keygen` writes a 0600 key whatever the umask and never replaces
+one, bad listen_* fields are refused at start with the field named, and
+`make run` (cluster.py run) turns the journal on and prints the line that
+points tetherctl at the demo."""
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from common import REPO, Client, build_dir, can_connect, free_port, stop_pid, wait_until, write_key_file
+
+TETHERCTL = os.path.join(build_dir(), "bin", "tetherctl")
+TETHERD = os.path.join(build_dir(), "bin", "tetherd")
+
+
+def env_without_config():
+    env = dict(os.environ)
+    env.pop("TETHER_CONFIG", None)
+    return env
+
+
+class TetherctlTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="tether-deploy-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def ctl(self, *args, env=None):
+        return subprocess.run([TETHERCTL] + list(args), capture_output=True, text=True, timeout=30, cwd=self.dir,
+                              env=env or env_without_config())
+
+    def test_default_config_is_etc_tether_when_cwd_has_none(self):
+        r = self.ctl("workers")
+        self.assertEqual(r.returncode, 2)
+        if not os.path.exists("/etc/tether/tether.json"):
+            self.assertIn("/etc/tether/tether.json: cannot read", r.stderr)
+
+    def test_default_config_is_tether_json_in_cwd(self):
+        with open(os.path.join(self.dir, "tether.json"), "w") as f:
+            f.write('{"listen": "127.0.0.1:1", "key_file": "keys"}')  # valid, but no "redis"
+        r = self.ctl("workers")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("tether.json has no \"redis\" object", r.stderr)
+        # TETHER_CONFIG still wins.
+        env = dict(env_without_config(), TETHER_CONFIG=os.path.join(self.dir, "other.json"))
+        self.assertIn("other.json: cannot read", self.ctl("workers", env=env).stderr)
+
+    def test_keygen_writes_0600_key_tetherd_accepts_and_never_overwrites(self):
+        key = os.path.join(self.dir, "keys")
+        old = os.umask(0)
+        try:
+            r = self.ctl("keygen", key)
+        finally:
+            os.umask(old)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        with open(key) as f:
+            lines = [line.strip() for line in f if not line.startswith("#")]
+        self.assertEqual(len(lines), 1)
+        self.assertRegex(lines[0], "^[0-9a-f]{64}$")
+        config = os.path.join(self.dir, "t.json")
+        with open(config, "w") as f:
+            f.write('{"listen": "unix:%s/w{worker}.sock", "key_file": "keys"}' % self.dir)
+        r = subprocess.run([TETHERD, "--config", config, "--check-config"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(key) as f:
+            before = f.read()
+        r = self.ctl("keygen", key)
+        self.assertEqual(r.returncode, 1)
+        with open(key) as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual(self.ctl("keygen").returncode, 2)
+
+    def test_bad_listen_fields_are_refused_with_the_field(self):
+        write_key_file(os.path.join(self.dir, "keys"))
+        for field, value in (("listen_mode", '"777x"'), ("listen_mode", "660"), ("listen_group", '"a b"'),
+                             ("listen_owner", "0")):
+            config = os.path.join(self.dir, "bad.json")
+            with open(config, "w") as f:
+                f.write('{"listen": "unix:%s/w.sock", "key_file": "keys", "%s": %s}' % (self.dir, field, value))
+            r = subprocess.run([TETHERD, "--config", config, "--check-config"], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 2, (field, value))
+            self.assertIn("field '%s'" % field, r.stdout + r.stderr)
+
+
+class MakeRunShowsTetherctlTest(unittest.TestCase):
+    def test_run_prints_tether_config_and_turns_the_journal_on(self):
+        run_dir = tempfile.mkdtemp(prefix="tether-run-deploy-")
+        self.addCleanup(shutil.rmtree, run_dir, True)
+        env = dict(os.environ, TETHER_RUN_DIR=run_dir)
+        port = free_port()
+        script = os.path.join(REPO, "scripts", "cluster.py")
+        proc = subprocess.Popen([sys.executable, script, "run", "--port", str(port), "--workers", "2"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            lines = [proc.stdout.readline() for _ in range(3)]
+            export = [line for line in lines if "export TETHER_CONFIG=" in line]
+            self.assertEqual(len(export), 1, lines)
+            config = export[0].split("TETHER_CONFIG=", 1)[1].split(";", 1)[0]
+            ctl_env = dict(env_without_config(), TETHER_CONFIG=config)
+
+            def workers():
+                r = subprocess.run([TETHERCTL, "--json", "workers"], capture_output=True, text=True, timeout=30,
+                                   env=ctl_env)
+                return r.returncode == 0 and r.stdout.count('"worker": "h1-') == 2
+            wait_until(workers, 20, "tetherctl workers lists both workers")
+            cl = Client(port)
+            self.addCleanup(cl.close)
+            status, _, _ = cl.request("/notes", method="POST", body="text=journalled",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+            self.assertIn(status, (200, 303))
+
+            def journal_has_workers():
+                r = subprocess.run([TETHERCTL, "journal", "status"], capture_output=True, text=True, timeout=30,
+                                   env=ctl_env)
+                return r.returncode == 0 and "h1-" in r.stdout
+            wait_until(journal_has_workers, 20, "tetherctl journal status lists the demo's workers")
+            out = subprocess.run([sys.executable, script, "stop"], env=env, capture_output=True, text=True,
+                                 timeout=120)
+            self.assertIn("stopped", out.stdout)
+            self.assertEqual(proc.wait(60), 0)
+            self.assertFalse(can_connect("127.0.0.1:%d" % port))
+        finally:
+            if proc.poll() is None:
+                stop_pid(proc)
+
+
+if __name__ == "__main__":
+    unittest.main()
