@@ -107,6 +107,14 @@ def supervisor_program(command, workers, logdir, user=None):
     return "".join(line for line in text.splitlines(True) if line != "user=@USER@\n")
 
 
+def is_zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def stop_pid(proc_or_pid, sig=signal.SIGTERM, timeout=30):
     """Signals a process we started and waits for it; SIGKILL after timeout."""
     pid = proc_or_pid if isinstance(proc_or_pid, int) else proc_or_pid.pid
@@ -123,6 +131,8 @@ def stop_pid(proc_or_pid, sig=signal.SIGTERM, timeout=30):
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
+                return
+            if is_zombie(pid):  # exited; its parent (not us) has yet to reap it
                 return
         time.sleep(0.02)
     try:

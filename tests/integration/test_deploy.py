@@ -128,7 +128,7 @@ class MakeRunShowsTetherctlTest(unittest.TestCase):
             self.assertFalse(can_connect("127.0.0.1:%d" % port))
         finally:
             if proc.poll() is None:
-                stop_pid(proc)
+                stop_pid(proc, timeout=150)  # it stops supervisord (60 s at most) first
 
 
 if __name__ == "__main__":
