@@ -4,15 +4,19 @@ without TETHER_CONFIG (./tether.json, else /etc/tether/tether.json),
 one, bad listen_* fields are refused at start with the field named, and
 `make run` (cluster.py run) turns the journal on and prints the line that
 points tetherctl at the demo."""
+import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
-from common import REPO, Client, build_dir, can_connect, free_port, stop_pid, wait_until, write_key_file
+from common import (REPO, Client, Cluster, build_dir, can_connect, free_port, stop_pid, tetherctl, wait_until,
+                    worker_status, write_key_file)
 
 TETHERCTL = os.path.join(build_dir(), "bin", "tetherctl")
 TETHERD = os.path.join(build_dir(), "bin", "tetherd")
@@ -87,6 +91,66 @@ class TetherctlTest(unittest.TestCase):
                                timeout=30)
             self.assertEqual(r.returncode, 2, (field, value))
             self.assertIn("field '%s'" % field, r.stdout + r.stderr)
+
+
+class RollingRestartTest(unittest.TestCase):
+    def test_tetherctl_restart_rolling_keeps_every_session_without_a_failure(self):
+        cfg = {"heartbeat_ms": 200, "drain_timeout_s": 10, "quick_timeout_ms": 1000}
+        with Cluster(workers=3, supervisord=True, config=cfg) as c:
+            def all_known():
+                try:
+                    return all(worker_status(c, k)["redis"]["workers_known"] == 3 for k in range(3))
+                except (OSError, EOFError, ValueError, KeyError):
+                    return False
+            wait_until(all_known, 15, "3 workers in every worker's directory")
+            clients = []
+            for _ in range(9):
+                cl = Client(c.port)
+                self.addCleanup(cl.close)
+                self.assertEqual(cl.json("/t/count")["n"], 1)
+                clients.append([cl, 1])
+            failures, served, stop = [], [0], threading.Event()
+
+            def loop():
+                deadline = time.monotonic() + 120
+                for _ in range(4000):  # bounded in count and time
+                    if stop.is_set() or time.monotonic() > deadline:
+                        return
+                    for entry in clients:
+                        status, _, body = entry[0].request("/t/count")
+                        if status != 200:
+                            failures.append((status, body[:200]))
+                            continue
+                        r = json.loads(body)
+                        entry[1] += 1
+                        served[0] += 1
+                        if r["n"] != entry[1] or r["reason"] != "new":
+                            failures.append(("state", entry[1], r))
+            t = threading.Thread(target=loop)
+            t.start()
+            try:
+                pids = [c.worker_pid(n) for n in range(3)]
+                rc, out, err = tetherctl(c, "restart", "--rolling", timeout=150)
+            finally:
+                stop.set()
+                t.join(150)
+            self.assertEqual(rc, 0, out + err)
+            self.assertEqual(out.count("restarted in"), 3, out)
+            self.assertEqual(failures[:5], [], "%d failures" % len(failures))
+            self.assertGreater(served[0], 9)
+            self.assertTrue(all(c.worker_pid(n) != pids[n] for n in range(3)))
+            for cl, count in clients:
+                r = cl.json("/t/count")
+                self.assertEqual((r["n"], r["reason"]), (count + 1, "new"))  # not one session lost
+
+    def test_restart_needs_rolling(self):
+        with Cluster(workers=1, nginx=False) as c:
+            rc, _, err = tetherctl(c, "restart")
+            self.assertEqual(rc, 2)
+            self.assertIn("--rolling", err)
+            rc, _, err = tetherctl(c, "restart", "--rolling")
+            self.assertEqual(rc, 1)
+            self.assertIn("needs 2 or more", err)
 
 
 class MakeRunShowsTetherctlTest(unittest.TestCase):
