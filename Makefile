@@ -9,6 +9,7 @@
 #   make fuzz       each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (default 60)
 #   make install    tetherd, tetherctl, headers, libtether.a + tether.pc, nginx/supervisor/tmpfiles
 #                   files and an example config (PREFIX=/usr/local, SYSCONFDIR=/etc, DESTDIR=)
+#   make deb        a Debian package of the same (PREFIX=/usr) in build/deb/
 #   make example    builds examples/counter/ against the tether installed in PREFIX (pkg-config)
 CXX      ?= g++
 PYTHON   ?= python3
@@ -35,7 +36,7 @@ BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests
              $(BUILD)/bin/notes-recent $(BUILD)/bin/journal_bench
 
 .PHONY: all deps run stop test unit integration bench bench-scale soak fmt lint clean checkheaders check-all fuzz fuzz-build \
-        install example
+        install example deb
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -195,6 +196,13 @@ install: $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/notes-recent $
 	[ -e $(D)$(ETCDIR)/keys ] || $(D)$(BINDIR)/tetherctl keygen $(D)$(ETCDIR)/keys
 	@echo "tether: installed under $(D)$(PREFIX) (config in $(D)$(ETCDIR)); see README.md, 'Deploy on a server'"
 
+# A Debian package of the same files (PREFIX=/usr), in $(BUILD)/deb/.
+deb:
+	rm -rf $(BUILD)/deb/root
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/deb/root PREFIX=/usr SYSCONFDIR=/etc \
+	  LOCALSTATEDIR=/var DEBUGDIR=/usr/lib/debug
+	bash scripts/make-deb.sh $(BUILD)/deb/root $(BUILD)/deb $(VERSION)
+
 # The example app, built against the installed tether (what its own Makefile does).
 example:
 	PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH} \
@@ -232,4 +240,4 @@ fuzz: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' -type f 2>/dev/null)

@@ -114,6 +114,27 @@ class InstallTest(unittest.TestCase):
         with open(os.path.join(root, "etc", "tether", "tether.json")) as f:
             self.assertIn('"/usr/share/tether/demo/static"', f.read())
 
+    def test_make_deb_packages_the_install_without_a_key(self):
+        env = dict(make_env(), DEB_COMPRESS="none")  # xz takes minutes on a busy machine
+        out = run(["make", "--no-print-directory", "-C", REPO, "deb", "SANITIZER=" + sanitizer()], env=env).stdout
+        deb = [line for line in out.splitlines() if line.endswith(".deb")][-1]
+        deb = deb if os.path.isabs(deb) else os.path.join(REPO, deb)
+        contents = run(["dpkg-deb", "--contents", deb]).stdout
+        paths = [line.split()[-1] for line in contents.splitlines()]
+        for p in ("./usr/bin/tetherd", "./usr/bin/tetherctl", "./usr/lib/libtether.a", "./usr/lib/pkgconfig/tether.pc",
+                  "./usr/include/tether/app.h", "./usr/lib/tmpfiles.d/tether.conf", "./etc/tether/tether.json",
+                  "./usr/share/tether/supervisor/tether.conf", "./etc/nginx/snippets/tether-location.conf"):
+            self.assertIn(p, paths)
+        self.assertNotIn("./etc/tether/keys", paths)  # each machine makes its own, in postinst
+        self.assertFalse([p for p in paths if p.startswith("./etc/supervisor/")])  # disabled until linked
+        info = run(["dpkg-deb", "--info", deb]).stdout
+        self.assertIn("libsodium", info)
+        postinst = run(["dpkg-deb", "--info", deb, "postinst"]).stdout
+        self.assertIn("adduser --system", postinst)
+        self.assertIn("tetherctl keygen /etc/tether/keys", postinst)
+        conffiles = run(["dpkg-deb", "--info", deb, "conffiles"]).stdout
+        self.assertIn("/etc/tether/tether.json", conffiles.split())
+
     def test_counter_example_builds_with_pkg_config_and_serves_a_session(self):
         env = make_env()
         env["PKG_CONFIG_PATH"] = os.path.join(self.prefix, "lib", "pkgconfig")
