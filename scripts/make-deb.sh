@@ -52,5 +52,5 @@ fi
 POSTINST
 chmod 0755 "$stage/DEBIAN/postinst"
 mkdir -p "$out"
-fakeroot dpkg-deb -Z"${DEB_COMPRESS:-xz}" --build --root-owner-group "$stage" "$out/tether_${version}_${arch}.deb" >/dev/null
+dpkg-deb -Z"${DEB_COMPRESS:-xz}" --build --root-owner-group "$stage" "$out/tether_${version}_${arch}.deb" >/dev/null
 echo "$out/tether_${version}_${arch}.deb"

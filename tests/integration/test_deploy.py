@@ -153,6 +153,34 @@ class RollingRestartTest(unittest.TestCase):
             self.assertIn("needs 2 or more", err)
 
 
+class TwoAppsOneNginxTest(unittest.TestCase):
+    def test_app_names_keep_two_pools_apart_in_one_nginx(self):
+        d = tempfile.mkdtemp(prefix="tether-apps-")
+        self.addCleanup(shutil.rmtree, d, True)
+        script = os.path.join(REPO, "scripts", "cluster.py")
+        for app in ("notes", "counter"):
+            out = subprocess.run([sys.executable, script, "nginx-conf", "--app", app, "--workers", "2", "--sockets",
+                                  "/run/tether/%s{n}.sock" % app], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("map $cookie_tether_sid $%s_upstream {" % app, out.stdout)
+            with open(os.path.join(d, app + ".conf"), "w") as f:
+                f.write(out.stdout)
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("pid %s/nginx.pid;\nevents {}\nhttp {\n include %s/notes.conf;\n include %s/counter.conf;\n"
+                    " server { listen 127.0.0.1:%d; server_name notes.example;\n"
+                    "   location / { fastcgi_pass $notes_upstream; include /etc/nginx/fastcgi_params; } }\n"
+                    " server { listen 127.0.0.1:%d; server_name counter.example;\n"
+                    "   location / { fastcgi_pass $counter_upstream; include /etc/nginx/fastcgi_params; } }\n}\n"
+                    % (d, d, d, free_port(), free_port()))
+        r = subprocess.run(["nginx", "-t", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        bad = subprocess.run([sys.executable, script, "nginx-conf", "--app", "a b"], capture_output=True, text=True,
+                             timeout=30)
+        self.assertNotEqual(bad.returncode, 0)
+
+
 class MakeRunShowsTetherctlTest(unittest.TestCase):
     def test_run_prints_tether_config_and_turns_the_journal_on(self):
         run_dir = tempfile.mkdtemp(prefix="tether-run-deploy-")
