@@ -139,6 +139,39 @@ Result<int> open_listener(const std::string& address, int backlog) {
   return open_listener(address, o);
 }
 
+std::string running_as() {
+  uid_t uid = ::geteuid();
+  std::vector<char> buf(16384);
+  passwd pw{}, *found = nullptr;
+  std::string name = getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found ? pw.pw_name : "?";
+  return "user " + name + " (uid " + std::to_string(uid) + ")";
+}
+
+Status check_listener(const std::string& address, const ListenOptions& o) {
+  if (address.rfind("unix:", 0) != 0) return Status::ok();
+  if (!o.owner.empty()) {
+    if (auto u = lookup_user(o.owner); !u) return Status::error("listen_owner: " + u.message());
+  }
+  if (!o.group.empty()) {
+    if (auto g = lookup_group(o.group); !g) return Status::error("listen_group: " + g.message());
+  }
+  std::string path = address.substr(5);
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  // The nearest directory that exists must let this user create entries.
+  std::string probe = dir;
+  while (::access(probe.c_str(), F_OK) != 0 && probe.size() > 1) {
+    size_t up = probe.rfind('/');
+    probe = up == std::string::npos ? "." : (up == 0 ? "/" : probe.substr(0, up));
+  }
+  if (::access(probe.c_str(), W_OK | X_OK) != 0) {
+    return Status::error("listen: " + (probe == dir ? "socket directory " + dir + " is not writable"
+                                                   : dir + " is missing and " + probe + " is not writable") +
+                         " as " + running_as() + " (create it, e.g. with the tmpfiles.d entry)");
+  }
+  return Status::ok();
+}
+
 Result<long> lookup_user(const std::string& name) {
   return lookup_id(name, "user", [](const std::string& n) -> long {
     std::vector<char> buf(16384);

@@ -28,6 +28,14 @@ Result<int> open_listener(const std::string& address, int backlog = 1024);
 // Removes the unix socket file of address, if it is one.
 void remove_listener_file(const std::string& address);
 
+// What --check-config asks before a worker binds: for a unix socket, that
+// listen_owner and listen_group exist, and that this process may create the
+// socket (its directory is writable, or missing under a writable parent).
+// The error names the user checked as ("as user tether (uid 998)").
+Status check_listener(const std::string& address, const ListenOptions& options);
+// "user NAME (uid N)": the user this process runs as, for messages.
+std::string running_as();
+
 // The uid (gid) a user (group) name or number stands for; an error names it.
 Result<long> lookup_user(const std::string& name);
 Result<long> lookup_group(const std::string& name);

@@ -104,5 +104,26 @@ TEST_F(ListenerAccessTest, DefaultStaysMode0660) {
   ::close(fd.value());
 }
 
+TEST_F(ListenerAccessTest, CheckNamesTheUserAndTheDirectory) {
+  EXPECT_TRUE(fcgi::check_listener("unix:" + dir_ + "/w0.sock", {}));
+  EXPECT_TRUE(fcgi::check_listener("unix:" + dir_ + "/a/b/w0.sock", {}));  // created at bind
+  EXPECT_TRUE(fcgi::check_listener("127.0.0.1:9000", {}));
+  fcgi::ListenOptions o;
+  o.group = "no_such_group_tether";
+  auto s = fcgi::check_listener("unix:" + dir_ + "/w0.sock", o);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("listen_group"), std::string::npos) << s.message();
+  if (geteuid() == 0) return;  // root may write anywhere
+  ::chmod(dir_.c_str(), 0500);
+  s = fcgi::check_listener("unix:" + dir_ + "/w0.sock", {});
+  ::chmod(dir_.c_str(), 0700);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("as user "), std::string::npos) << s.message();
+}
+
+TEST(RunningAsTest, NamesUidOfThisProcess) {
+  EXPECT_NE(fcgi::running_as().find("(uid " + std::to_string(geteuid()) + ")"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tether
