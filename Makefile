@@ -7,6 +7,10 @@
 #   make SANITIZER=address|thread ...   instrumented build in build/<sanitizer>/
 #   make check-all  make test, then again under ASan and under TSan
 #   make fuzz       each libFuzzer target (tests/fuzz/) for FUZZ_SECONDS (default 60)
+#   make install    tetherd, tetherctl, headers, libtether.a + tether.pc, nginx/supervisor/tmpfiles
+#                   files and an example config (PREFIX=/usr/local, SYSCONFDIR=/etc, DESTDIR=)
+#   make deb        a Debian package of the same (PREFIX=/usr) in build/deb/
+#   make example    builds examples/counter/ against the tether installed in PREFIX (pkg-config)
 CXX      ?= g++
 PYTHON   ?= python3
 SANITIZER ?=
@@ -31,7 +35,8 @@ LIB       := $(BUILD)/libtether.a
 BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello \
              $(BUILD)/bin/notes-recent $(BUILD)/bin/journal_bench
 
-.PHONY: all deps run stop test unit integration bench bench-scale soak fmt lint clean checkheaders check-all fuzz fuzz-build
+.PHONY: all deps run stop test unit integration bench bench-scale soak fmt lint clean checkheaders check-all fuzz fuzz-build \
+        install example deb
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.cpp
@@ -128,6 +133,81 @@ lint:
 clean:
 	rm -rf build
 
+# ---- make install: the layout of README "Deploy on a server".
+# Installed binaries keep no debug info; it goes to $(DEBUGDIR)<path>.debug
+# (gdb finds it there when DEBUGDIR is its debug-file-directory, /usr/lib/debug
+# for PREFIX=/usr) unless SPLIT_DEBUG=0. libtether.a is installed without it.
+PREFIX       ?= /usr/local
+SYSCONFDIR   ?= /etc
+LOCALSTATEDIR ?= /var
+DESTDIR      ?=
+SPLIT_DEBUG  ?= 1
+DEBUGDIR     ?= $(PREFIX)/lib/debug
+TETHER_USER  ?= tether
+NGINX_GROUP  ?= www-data
+WORKERS      ?= 4
+VERSION      := 0.1.0
+BINDIR   := $(PREFIX)/bin
+LIBDIR   := $(PREFIX)/lib
+INCDIR   := $(PREFIX)/include
+SHAREDIR := $(PREFIX)/share/tether
+ETCDIR   := $(SYSCONFDIR)/tether
+D        := $(DESTDIR)
+SANFLAG  := $(if $(SANITIZER),-fsanitize=$(SANITIZER),)
+# @...@ placeholders in the installed text files.
+SUBST    := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' \
+            -e 's|@ETCDIR@|$(ETCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+            -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@USER@|$(TETHER_USER)|g' \
+            -e 's|@GROUP@|$(NGINX_GROUP)|g' -e 's|@WORKERS@|$(WORKERS)|g' -e 's|@SANFLAG@|$(SANFLAG)|g' \
+            -e 's|@LOGDIR@|$(LOCALSTATEDIR)/log/tether|g' -e 's|@CONFIG@|$(ETCDIR)/tether.json|g' \
+            -e 's|@TETHERD@|$(BINDIR)/tetherd|g'
+
+# install_bin SRC DEST: copy, then split (or strip) its debug info.
+define install_bin
+	install -D -m 0755 $(1) $(D)$(2)
+	$(if $(filter 1,$(SPLIT_DEBUG)),install -d $(dir $(D)$(DEBUGDIR)$(2)) && \
+	  objcopy --only-keep-debug $(D)$(2) $(D)$(DEBUGDIR)$(2).debug && chmod 0644 $(D)$(DEBUGDIR)$(2).debug && \
+	  objcopy --strip-debug --add-gnu-debuglink=$(D)$(DEBUGDIR)$(2).debug $(D)$(2),strip --strip-debug $(D)$(2))
+endef
+
+install: $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/notes-recent $(LIB)
+	$(call install_bin,$(BUILD)/bin/tetherd,$(BINDIR)/tetherd)
+	$(call install_bin,$(BUILD)/bin/tetherctl,$(BINDIR)/tetherctl)
+	$(call install_bin,$(BUILD)/bin/notes-recent,$(BINDIR)/tether-notes-recent)
+	install -d $(D)$(INCDIR)/tether $(D)$(LIBDIR)/pkgconfig
+	install -m 0644 include/tether/*.h $(D)$(INCDIR)/tether/
+	install -m 0644 $(LIB) $(D)$(LIBDIR)/libtether.a
+	strip --strip-debug $(D)$(LIBDIR)/libtether.a
+	$(SUBST) scripts/tether.pc.in > $(D)$(LIBDIR)/pkgconfig/tether.pc
+	install -d $(D)$(SHAREDIR)/demo/templates $(D)$(SHAREDIR)/demo/static $(D)$(SHAREDIR)/nginx \
+	  $(D)$(SHAREDIR)/supervisor $(D)$(SHAREDIR)/examples/counter $(D)$(PREFIX)/lib/tmpfiles.d \
+	  $(D)$(SYSCONFDIR)/nginx/snippets $(D)$(LOCALSTATEDIR)/log/tether $(D)$(ETCDIR)
+	cp -r src/apps/demo/templates/. $(D)$(SHAREDIR)/demo/templates/
+	cp -r src/apps/demo/static/. $(D)$(SHAREDIR)/demo/static/
+	cp -r examples/counter/. $(D)$(SHAREDIR)/examples/counter/
+	$(SUBST) nginx/tether.conf > $(D)$(SYSCONFDIR)/nginx/snippets/tether.conf
+	$(SUBST) nginx/tether-location.conf > $(D)$(SYSCONFDIR)/nginx/snippets/tether-location.conf
+	$(SUBST) nginx/tether-site.conf > $(D)$(SHAREDIR)/nginx/tether-site.conf
+	$(SUBST) scripts/supervisor-tether.conf > $(D)$(SHAREDIR)/supervisor/tether.conf
+	$(SUBST) scripts/tether.tmpfiles > $(D)$(PREFIX)/lib/tmpfiles.d/tether.conf
+	$(SUBST) examples/tether.json > $(D)$(SHAREDIR)/examples/tether.json
+	@# Never overwrite an operator's config or key.
+	[ -e $(D)$(ETCDIR)/tether.json ] || install -m 0644 $(D)$(SHAREDIR)/examples/tether.json $(D)$(ETCDIR)/tether.json
+	[ -e $(D)$(ETCDIR)/keys ] || $(D)$(BINDIR)/tetherctl keygen $(D)$(ETCDIR)/keys
+	@echo "tether: installed under $(D)$(PREFIX) (config in $(D)$(ETCDIR)); see README.md, 'Deploy on a server'"
+
+# A Debian package of the same files (PREFIX=/usr), in $(BUILD)/deb/.
+deb:
+	rm -rf $(BUILD)/deb/root
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/deb/root PREFIX=/usr SYSCONFDIR=/etc \
+	  LOCALSTATEDIR=/var DEBUGDIR=/usr/lib/debug
+	bash scripts/make-deb.sh $(BUILD)/deb/root $(BUILD)/deb $(VERSION)
+
+# The example app, built against the installed tether (what its own Makefile does).
+example:
+	PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH} \
+	  $(MAKE) -C examples/counter
+
 # libFuzzer targets: tests/fuzz/<name>_fuzz.cpp with the tether sources it
 # needs, all compiled with clang (ASan + UBSan + fuzzer coverage) into build/fuzz/.
 FUZZ_CXX     ?= clang++-14
@@ -160,4 +240,4 @@ fuzz: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' -type f 2>/dev/null)

@@ -31,15 +31,21 @@ constexpr const char* kUsage =
     "  status                 every live worker's figures (from its heartbeat): requests, sessions, forwarding\n"
     "  drain WORKER [--wait-ms N]\n"
     "                         WORKER (e.g. h1-2) hands its sessions over and exits, as on SIGTERM\n"
-    "  --config FILE          tether.json (default: tether.json, or $TETHER_CONFIG)\n"
+    "  restart --rolling [HOST]\n"
+    "                         each worker of HOST (default: the config's host) in turn: drain it (sessions\n"
+    "                         handed over), wait until supervisord has it back, then the next\n"
+    "  keygen PATH            write a new key file (mode 0600; never overwrites); needs no config\n"
+    "  --config FILE          tether.json (default: $TETHER_CONFIG, else ./tether.json if it exists,\n"
+    "                         else /etc/tether/tether.json)\n"
     "  --json                 JSON instead of tables\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path = getenv("TETHER_CONFIG") ? getenv("TETHER_CONFIG") : "tether.json";
+  std::string config_path = tether::ctl::default_config_path();
   tether::ctl::Options opt;
   std::vector<std::string> args, journal_args;
+  bool rolling = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "journal" && args.empty()) {  // its own options follow
@@ -49,6 +55,8 @@ int main(int argc, char** argv) {
     } else if (a == "--help" || a == "-h") {
       printf("%s", kUsage);
       return 0;
+    } else if (a == "--rolling") {
+      rolling = true;
     } else if (a == "--json") {
       opt.json = true;
     } else if ((a == "--config" || a == "--limit" || a == "--regex" || a == "--group" || a == "--as" ||
@@ -70,6 +78,13 @@ int main(int argc, char** argv) {
   if (args.empty()) {
     fprintf(stderr, "%s", kUsage);
     return 2;
+  }
+  if (args[0] == "keygen") {
+    if (args.size() != 2) {
+      fprintf(stderr, "tetherctl: keygen takes 1 argument (the key file to write)\n%s", kUsage);
+      return 2;
+    }
+    return tether::ctl::keygen(args[1]);
   }
   auto config = tether::load_config(config_path);
   if (!config) {
@@ -106,6 +121,15 @@ int main(int argc, char** argv) {
   if (cmd == "push-file") return need(1) ? tether::ctl::push_file(redis, args[1], opt) : 2;
   if (cmd == "workflow") return tether::ctl::workflow(redis, *config, {args.begin() + 1, args.end()}, opt);
   if (cmd == "status") return need(0) ? tether::ctl::show_status(redis, opt) : 2;
+  if (cmd == "restart") {
+    if (!rolling || args.size() > 2) {
+      fprintf(stderr, "tetherctl: restart takes --rolling and an optional HOST\n%s", kUsage);
+      return 2;
+    }
+    if (opt.wait_ms != tether::ctl::Options{}.wait_ms) opt.restart_wait_ms = opt.wait_ms;
+    opt.settle_ms = 3 * config->heartbeat_ms;
+    return tether::ctl::rolling_restart(redis, args.size() == 2 ? args[1] : config->host, opt);
+  }
   if (cmd == "drain") return need(1) ? tether::ctl::drain(redis, args[1], opt) : 2;
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);
   return 2;

@@ -68,6 +68,28 @@ std::string read_redis(const json& j, RedisOptions* r) {
   return "";
 }
 
+// "listen_mode": octal text like "0660", as php-fpm's listen.mode.
+std::string read_mode(const json& j, const char* name, unsigned* out) {
+  if (!j.contains(name)) return "";
+  const json& v = j.at(name);
+  static const std::regex octal("^0?[0-7]{3}$");
+  if (!v.is_string() || !std::regex_match(v.get<std::string>(), octal)) {
+    return std::string("field '") + name + "': expected octal permissions as a string, like \"0660\", got " + v.dump();
+  }
+  *out = static_cast<unsigned>(std::stoul(v.get<std::string>(), nullptr, 8));
+  return "";
+}
+
+// "listen_owner" / "listen_group": a user or group name, or a number.
+std::string read_account(const json& j, const char* name, std::string* out) {
+  if (std::string e = read_string(j, name, out); !e.empty()) return e;
+  static const std::regex account("^([a-z_][a-z0-9_.-]{0,31}\\$?|[0-9]{1,10})$", std::regex::icase);
+  if (!out->empty() && !std::regex_match(*out, account)) {
+    return std::string("field '") + name + "': expected a user or group name or number, got \"" + *out + "\"";
+  }
+  return "";
+}
+
 std::string substitute_worker(std::string s, int worker) {
   const std::string tag = "{worker}";
   for (size_t pos; (pos = s.find(tag)) != std::string::npos;) s.replace(pos, tag.size(), std::to_string(worker));
@@ -95,7 +117,7 @@ const std::set<std::string> kKnownFields = {
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
     "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
     "cache", "journal", "workflows", "templates", "slow_request_ms", "max_sessions", "max_queued_per_session",
-    "max_params_bytes"};
+    "max_params_bytes", "listen_owner", "listen_group", "listen_mode"};
 
 }  // namespace
 
@@ -133,6 +155,9 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = read_string(j, "host", &c.host)).empty()) return fail(e);
   if (!(e = read_int(j, "worker", 0, 65535, &c.worker)).empty()) return fail(e);
   if (!(e = read_string(j, "listen", &c.listen)).empty()) return fail(e);
+  if (!(e = read_account(j, "listen_owner", &c.listen_owner)).empty()) return fail(e);
+  if (!(e = read_account(j, "listen_group", &c.listen_group)).empty()) return fail(e);
+  if (!(e = read_mode(j, "listen_mode", &c.listen_mode)).empty()) return fail(e);
   if (!(e = read_int(j, "acceptor_threads", 1, 4096, &c.acceptor_threads)).empty()) return fail(e);
   if (!(e = read_int(j, "max_acceptor_threads", 1, 65536, &c.max_acceptor_threads)).empty()) return fail(e);
   if (!(e = read_int(j, "session_threads", 1, 256, &c.session_threads)).empty()) return fail(e);

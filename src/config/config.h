@@ -17,6 +17,11 @@ struct Config {
   std::string host = "h1";       // [A-Za-z0-9_]{1,32}: names this host in routes
   int worker = 0;                // this worker's number, 0..65535
   std::string listen;            // "unix:/path/w{worker}.sock" or "127.0.0.1:9000"
+  // A unix socket's access (php-fpm's listen.owner/.group/.mode): user and
+  // group names or numbers ("" = as created), mode written as octal text.
+  std::string listen_owner;
+  std::string listen_group;
+  unsigned listen_mode = 0660;
   int acceptor_threads = 16;     // acceptor threads started at once
   int max_acceptor_threads = 1024;  // ... grown to while connections need them
   int session_threads = 2;       // threads that own sessions

@@ -17,6 +17,8 @@ struct Options {
   std::vector<std::string> groups;  // `invalidate --group` (repeatable)
   std::string as;                   // `push-file --as`: path under the docroot
   size_t stream_maxlen = 10000;     // cache.stream_maxlen of the config
+  int restart_wait_ms = 60000;      // `restart --rolling`: longest wait for each worker to drain and come back
+  int settle_ms = 3000;             // ... then this long, so every worker's directory (read each heartbeat) has it
 };
 
 int sessions(Redis& redis, const Options& opt);
@@ -29,6 +31,17 @@ int push_file(Redis& redis, const std::string& path, const Options& opt);
 // Operating (ops_ctl.cpp): every worker's figures; drain one worker (HOST-N).
 int show_status(Redis& redis, const Options& opt);
 int drain(Redis& redis, const std::string& worker, const Options& opt);
+// `tetherctl restart --rolling [HOST]`: each live worker of HOST in turn is
+// drained (its sessions handed over) and must come back (a new pid in the
+// directory, accepting: supervisord restarts it) before the next one goes.
+// Stops at the first worker that does not come back in restart_wait_ms.
+int rolling_restart(Redis& redis, const std::string& host, const Options& opt);
+// `tetherctl keygen PATH`: a new key file (one random key, mode 0600); an
+// existing file is never overwritten. Needs no config and no Redis.
+int keygen(const std::string& path);
+// The config tetherctl reads: $TETHER_CONFIG, else ./tether.json when it
+// exists, else /etc/tether/tether.json.
+std::string default_config_path();
 
 // Every key matching a SCAN pattern (never KEYS).
 Result<std::vector<std::string>> scan_keys(Redis& redis, const std::string& match);
