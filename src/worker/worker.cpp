@@ -40,6 +40,11 @@ SessionTimeouts timeouts_of(const Config& c) {
   return t;
 }
 
+// The listening socket's owner, group and mode from the config (php-fpm's listen.*).
+fcgi::ListenOptions listen_options(const Config& c) {
+  return fcgi::ListenOptions{c.listen_owner, c.listen_group, c.listen_mode};
+}
+
 // What a worker loads before it serves; also all that --check-config checks.
 class Worker {
  public:
@@ -232,7 +237,7 @@ int Worker::serve() {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto listen_fd = fcgi::open_listener(config_.listen);
+  auto listen_fd = fcgi::open_listener(config_.listen, listen_options(config_));
   if (!listen_fd) {
     log::error("listen_failed", {{"listen", config_.listen}, {"error", listen_fd.message()}});
     return 1;
@@ -336,7 +341,11 @@ int check_worker_config(const Config& config, const AppRegistry& apps) {
     fprintf(stderr, "%s\n", s.message().c_str());
     return 2;
   }
-  printf("%s: ok\n", config.file.c_str());
+  if (Status s = fcgi::check_listener(config.listen, listen_options(config)); !s) {
+    fprintf(stderr, "%s: %s (checked as %s)\n", config.file.c_str(), s.message().c_str(), fcgi::running_as().c_str());
+    return 2;
+  }
+  printf("%s: ok (checked as %s)\n", config.file.c_str(), fcgi::running_as().c_str());
   return 0;
 }
 
