@@ -65,6 +65,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& opts, const
   }
   {
     std::lock_guard<std::mutex> lock(j->mu_);
+    j->next_file_seq_ = next_file_seq(o.dir);  // after the lock: nobody else names files here
     if (Status s = j->open_file_locked(o.now_us() / 1000000 / o.rollover_s * o.rollover_s); !s) return s;
   }
   if (o.fsync == Fsync::Batch) {
@@ -90,7 +91,7 @@ Status Journal::open_file_locked(int64_t period_s) {
     ::close(fd_);
     fd_ = -1;
   }
-  std::string name = file_name(period_s, std::stoll(source_.substr(source_.rfind('.') + 1)));
+  std::string name = file_name(next_file_seq_, period_s, std::stoll(source_.substr(source_.rfind('.') + 1)));
   int fd = ::open((opts_.dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::error(sys_error("journal: open " + opts_.dir + "/" + name));
   if (opts_.fsync != Fsync::None) {
@@ -99,6 +100,7 @@ Status Journal::open_file_locked(int64_t period_s) {
       return s;
     }
   }
+  next_file_seq_++;
   fd_ = fd;
   file_ = name;
   period_s_ = period_s;

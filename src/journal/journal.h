@@ -5,7 +5,9 @@
 // write(2) to the current file, under a mutex, before it returns. A new file
 // starts every rollover_s (aligned to the wall clock: by default each hour)
 // and at every start of the worker (a new source, see Entry::src), so a line
-// torn by a crash is never continued by a later append.
+// torn by a crash is never continued by a later append. Files are numbered
+// by a sequence that only goes up (files.h): the wall clock decides when a
+// file starts, never where it sorts.
 //
 // Durability contract, by "fsync" policy (like Redis' appendfsync):
 //   always  append() returns only after fdatasync(2) of the line succeeded:
@@ -87,6 +89,7 @@ class Journal {
   int fd_ = -1;
   std::string file_;
   int64_t period_s_ = -1;
+  uint64_t next_file_seq_ = 1;  // the number of the next file opened
   uint64_t offset_ = 0;       // bytes of whole lines in file_
   uint64_t seq_ = 0;
   int64_t last_time_us_ = 0;
