@@ -27,6 +27,8 @@ struct JournalOptions {
   int backoff_max_ms = 2000;    // Redis down: retry period grows to this
   // Wall clock in µs; tests replace it to cross an hour at once.
   std::function<int64_t()> now_us;
+  // fdatasync(2) of the journal's files; tests replace it to inject a failure.
+  std::function<int(int fd)> fdatasync;
 };
 
 // section: Config::journal (an object). base_dir resolves a relative dir;

@@ -165,7 +165,8 @@ void Shipper::loop() {
   delete_old_files();
   for (;;) {
     update_pending();
-    Batch batch = reader_.read(static_cast<size_t>(journal_.options().batch_max));
+    Checkpoint committed = journal_.committed();  // before the reader lists the files
+    Batch batch = reader_.read(static_cast<size_t>(journal_.options().batch_max), &committed);
     bool stopping;
     {
       std::lock_guard<std::mutex> lock(mu_);
