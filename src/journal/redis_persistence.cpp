@@ -28,12 +28,18 @@ Result<std::string> config_value(const redisReply* r, const std::string& name, b
 
 const char* to_string(RedisAof a) {
   switch (a) {
-    case RedisAof::Unchecked: return "unchecked";
-    case RedisAof::Off: return "off";
-    case RedisAof::No: return "appendfsync no";
-    case RedisAof::Everysec: return "appendfsync everysec";
-    case RedisAof::Always: return "appendfsync always";
-    case RedisAof::Unknown: return "unknown";
+    case RedisAof::Unchecked:
+      return "unchecked";
+    case RedisAof::Off:
+      return "off";
+    case RedisAof::No:
+      return "appendfsync no";
+    case RedisAof::Everysec:
+      return "appendfsync everysec";
+    case RedisAof::Always:
+      return "appendfsync always";
+    case RedisAof::Unknown:
+      return "unknown";
   }
   return "?";
 }

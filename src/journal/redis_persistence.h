@@ -26,7 +26,9 @@ namespace tether::journal {
 enum class RedisAof : int { Unchecked = 0, Off, No, Everysec, Always, Unknown };
 const char* to_string(RedisAof a);
 // True when an acknowledged entry survives a restart of the Redis process.
-inline bool survives_restart(RedisAof a) { return a == RedisAof::No || a == RedisAof::Everysec || a == RedisAof::Always; }
+inline bool survives_restart(RedisAof a) {
+  return a == RedisAof::No || a == RedisAof::Everysec || a == RedisAof::Always;
+}
 
 struct Persistence {
   RedisAof aof = RedisAof::Unchecked;

@@ -61,8 +61,9 @@ TEST_F(JournalTest, AFailedFsyncLeavesNoLineBehind) {
 TEST_F(JournalTest, ALineWhoseFsyncFailedIsNeverShipped) {
   ASSERT_TRUE(redis_ok_);
   FailingSync sync{3, [this] {
-    for (int i = 0; i < 100 && stats_.shipped.load() < 3; ++i) usleep(10000);  // 1 s: the shipper polls every 100 ms
-  }};
+                     for (int i = 0; i < 100 && stats_.shipped.load() < 3; ++i)
+                       usleep(10000);  // 1 s: the shipper polls every 100 ms
+                   }};
   opts_.fsync = Fsync::Always;
   opts_.fdatasync = sync.hook();
   auto j = open();

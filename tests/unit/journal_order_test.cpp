@@ -103,7 +103,7 @@ TEST_F(JournalTest, FileNamesCarryASequenceThatOnlyGoesUp) {
   EXPECT_FALSE(file_period("sxyz0000000000007-19700101T000000-5.jnl"));
   EXPECT_FALSE(file_period("s0000000000000007-19700101T000000-5.txt"));
   EXPECT_LT(std::string("20991231T230000-9.jnl"), file_name(1, 0, 1));  // old names sort first
-  EXPECT_LT(file_name(9, 4000000000, 1), file_name(10, 0, 1));           // then by sequence, not clock
+  EXPECT_LT(file_name(9, 4000000000, 1), file_name(10, 0, 1));          // then by sequence, not clock
   ASSERT_TRUE(make_dirs(opts_.dir));
   EXPECT_EQ(next_file_seq(opts_.dir), 1u);
   ASSERT_TRUE(save_checkpoint(opts_.dir, {file_name(41, 0, 1), 0}));  // its file deleted meanwhile

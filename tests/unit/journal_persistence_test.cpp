@@ -72,9 +72,9 @@ TEST(JournalPersistence, DecodesConfigGetReplies) {
 
 TEST(JournalPersistence, HostileRepliesAreRefusedAndCounted) {
   uint64_t bad = firewall::refused_count("journal.bad_config_reply");
-  EXPECT_EQ(decode(FakeReply::string("yes"), nullptr), RedisAof::Unknown);                         // not a pair
-  EXPECT_EQ(decode(FakeReply::pair("appendfsync", "yes"), nullptr), RedisAof::Unknown);            // another name
-  EXPECT_EQ(decode(FakeReply::pair("appendonly", "maybe"), nullptr), RedisAof::Unknown);           // a bad value
+  EXPECT_EQ(decode(FakeReply::string("yes"), nullptr), RedisAof::Unknown);                // not a pair
+  EXPECT_EQ(decode(FakeReply::pair("appendfsync", "yes"), nullptr), RedisAof::Unknown);   // another name
+  EXPECT_EQ(decode(FakeReply::pair("appendonly", "maybe"), nullptr), RedisAof::Unknown);  // a bad value
   EXPECT_EQ(decode(FakeReply::pair("appendonly", "yes"), FakeReply::pair("appendfsync", "\xff")), RedisAof::Unknown);
   EXPECT_EQ(decode(nullptr, nullptr), RedisAof::Unknown);
   EXPECT_EQ(firewall::refused_count("journal.bad_config_reply"), bad + 5);
