@@ -226,10 +226,17 @@ class Cluster:
             self.start_nginx()
         return self
 
+    def redis_persistence(self):
+        """With the journal on, Redis keeps what it acknowledged across a restart
+        (AOF, fsync every second: docs/journal-durability.md); else nothing."""
+        if "journal" in self.config_extra:
+            return ["--appendonly", "yes", "--appendfsync", "everysec"]
+        return ["--appendonly", "no"]
+
     def start_redis(self):
         self.redis = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.workdir, "--daemonize", "no",
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", ""]
+            + self.redis_persistence() + ["--dir", self.workdir, "--daemonize", "no",
              "--logfile", os.path.join(self.workdir, "logs", "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: can_connect("127.0.0.1:%d" % self.redis_port), 10, "redis-server")

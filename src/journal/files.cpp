@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -20,25 +21,59 @@ namespace tether::journal {
 namespace {
 constexpr const char* kSuffix = ".jnl";
 std::string sys_error(const std::string& what) { return what + ": " + strerror(errno); }
-}  // namespace
 
-std::string file_name(int64_t period_start_s, int64_t source_us) {
+
+constexpr size_t kSeqDigits = 16;
+
+std::string period_text(int64_t period_start_s) {
   time_t t = static_cast<time_t>(period_start_s);
   struct tm tm;
   gmtime_r(&t, &tm);
   char buf[64];
   strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
-  return std::string(buf) + "-" + std::to_string(source_us) + kSuffix;
+  return buf;
+}
+
+// "s" + 16 digits + "-": the sequenced form's head; 0 if name has none.
+uint64_t seq_head(const std::string& name) {
+  if (name.size() < kSeqDigits + 2 || name[0] != 's' || name[kSeqDigits + 1] != '-') return 0;
+  uint64_t n = 0;
+  for (size_t i = 1; i <= kSeqDigits; ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    n = n * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string file_name(uint64_t file_seq, int64_t period_start_s, int64_t source_us) {
+  char seq[32];
+  snprintf(seq, sizeof seq, "s%0*llu-", static_cast<int>(kSeqDigits), static_cast<unsigned long long>(file_seq));
+  return seq + period_text(period_start_s) + "-" + std::to_string(source_us) + kSuffix;
 }
 
 Result<int64_t> file_period(const std::string& name) {
+  auto bad = [&] { return Result<int64_t>::error("not a journal file name: " + name); };
+  uint64_t seq = seq_head(name);
+  if (name[0] == 's' && seq == 0) return bad();
+  std::string rest = seq == 0 ? name : name.substr(kSeqDigits + 2);
   struct tm tm {};
-  if (name.size() < 20 || name.compare(name.size() - 4, 4, kSuffix) != 0 || name[15] != '-') {
-    return Result<int64_t>::error("not a journal file name: " + name);
-  }
-  const char* end = strptime(name.c_str(), "%Y%m%dT%H%M%S", &tm);
-  if (end != name.c_str() + 15) return Result<int64_t>::error("not a journal file name: " + name);
+  if (rest.size() < 20 || rest.compare(rest.size() - 4, 4, kSuffix) != 0 || rest[15] != '-') return bad();
+  const char* end = strptime(rest.c_str(), "%Y%m%dT%H%M%S", &tm);
+  if (end != rest.c_str() + 15) return bad();
   return static_cast<int64_t>(timegm(&tm));
+}
+
+uint64_t file_seq(const std::string& name) { return file_period(name) ? seq_head(name) : 0; }
+
+uint64_t next_file_seq(const std::string& dir) {
+  uint64_t top = 0;
+  if (auto files = list_files(dir)) {
+    for (const auto& f : *files) top = std::max(top, file_seq(f));
+  }
+  if (auto cp = load_checkpoint(dir)) top = std::max(top, file_seq(cp->file));
+  return top + 1;
 }
 
 Result<std::vector<std::string>> list_files(const std::string& dir) {

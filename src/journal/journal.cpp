@@ -57,6 +57,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& opts, const
   if (Status s = make_dirs(opts.dir); !s) return s;
   JournalOptions o = opts;
   if (!o.now_us) o.now_us = wall_us;
+  if (!o.fdatasync) o.fdatasync = [](int fd) { return ::fdatasync(fd); };
   std::unique_ptr<Journal> j(new Journal(o, route + "." + std::to_string(o.now_us()), stats));
   j->lock_fd_ = ::open((o.dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (j->lock_fd_ < 0) return R::error(sys_error("journal: open " + o.dir + "/lock"));
@@ -65,6 +66,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& opts, const
   }
   {
     std::lock_guard<std::mutex> lock(j->mu_);
+    j->next_file_seq_ = next_file_seq(o.dir);  // after the lock: nobody else names files here
     if (Status s = j->open_file_locked(o.now_us() / 1000000 / o.rollover_s * o.rollover_s); !s) return s;
   }
   if (o.fsync == Fsync::Batch) {
@@ -84,13 +86,13 @@ Journal::~Journal() {
 
 Status Journal::open_file_locked(int64_t period_s) {
   if (fd_ >= 0) {
-    if (opts_.fsync != Fsync::None && dirty_ && ::fdatasync(fd_) != 0) {
+    if (opts_.fsync != Fsync::None && dirty_ && opts_.fdatasync(fd_) != 0) {
       fail_locked(sys_error("fdatasync " + file_));
     }
     ::close(fd_);
     fd_ = -1;
   }
-  std::string name = file_name(period_s, std::stoll(source_.substr(source_.rfind('.') + 1)));
+  std::string name = file_name(next_file_seq_, period_s, std::stoll(source_.substr(source_.rfind('.') + 1)));
   int fd = ::open((opts_.dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::error(sys_error("journal: open " + opts_.dir + "/" + name));
   if (opts_.fsync != Fsync::None) {
@@ -99,6 +101,7 @@ Status Journal::open_file_locked(int64_t period_s) {
       return s;
     }
   }
+  next_file_seq_++;
   fd_ = fd;
   file_ = name;
   period_s_ = period_s;
@@ -125,22 +128,38 @@ Status Journal::write_locked(const std::string& line) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       std::string why = sys_error("write " + file_);
-      if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) fail_locked(sys_error("ftruncate " + file_));
+      void_tail_locked();
       return Status::error(why);
     }
     done += static_cast<size_t>(n);
   }
-  offset_ += line.size();
   dirty_ = true;
   if (opts_.fsync == Fsync::Always) {
-    if (::fdatasync(fd_) != 0) {
+    if (opts_.fdatasync(fd_) != 0) {
       fail_locked(sys_error("fdatasync " + file_));
+      void_tail_locked();  // the append fails: the line must never ship
       return Status::error("journal: " + failed_);
     }
     stats_.fsyncs++;
     dirty_ = false;
   }
+  offset_ += line.size();  // acknowledged: the shipper may read it now
   return Status::ok();
+}
+
+void Journal::void_tail_locked() {
+  if (::ftruncate(fd_, static_cast<off_t>(offset_)) == 0) return;
+  std::string why = sys_error("ftruncate " + file_);
+  // Cannot cut it off: spoil its checksum so that every reader skips it. A
+  // descriptor without O_APPEND, for pwrite(2) to write where it is told.
+  int fd = ::open((opts_.dir + "/" + file_).c_str(), O_WRONLY | O_CLOEXEC);
+  bool voided = fd >= 0 && ::pwrite(fd, "--void--", 8, static_cast<off_t>(offset_)) == 8;
+  if (fd >= 0) ::close(fd);
+  fail_locked(why);
+  log::error("journal_tail_not_removed", {{"file", file_}, {"offset", offset_}, {"error", why},
+                                          {"effect", voided ? "the failed line is marked void and skipped as corrupt"
+                                                            : "the failed line could not be voided either; the "
+                                                              "shipper of this run will not ship it, a later run may"}});
 }
 
 Result<std::string> Journal::append(std::string_view domain, const nlohmann::json& fields) {
@@ -197,7 +216,7 @@ void Journal::sync_loop() {
     std::string file = file_;
     dirty_ = false;
     lock.unlock();
-    int rc = fd < 0 ? -1 : ::fdatasync(fd);
+    int rc = fd < 0 ? -1 : opts_.fdatasync(fd);
     std::string why = rc == 0 ? "" : sys_error("fdatasync " + file);
     if (fd >= 0) ::close(fd);
     lock.lock();
@@ -217,7 +236,7 @@ void Journal::stop() {
   if (syncer_.joinable()) syncer_.join();
   std::lock_guard<std::mutex> lock(mu_);
   if (fd_ >= 0) {
-    if (dirty_ && failed_.empty() && ::fdatasync(fd_) != 0) fail_locked(sys_error("fdatasync " + file_));
+    if (dirty_ && failed_.empty() && opts_.fdatasync(fd_) != 0) fail_locked(sys_error("fdatasync " + file_));
     ::close(fd_);
     fd_ = -1;
   }
@@ -226,6 +245,11 @@ void Journal::stop() {
 std::string Journal::current_file() const {
   std::lock_guard<std::mutex> lock(mu_);
   return file_;
+}
+
+Checkpoint Journal::committed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Checkpoint{file_, offset_};
 }
 
 uint64_t Journal::wait_appended(uint64_t seen, int timeout_ms) {

@@ -5,7 +5,9 @@
 // write(2) to the current file, under a mutex, before it returns. A new file
 // starts every rollover_s (aligned to the wall clock: by default each hour)
 // and at every start of the worker (a new source, see Entry::src), so a line
-// torn by a crash is never continued by a later append.
+// torn by a crash is never continued by a later append. Files are numbered
+// by a sequence that only goes up (files.h): the wall clock decides when a
+// file starts, never where it sorts.
 //
 // Durability contract, by "fsync" policy (like Redis' appendfsync):
 //   always  append() returns only after fdatasync(2) of the line succeeded:
@@ -14,7 +16,12 @@
 //           the disk (the kernel may have dropped the dirty pages), so the
 //           append fails, and so does every later one: the journal is marked
 //           failed until the worker restarts ("append_failed" is logged and
-//           counted). Never pretend.
+//           counted). Never pretend. The failed line is never shipped (the
+//           application may retry it): the shipper reads the current file
+//           only up to committed(), the end of the last acknowledged line, and
+//           the line is cut off the file (ftruncate), or, if that fails too,
+//           its checksum is overwritten so that a reader after a restart
+//           skips it as corrupt.
 //   batch   append() returns once the line is in the page cache; a thread
 //           runs fdatasync every fsync_interval_ms when something was
 //           written (group commit). A process crash (kill -9) loses nothing;
@@ -40,6 +47,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "journal/files.h"
 #include "journal/options.h"
 #include "journal/stats.h"
 #include "tether/journal.h"
@@ -65,6 +73,9 @@ class Journal {
   const std::string& source() const { return source_; }
   const JournalOptions& options() const { return opts_; }
   std::string current_file() const;
+  // The end of the last acknowledged line: {current file, offset}. The
+  // shipper reads the current file no further (see "always" above).
+  Checkpoint committed() const;
   // For the shipper: waits until more than `seen` entries were appended, or
   // timeout_ms, or stop(). Returns the current count.
   uint64_t wait_appended(uint64_t seen, int timeout_ms);
@@ -73,6 +84,7 @@ class Journal {
   Journal(JournalOptions opts, std::string source, JournalStats& stats);
   Status open_file_locked(int64_t period_s);  // mu_ held
   Status write_locked(const std::string& line);
+  void void_tail_locked();  // cut the unacknowledged bytes after offset_ off the file
   void fail_locked(const std::string& what);
   void sync_loop();
 
@@ -87,7 +99,8 @@ class Journal {
   int fd_ = -1;
   std::string file_;
   int64_t period_s_ = -1;
-  uint64_t offset_ = 0;       // bytes of whole lines in file_
+  uint64_t next_file_seq_ = 1;  // the number of the next file opened
+  uint64_t offset_ = 0;       // bytes of whole, acknowledged lines in file_
   uint64_t seq_ = 0;
   int64_t last_time_us_ = 0;
   bool dirty_ = false;        // written since the last fdatasync

@@ -27,14 +27,21 @@ Result<JournalOptions> parse_options(const nlohmann::json& s, const std::string&
     return R::error(file + ": field 'journal." + field + "': " + what);
   };
   if (!s.is_object()) return R::error(file + ": field 'journal': expected an object, e.g. {\"dir\": \"journal\"}");
-  static const std::set<std::string> known = {"dir", "fsync", "fsync_interval_ms", "rollover_s", "batch_max",
-                                              "backoff_max_ms"};
+  JournalOptions o;
+  static const std::set<std::string> known = {"dir",       "fsync",          "fsync_interval_ms",    "rollover_s",
+                                              "batch_max", "backoff_max_ms", "require_durable_redis"};
   for (auto& [k, v] : s.items()) {
     if (!known.count(k)) {
-      return err(k, "unknown field (expected dir, fsync, fsync_interval_ms, rollover_s, batch_max, backoff_max_ms)");
+      return err(k, "unknown field (expected dir, fsync, fsync_interval_ms, rollover_s, batch_max, backoff_max_ms, "
+                    "require_durable_redis)");
     }
   }
-  JournalOptions o;
+  if (s.contains("require_durable_redis")) {
+    if (!s["require_durable_redis"].is_boolean()) {
+      return err("require_durable_redis", "expected true or false, got " + s["require_durable_redis"].dump());
+    }
+    o.require_durable_redis = s["require_durable_redis"].get<bool>();
+  }
   std::string dir = "journal";
   if (s.contains("dir")) {
     if (!s["dir"].is_string() || s["dir"].get<std::string>().empty()) return err("dir", "expected a directory path");

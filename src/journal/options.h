@@ -1,7 +1,8 @@
 // JournalOptions: the "journal" section of tether.json, checked.
 //
 //   "journal": {"dir": "journal", "fsync": "batch", "fsync_interval_ms": 50,
-//               "rollover_s": 3600, "batch_max": 1000, "backoff_max_ms": 2000}
+//               "rollover_s": 3600, "batch_max": 1000, "backoff_max_ms": 2000,
+//               "require_durable_redis": false}
 //
 // Every error names the file, the field and what was expected.
 // Thread safety: a plain value, read-only after parsing.
@@ -25,8 +26,14 @@ struct JournalOptions {
   int64_t rollover_s = 3600;    // a new file every this many seconds (wall clock, aligned)
   int batch_max = 1000;         // entries per Redis round trip
   int backoff_max_ms = 2000;    // Redis down: retry period grows to this
+  // Redis' AOF off (or its settings unknown): false warns and ships; true
+  // refuses to start (Redis reachable at start) or holds the entries on disk
+  // until Redis keeps what it acknowledges (see shipper.h).
+  bool require_durable_redis = false;
   // Wall clock in µs; tests replace it to cross an hour at once.
   std::function<int64_t()> now_us;
+  // fdatasync(2) of the journal's files; tests replace it to inject a failure.
+  std::function<int(int fd)> fdatasync;
 };
 
 // section: Config::journal (an object). base_dir resolves a relative dir;

@@ -40,7 +40,7 @@ void log_corrupt(const std::string& file, uint64_t offset, const std::string& wh
 
 }  // namespace
 
-Batch JournalReader::read(size_t max) {
+Batch JournalReader::read(size_t max, const Checkpoint* limit) {
   Batch b;
   b.end = pos_;
   auto files = list_files(dir_);
@@ -48,13 +48,17 @@ Batch JournalReader::read(size_t max) {
   // Where to start: the checkpoint's file, or the first one after it.
   auto it = std::lower_bound(files->begin(), files->end(), pos_.file);
   if (it == files->end()) return b;
+  const bool limited = limit != nullptr && !limit->file.empty();
+  if (limited && limit->file < *it) return b;  // a file newer than the limit: not yet
   if (*it != pos_.file) b.end = Checkpoint{*it, 0};
-  bool newer = it + 1 != files->end();
+  const bool at_limit = limited && *it == limit->file;
+  bool newer = it + 1 != files->end() && !at_limit;  // the writer's file is never judged complete
   std::string path = dir_ + "/" + b.end.file;
   std::string data = read_from(path, b.end.offset, std::max<size_t>(kChunk, max * 512));
   if (data.find('\n') == std::string::npos && data.size() >= kChunk) {
     data = read_from(path, b.end.offset, kMaxLineBytes + kChunk);  // one long entry
   }
+  if (at_limit) data.resize(limit->offset > b.end.offset ? std::min<size_t>(data.size(), limit->offset - b.end.offset) : 0);
   size_t at = 0;
   while (b.entries.size() < max) {
     size_t nl = data.find('\n', at);

@@ -29,7 +29,9 @@ class JournalReader {
   // The next batch of at most max entries from the current position; an
   // empty batch whose end differs from position() skipped lines or moved on
   // to the next file. Does not move the position: call advance(batch.end).
-  Batch read(size_t max);
+  // limit (the writer's committed(), taken before the call): nothing at or
+  // after limit->offset in limit->file is read, nor any newer file.
+  Batch read(size_t max, const Checkpoint* limit = nullptr);
   void advance(const Checkpoint& to) { pos_ = to; }
   const Checkpoint& position() const { return pos_; }
   // Whole lines from the position to the end of every file (for "pending").

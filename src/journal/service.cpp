@@ -72,6 +72,12 @@ nlohmann::json JournalService::status() const {
           {"files", s.files.load()},
           {"files_deleted", s.files_deleted.load()},
           {"redis_up", s.redis_up.load()},
+          {"redis_aof", to_string(static_cast<RedisAof>(s.redis_aof.load()))},
+          {"redis_durable", s.redis_aof.load() == static_cast<int>(RedisAof::Unchecked)
+                                ? nlohmann::json(nullptr)
+                                : nlohmann::json(survives_restart(static_cast<RedisAof>(s.redis_aof.load())))},
+          {"require_durable_redis", opts_.require_durable_redis},
+          {"held_not_durable", s.held_not_durable.load()},
           {"outages", s.outages.load()},
           {"consumer_waiting", s.consumer_waiting.load()},
           {"consumer_leased", s.consumer_leased.load()}};

@@ -21,6 +21,11 @@ Status Shipper::start() {
   // already (counted again in stats_.appended).
   base_pending_ = reader_.count_lines() - stats_.appended.load();
   stats_.pending = static_cast<int64_t>(base_pending_);
+  // Redis down now: read once it is back, before the first batch ships.
+  if (auto p = read_persistence(redis_)) {
+    persistence_read_ = true;
+    if (Status s = judge(*p); !s) return s;
+  }
   thread_ = std::thread([this] {
     // A throw ends one pass: what was not acknowledged is still on disk, so
     // the next pass (after a second's pause) reads it again.
@@ -48,8 +53,49 @@ bool Shipper::wait_stop(int ms) {
   return stopping_;
 }
 
+Status Shipper::judge(const Persistence& p) {
+  stats_.redis_aof = static_cast<int>(p.aof);
+  const bool ok = survives_restart(p.aof);
+  const bool require = journal_.options().require_durable_redis;
+  stats_.held_not_durable = !ok && require;
+  if (p.aof != logged_aof_) {
+    logged_aof_ = p.aof;
+    std::string what = p.aof == RedisAof::Off ? "Redis runs without AOF (appendonly no)"
+                       : p.aof == RedisAof::Unknown ? "Redis' persistence is unknown: " + p.why
+                                                    : std::string("Redis AOF: ") + to_string(p.aof);
+    if (ok) {
+      log::info("journal_redis_persistence", {{"redis", what}});
+    } else {
+      log::error("journal_redis_not_durable",
+                 {{"redis", what},
+                  {"effect", require ? "journal.require_durable_redis: entries stay on disk, not shipped, until Redis "
+                                       "runs with appendonly yes"
+                                     : "acknowledged entries not yet consumed are lost if Redis restarts; run it with "
+                                       "--appendonly yes --appendfsync everysec (or set "
+                                       "journal.require_durable_redis to refuse)"}});
+    }
+  }
+  if (ok || !require) return Status::ok();
+  return Status::error("journal: journal.require_durable_redis is true and " +
+                       std::string(p.aof == RedisAof::Off ? "Redis runs with appendonly no"
+                                                          : "Redis' persistence cannot be read (" + p.why + ")") +
+                       ": acknowledged entries would not survive a Redis restart");
+}
+
+bool Shipper::durable_enough() {
+  if (persistence_read_ && !stats_.held_not_durable.load()) return true;
+  auto p = read_persistence(redis_);
+  if (!p) {
+    outage(p.message());
+    return false;
+  }
+  persistence_read_ = true;
+  return static_cast<bool>(judge(*p));
+}
+
 void Shipper::outage(const std::string& error) {
   stats_.redis_up = false;
+  persistence_read_ = false;  // read again once Redis is back: it may have restarted with other settings
   redis_.close();
   if (outage_start_ms_ != 0) return;  // logged when it began
   outage_start_ms_ = unix_millis();
@@ -59,6 +105,7 @@ void Shipper::outage(const std::string& error) {
 }
 
 bool Shipper::ship(Batch& batch) {
+  if (!durable_enough()) return false;
   auto stored = ship_batch(redis_, batch.entries);
   if (!stored) {
     outage(stored.message());
@@ -155,7 +202,7 @@ void Shipper::tick() {
                  std::to_string(oldest == 0 ? 0 : (wall_us() - oldest) / 1000), "shipped_per_s",
                  std::to_string(static_cast<int64_t>(stats_.shipped_per_s.load())), "shipped",
                  std::to_string(stats_.shipped.load()), "corrupt", std::to_string(stats_.corrupt.load()),
-                 "source", src});
+                 "source", src, "redis_aof", to_string(static_cast<RedisAof>(stats_.redis_aof.load()))});
   redis_.append({"PEXPIRE", key, "10000"});
   if (auto r = redis_.flush(); !r) outage(r.message());
 }
@@ -165,7 +212,8 @@ void Shipper::loop() {
   delete_old_files();
   for (;;) {
     update_pending();
-    Batch batch = reader_.read(static_cast<size_t>(journal_.options().batch_max));
+    Checkpoint committed = journal_.committed();  // before the reader lists the files
+    Batch batch = reader_.read(static_cast<size_t>(journal_.options().batch_max), &committed);
     bool stopping;
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -16,6 +16,16 @@
 // before the checkpoint and older than the previous period. A crash between
 // any two steps re-sends at most 100 ms of batches, which Redis ignores.
 //
+// Redis' persistence (redis_persistence.h) is read at start and again
+// before shipping after each outage (a restarted Redis may have other
+// settings). When acknowledged entries would not survive a Redis restart
+// (AOF off, or CONFIG refused so nobody can tell), the shipper logs
+// "journal_redis_not_durable" once per change of the settings and ships on;
+// with journal.require_durable_redis, start() fails instead when Redis is
+// reachable, and otherwise the shipper holds the entries on disk (counted as
+// pending, "held_not_durable" in the status) and reads the settings again
+// after each backoff until they are durable.
+//
 // Redis down: the batch stays in memory, entries accumulate on disk, the
 // shipper retries with a backoff (100 ms doubling to backoff_max_ms) and
 // logs "journal_redis_down" once per outage and "journal_redis_up" after.
@@ -32,6 +42,7 @@
 
 #include "journal/journal.h"
 #include "journal/reader.h"
+#include "journal/redis_persistence.h"
 #include "registry/redis.h"
 
 namespace tether::journal {
@@ -56,6 +67,10 @@ class Shipper {
  private:
   void loop();
   bool ship(Batch& batch);       // true once Redis acknowledged
+  // Reads Redis' persistence if not read since the last outage; false when
+  // entries must not be shipped now (Redis down, or held: not durable).
+  bool durable_enough();
+  Status judge(const Persistence& p);  // records and logs p; error: require_durable_redis refuses it
   void commit(const Batch& batch);
   void save();                    // the checkpoint, if it moved
   void delete_old_files();
@@ -72,6 +87,8 @@ class Shipper {
   uint64_t base_pending_ = 0;     // lines on disk after the checkpoint at start
   uint64_t consumed_ = 0;         // lines shipped or skipped since start
   int64_t outage_start_ms_ = 0;
+  bool persistence_read_ = false;  // since the last outage
+  RedisAof logged_aof_ = RedisAof::Unchecked;
   int64_t checkpoint_ms_ = 0;
   bool checkpoint_dirty_ = false;
   int64_t backoff_ms_ = 100;

@@ -25,6 +25,8 @@ struct JournalStats {
   std::atomic<uint64_t> files_deleted{0};
   std::atomic<int64_t> files{0};           // journal files on disk
   std::atomic<bool> redis_up{false};
+  std::atomic<int> redis_aof{0};           // RedisAof (redis_persistence.h), read at start and after each outage
+  std::atomic<bool> held_not_durable{false};  // require_durable_redis and Redis would not keep them: not shipping
   std::atomic<uint64_t> outages{0};
   std::atomic<int64_t> consumer_waiting{0};  // entries in the lists this worker ships to (refreshed each second)
   std::atomic<int64_t> consumer_leased{0};   // ... taken by a consumer, not yet done

@@ -68,7 +68,7 @@ int status(Redis& redis, const Options& opt) {
       for (size_t f = 0; f + 1 < (*h)->elements; f += 2) {
         std::string name = reply_string((*h)->element[f]);
         std::string v = reply_string((*h)->element[f + 1]);
-        if (name == "source") {
+        if (name == "source" || name == "redis_aof") {
           w[name] = utf8_or_replaced(v);
           continue;
         }
@@ -92,12 +92,12 @@ int status(Redis& redis, const Options& opt) {
     printf("%-24s %10lld %10lld %16lld\n", d["domain"].get<std::string>().c_str(), d["waiting"].get<long long>(),
            d["leased"].get<long long>(), d["first_waiting_age_ms"].get<long long>());
   }
-  printf("\n%-12s %10s %18s %12s %12s %8s\n", "WORKER", "PENDING", "OLDEST UNSHIPPED ms", "SHIPPED/s", "SHIPPED",
-         "CORRUPT");
+  printf("\n%-12s %10s %18s %12s %12s %8s  %s\n", "WORKER", "PENDING", "OLDEST UNSHIPPED ms", "SHIPPED/s",
+         "SHIPPED", "CORRUPT", "REDIS AOF");
   for (auto& w : out["workers"]) {
-    printf("%-12s %10lld %18lld %12lld %12lld %8lld\n", w["worker"].get<std::string>().c_str(),
+    printf("%-12s %10lld %18lld %12lld %12lld %8lld  %s\n", w["worker"].get<std::string>().c_str(),
            w.value("pending", 0LL), w.value("oldest_unshipped_ms", 0LL), w.value("shipped_per_s", 0LL),
-           w.value("shipped", 0LL), w.value("corrupt", 0LL));
+           w.value("shipped", 0LL), w.value("corrupt", 0LL), w.value("redis_aof", std::string("?")).c_str());
   }
   return 0;
 }

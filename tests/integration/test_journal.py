@@ -114,7 +114,7 @@ class JournalTest(unittest.TestCase):
             st = worker_status(c, 0)["journal"]
             self.assertFalse(st["redis_up"])
             self.assertGreater(st["oldest_unshipped_ms"], 0)
-            c.start_redis()  # empty, on the same port
+            c.start_redis()  # on the same port (it reloads its AOF: the warm-up entries)
             wait_until(lambda: zcard(c, "tether:list:outage") == 3000, 30, "entries after Redis returned")
             assert_exactly_once(self, members(c, "outage"), 3000, first_seq=4)  # 1-3: the warm-up
             log = c.log(0)

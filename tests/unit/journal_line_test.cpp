@@ -92,6 +92,8 @@ TEST(JournalOptions, DefaultsAndErrors) {
   EXPECT_EQ(o->dir, "/etc/tether/journal/h1-3");
   EXPECT_EQ(o->fsync, Fsync::Batch);
   EXPECT_EQ(o->rollover_s, 3600);
+  EXPECT_FALSE(o->require_durable_redis);
+  EXPECT_TRUE(parse_options({{"require_durable_redis", true}}, "t.json", "/etc", "h1-0")->require_durable_redis);
   auto abs = parse_options({{"dir", "/var/j"}, {"fsync", "always"}}, "t.json", "/etc", "h1-0");
   ASSERT_TRUE(abs);
   EXPECT_EQ(abs->dir, "/var/j/h1-0");
@@ -104,6 +106,7 @@ TEST(JournalOptions, DefaultsAndErrors) {
                        Bad{{{"rollover_s", 0}}, "field 'journal.rollover_s': expected an integer from 1"},
                        Bad{{{"batch_max", "10"}}, "field 'journal.batch_max'"},
                        Bad{{{"dir", ""}}, "field 'journal.dir'"},
+                       Bad{{{"require_durable_redis", "yes"}}, "field 'journal.require_durable_redis': expected true"},
                        Bad{{{"fsynk", "none"}}, "field 'journal.fsynk': unknown field"},
                        Bad{nlohmann::json::array(), "field 'journal': expected an object"}}) {
     auto r = parse_options(b.section, "t.json", "/etc", "h1-0");

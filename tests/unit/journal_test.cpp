@@ -15,6 +15,7 @@
 #include "journal/line.h"
 #include "journal/reader.h"
 #include "journal/shipper.h"
+#include "journal_fixture.h"
 #include "redis_server.h"
 
 namespace tether::journal {
@@ -22,52 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using test_support::RedisServer;
-constexpr int64_t kHourUs = 3600LL * 1000000;
-
-class JournalTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    redis_ = std::make_unique<RedisServer>();
-    redis_ok_ = redis_->start();
-  }
-  static void TearDownTestSuite() { redis_.reset(); }
-  void SetUp() override {
-    char tmpl[] = "/tmp/tether-journal-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    opts_.dir = dir_ + "/h1-0";
-    opts_.fsync = Fsync::None;
-    opts_.now_us = [this] { return now_us_.load(); };
-    prefix_ = std::string("t:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::unique_ptr<Journal> open() {
-    auto j = Journal::open(opts_, "h1-0", stats_);
-    EXPECT_TRUE(j) << j.message();
-    return j ? std::move(*j) : nullptr;
-  }
-  RedisOptions redis_options() const {
-    RedisOptions o;
-    o.port = redis_->port();
-    o.prefix = prefix_;
-    o.io_timeout_ms = 300;
-    o.connect_timeout_ms = 100;
-    return o;
-  }
-  std::vector<std::string> files() { return *list_files(opts_.dir); }
-  // Waits (bounded) until the shipper acknowledged n entries.
-  bool shipped(uint64_t n) {
-    for (int i = 0; i < 500 && stats_.shipped.load() < n; ++i) usleep(10000);
-    return stats_.shipped.load() >= n;
-  }
-
-  static inline std::unique_ptr<RedisServer> redis_;
-  static inline bool redis_ok_ = false;
-  std::string dir_, prefix_;
-  JournalOptions opts_;
-  JournalStats stats_;
-  std::atomic<int64_t> now_us_{1763845200000000};  // 2025-11-22 21:00:00 UTC
-};
 
 TEST_F(JournalTest, AppendWritesOneCheckedLinePerEntry) {
   auto j = open();
@@ -110,13 +65,14 @@ TEST_F(JournalTest, RollsOverEachPeriodAndEachStart) {
   ASSERT_TRUE(j->append("d", {}));
   auto names = files();
   ASSERT_EQ(names.size(), 2u);
-  EXPECT_EQ(names[0].substr(0, 15), "20251122T210000");
-  EXPECT_EQ(names[1].substr(0, 15), "20251122T220000");
+  EXPECT_EQ(names[0].substr(0, 33), "s0000000000000001-20251122T210000");
+  EXPECT_EQ(names[1].substr(0, 33), "s0000000000000002-20251122T220000");
   EXPECT_EQ(*file_period(names[1]) - *file_period(names[0]), 3600);
   j.reset();
   now_us_ += 1;
   auto again = open();  // a new source, so a new file even within the hour
   EXPECT_EQ(files().size(), 3u);
+  EXPECT_EQ(file_seq(files()[2]), 3u);
   EXPECT_FALSE(Journal::open(opts_, "h1-0", stats_)) << "a second writer must be refused";
 }
 
