@@ -248,6 +248,14 @@ int Worker::serve() {
       *listen_fd, opts,
       [this](Request& req, const std::map<std::string, std::string>& peer) { return handle(req, peer); },
       server_stats_);
+  // The journal first: a refused start (require_durable_redis) returns
+  // before any thread that would need stopping has started.
+  if (journal_) {
+    if (Status s = journal_->start(); !s) {
+      log::error("journal_start_failed", {{"error", s.message()}});
+      return 1;
+    }
+  }
   if (registry_) {
     registry_->start();
     bus_->on("kill", [this](const BusMessage& m) {
@@ -259,12 +267,6 @@ int Worker::serve() {
       kill(getpid(), SIGTERM);  // the main thread drains as on SIGTERM
     });
     bus_->start();
-  }
-  if (journal_) {
-    if (Status s = journal_->start(); !s) {
-      log::error("journal_start_failed", {{"error", s.message()}});
-      return 1;
-    }
   }
   pool_->start();
   cache_->start();
