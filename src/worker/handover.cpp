@@ -88,7 +88,7 @@ Response Handover::receive(const Request& req, const Forwarded& from) {
   registry::Owner sender;
   if (!parse_route(from.from, &sender.host, &sender.worker)) return refuse(400, "handover: bad sender route");
   if (Status s = pool_.adopt(sid, &app->second, j); !s) return refuse(409, "handover: " + s.message());
-  if (Status s = registry_.take_over(sid, sender, int_field(j, "created").value_or(0)); !s) {
+  if (Status s = registry_.take_over(sid, sender, int_field(j, "epoch").value_or(0), int_field(j, "created").value_or(0)); !s) {
     pool_.kill(sid);  // not ours in the registry: the sender keeps it
     return refuse(409, "handover: registry: " + s.message());
   }
