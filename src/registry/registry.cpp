@@ -113,7 +113,9 @@ bool Registry::ensure_connected() {
 bool Registry::write_ops(OpMap& ops) {
   int64_t now = unix_millis();
   std::vector<SessionId> order;  // one entry per reply
+  std::vector<int64_t> used;     // the epoch each was written at
   order.reserve(ops.size());
+  used.reserve(ops.size());
   for (auto& [sid, op] : ops) {
     // A fresh session's create is the same create-if-absent script as a
     // refresh: an entry another owner wrote meanwhile is left alone (lost).
@@ -130,6 +132,7 @@ bool Registry::write_ops(OpMap& ops) {
     argv[1] = op.release ? release_sha_ : upsert_sha_;
     redis_.append(argv);
     order.push_back(sid);
+    used.push_back(epoch);
   }
   stats_.commands += order.size();
   auto replies = redis_.flush();
@@ -146,7 +149,12 @@ bool Registry::write_ops(OpMap& ops) {
       continue;
     }
     const Op& op = ops[order[i]];
-    if (!op.release && reply_integer(r) == 0) lost.push_back(order[i]);
+    if (op.release || reply_integer(r) != 0) continue;
+    // Refused at the epoch read before the round trip: if a hand-over moved
+    // the epoch meanwhile (reclaim, take-over), the refusal says nothing
+    // about the owner now; the next report is written at the new epoch.
+    if (epoch_of(order[i]) != used[i]) continue;
+    lost.push_back(order[i]);
   }
   ops.clear();
   for (const auto& sid : lost) {
