@@ -115,11 +115,19 @@ Response Handover::receive(const Request& req, const Forwarded& from) {
   // Bounded like the sender: past its deadline the sender reclaims the
   // session, so an adopt or take-over that would come later is not tried.
   auto deadline = int_field(j, "deadline_ms");
-  if (deadline && unix_millis() >= *deadline) return refuse(504, "handover: too late: the sender gave up");
-  if (Status s = pool_.adopt(sid, &app->second, j); !s) return refuse(409, "handover: " + s.message());
+  auto too_late = [&] {
+    log::warn("handover_too_late", {{"session", sid.hex().substr(0, 12)}, {"from", from.from},
+                                    {"effect", "not adopted; the sender keeps or reclaims it"}});
+    return refuse(504, "handover: too late: the sender gave up");
+  };
+  if (deadline && unix_millis() >= *deadline) return too_late();
+  if (Status s = pool_.adopt(sid, &app->second, j); !s) {
+    if (deadline && unix_millis() >= *deadline) return too_late();
+    return refuse(409, "handover: " + s.message());
+  }
   if (deadline && unix_millis() >= *deadline) {
     pool_.drop(sid);  // the sender reclaims it: not ours, and not ended (no on_end)
-    return refuse(504, "handover: too late: the sender gave up");
+    return too_late();
   }
   if (Status s = registry_.take_over(sid, sender, int_field(j, "epoch").value_or(0), int_field(j, "created").value_or(0));
       !s) {
