@@ -25,12 +25,14 @@ local v = redis.call('HMGET', KEYS[1], 'host', 'worker', 'epoch')
 if v[1] == ARGV[1] and v[2] == ARGV[2] and v[3] == ARGV[3] then return redis.call('DEL', KEYS[1]) end
 return 0)lua";
 
+// Owner and epoch compared in the one script that moves the entry.
 const char* kTransfer = R"lua(
-local e = redis.call('HGET', KEYS[1], 'epoch')
-if e ~= ARGV[1] then return 0 end
-local n = tonumber(e) + 1
-redis.call('HSET', KEYS[1], 'host', ARGV[2], 'worker', ARGV[3], 'addr', ARGV[4], 'epoch', n, 'last_seen', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local v = redis.call('HMGET', KEYS[1], 'host', 'worker', 'epoch')
+if not v[3] then return -1 end
+if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] or v[3] ~= ARGV[3] then return 0 end
+local n = tonumber(v[3]) + 1
+redis.call('HSET', KEYS[1], 'host', ARGV[4], 'worker', ARGV[5], 'addr', ARGV[6], 'epoch', n, 'last_seen', ARGV[7])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return n)lua";
 
 }  // namespace
@@ -58,11 +60,7 @@ std::vector<std::string> upsert_argv(const std::string& prefix, const SessionId&
 }
 
 void append_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t ttl_ms) {
-  std::string key = session_key(redis.options().prefix, sid);
-  std::string created = std::to_string(created_ms);
-  redis.append({"HSET", key, "host", me.host, "worker", std::to_string(me.worker), "addr", me.addr, "epoch", "1",
-                "created", created, "last_seen", created});
-  redis.append({"PEXPIRE", key, std::to_string(ttl_ms)});
+  redis.append(upsert_argv(redis.options().prefix, sid, me, 1, created_ms, created_ms, ttl_ms));
 }
 
 std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
@@ -71,12 +69,14 @@ std::vector<std::string> release_argv(const std::string& prefix, const SessionId
           std::to_string(epoch)};
 }
 
-std::vector<std::string> transfer_argv(const std::string& prefix, const SessionId& sid, int64_t from_epoch,
-                                       const Owner& to, int64_t now_ms, int64_t ttl_ms) {
+std::vector<std::string> transfer_argv(const std::string& prefix, const SessionId& sid, const Owner& from,
+                                       int64_t from_epoch, const Owner& to, int64_t now_ms, int64_t ttl_ms) {
   return {"EVAL",
           kTransfer,
           "1",
           session_key(prefix, sid),
+          from.host,
+          std::to_string(from.worker),
           std::to_string(from_epoch),
           to.host,
           std::to_string(to.worker),

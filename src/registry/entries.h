@@ -39,17 +39,20 @@ std::string worker_name(const std::string& host, int worker);  // "{host}:{n}"
 // Reply 1: ours now; 0: another owner holds it (we lost it).
 std::vector<std::string> upsert_argv(const std::string& prefix, const SessionId& sid, const Owner& me, int64_t epoch,
                                      int64_t created_ms, int64_t now_ms, int64_t ttl_ms);
-// Queues (pipelines) the entry of a session this worker just made, with a
-// fresh random id: HSET and PEXPIRE, 2 replies. No compare-and-set is
-// needed, as no one else can hold an id that was never handed out.
+// Queues (pipelines) the entry of a session this worker just made:
+// create-if-absent (the upsert script at epoch 1), one reply: 1 ours, 0
+// another owner holds it. A create still queued when a drain moved the
+// session on must not name this worker again over its new owner's entry.
 void append_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t ttl_ms);
 // EVAL argv: delete the entry if we own it. Reply 1 deleted, 0 not ours/gone.
 std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
                                       int64_t epoch);
-// EVAL argv: move the entry to `to` if its epoch is still from_epoch; the
-// epoch becomes from_epoch + 1. Reply the new epoch, or 0 if it changed.
-std::vector<std::string> transfer_argv(const std::string& prefix, const SessionId& sid, int64_t from_epoch,
-                                       const Owner& to, int64_t now_ms, int64_t ttl_ms);
+// EVAL argv: move the entry to `to` if it still names `from` (host, worker)
+// at from_epoch, compared in the same script; the epoch becomes from_epoch
+// + 1. Reply the new epoch, 0 if the owner or epoch changed, -1 if there is
+// no entry (then create-if-absent above from_epoch: upsert_argv).
+std::vector<std::string> transfer_argv(const std::string& prefix, const SessionId& sid, const Owner& from,
+                                       int64_t from_epoch, const Owner& to, int64_t now_ms, int64_t ttl_ms);
 
 // The scripts' text, for SCRIPT LOAD; then argv[0..1] may become EVALSHA, sha.
 const char* upsert_script();

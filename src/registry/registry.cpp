@@ -113,14 +113,12 @@ bool Registry::ensure_connected() {
 bool Registry::write_ops(OpMap& ops) {
   int64_t now = unix_millis();
   std::vector<SessionId> order;  // one entry per reply
+  std::vector<int64_t> used;     // the epoch each was written at
   order.reserve(ops.size());
+  used.reserve(ops.size());
   for (auto& [sid, op] : ops) {
-    if (op.fresh) {
-      registry::append_create(redis_, sid, config_.me, op.created_ms, config_.session_ttl_ms);
-      order.push_back(sid);
-      order.push_back(sid);
-      continue;
-    }
+    // A fresh session's create is the same create-if-absent script as a
+    // refresh: an entry another owner wrote meanwhile is left alone (lost).
     int64_t epoch = epoch_of(sid);
     std::vector<std::string> argv =
         op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, epoch)
@@ -134,6 +132,7 @@ bool Registry::write_ops(OpMap& ops) {
     argv[1] = op.release ? release_sha_ : upsert_sha_;
     redis_.append(argv);
     order.push_back(sid);
+    used.push_back(epoch);
   }
   stats_.commands += order.size();
   auto replies = redis_.flush();
@@ -150,7 +149,12 @@ bool Registry::write_ops(OpMap& ops) {
       continue;
     }
     const Op& op = ops[order[i]];
-    if (!op.release && !op.fresh && reply_integer(r) == 0) lost.push_back(order[i]);
+    if (op.release || reply_integer(r) != 0) continue;
+    // Refused at the epoch read before the round trip: if a hand-over moved
+    // the epoch meanwhile (reclaim, take-over), the refusal says nothing
+    // about the owner now; the next report is written at the new epoch.
+    if (epoch_of(order[i]) != used[i]) continue;
+    lost.push_back(order[i]);
   }
   ops.clear();
   for (const auto& sid : lost) {
@@ -275,35 +279,80 @@ int64_t Registry::epoch_of(const SessionId& sid) {
   return it == epochs_.end() ? 1 : it->second;
 }
 
-Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t created_ms) {
+Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t from_epoch,
+                           int64_t created_ms) {
   Redis conn(config_.redis);
-  auto entry = registry::read_session(conn, sid);
-  stats_.commands++;
-  if (!entry) {
-    stats_.errors++;
-    return entry.status();
-  }
-  int64_t epoch = 1;
-  if (!entry->has_value()) {  // Redis lost it: ours afresh
-    registry::append_create(conn, sid, config_.me, created_ms, config_.session_ttl_ms);
-    auto r = conn.flush();
-    stats_.commands += 2;
-    if (!r) return r.status();
-  } else {
-    const registry::Owner& o = (*entry)->owner;
-    if (o.host != from.host || o.worker != from.worker) {
-      return Status::error("owned by " + make_route(o.host, o.worker) + ", not by the sender");
-    }
-    auto r = conn.command(registry::transfer_argv(config_.redis.prefix, sid, (*entry)->epoch, config_.me,
-                                                  unix_millis(), config_.session_ttl_ms));
+  if (from_epoch <= 0) {  // a sender that did not say: the epoch now (the owner is compared in the script)
+    auto entry = registry::read_session(conn, sid);
     stats_.commands++;
-    if (!r) return r.status();
-    epoch = reply_integer(r->get());
-    if (epoch == 0) return Status::error("the entry changed during the move");
+    if (!entry) {
+      stats_.errors++;
+      return entry.status();
+    }
+    from_epoch = entry->has_value() ? (*entry)->epoch : 1;
+  }
+  const std::string& p = config_.redis.prefix;
+  auto r = conn.command(
+      registry::transfer_argv(p, sid, from, from_epoch, config_.me, unix_millis(), config_.session_ttl_ms));
+  stats_.commands++;
+  if (!r) return r.status();
+  int64_t epoch = reply_integer(r->get());
+  if (epoch < 0) {  // Redis lost it: ours, created if absent above the sender's epoch
+    epoch = from_epoch + 1;
+    auto c = conn.command(
+        registry::upsert_argv(p, sid, config_.me, epoch, created_ms, unix_millis(), config_.session_ttl_ms));
+    stats_.commands++;
+    if (!c) return c.status();
+    if (reply_integer(c->get()) != 1) return Status::error("the entry was written by another worker during the move");
+  } else if (epoch == 0) {
+    return Status::error("the entry no longer names " + make_route(from.host, from.worker) + " at epoch " +
+                         std::to_string(from_epoch));
   }
   std::lock_guard<std::mutex> lock(epochs_mu_);
-  if (epoch != 1) epochs_[sid] = epoch;
+  epochs_[sid] = epoch;
   return Status::ok();
+}
+
+Result<std::optional<registry::Owner>> Registry::reclaim(const SessionId& sid, int64_t created_ms) {
+  using R = Result<std::optional<registry::Owner>>;
+  Redis conn(config_.redis);
+  const std::string& p = config_.redis.prefix;
+  int64_t from = epoch_of(sid);
+  auto r = conn.command(
+      registry::transfer_argv(p, sid, config_.me, from, config_.me, unix_millis(), config_.session_ttl_ms));
+  stats_.commands++;
+  if (!r) return r.status();
+  int64_t epoch = reply_integer(r->get());
+  if (epoch < 0) {  // no entry: ours again, unless the receiver creates it first
+    epoch = from + 1;
+    auto c = conn.command(
+        registry::upsert_argv(p, sid, config_.me, epoch, created_ms, unix_millis(), config_.session_ttl_ms));
+    stats_.commands++;
+    if (!c) return c.status();
+    if (reply_integer(c->get()) != 1) epoch = 0;
+  }
+  if (epoch > 0) {
+    std::lock_guard<std::mutex> lock(epochs_mu_);
+    epochs_[sid] = epoch;
+    return std::optional<registry::Owner>();
+  }
+  auto entry = registry::read_session(conn, sid);
+  stats_.commands++;
+  if (!entry) return entry.status();
+  if (!entry->has_value()) return R::error("the entry vanished during the reclaim");
+  const registry::Owner& o = (*entry)->owner;
+  if (o.host == config_.me.host && o.worker == config_.me.worker) return R::error("the entry names this worker at another epoch");
+  return std::optional<registry::Owner>(o);
+}
+
+void Registry::forget(const SessionId& sid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ops_.erase(sid);
+    stats_.pending = static_cast<int64_t>(ops_.size());
+  }
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  epochs_.erase(sid);
 }
 
 std::shared_ptr<const std::vector<registry::WorkerInfo>> Registry::workers() const {

@@ -74,11 +74,22 @@ class Registry final : public SessionObserver {
   // does not hold: an entry that cannot be decoded, or that names this
   // worker by name or by address, is reported as none. Error when Redis is down.
   Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid);
-  // Hand-over: makes this worker the owner of sid, which `from` owned, by the
-  // epoch-checked transfer (an entry Redis lost is written afresh); later
-  // refreshes use the new epoch. Any thread. Error if another worker owns
-  // it, the epoch moved meanwhile, or Redis fails.
-  Status take_over(const SessionId& sid, const registry::Owner& from, int64_t created_ms);
+  // Hand-over: makes this worker the owner of sid, which `from` owned at
+  // from_epoch (0: unknown, read first), by the transfer script that compares
+  // owner and epoch together; an entry Redis lost is created if absent above
+  // from_epoch. Later refreshes use the new epoch. Any thread. Error if
+  // another worker owns it, the epoch moved meanwhile, or Redis fails.
+  Status take_over(const SessionId& sid, const registry::Owner& from, int64_t from_epoch, int64_t created_ms);
+  // The sender's side of a hand-over that got no answer in time: fences the
+  // entry by moving it from this worker at its epoch to this worker at the
+  // next, so that a receiver's late take-over fails. nullopt: the session is
+  // still ours (keep serving it); an owner: the receiver took it first (drop
+  // the copy here, without on_end). Error when Redis cannot tell.
+  Result<std::optional<registry::Owner>> reclaim(const SessionId& sid, int64_t created_ms);
+  // The session left this worker (handed over): its pending report and epoch go.
+  void forget(const SessionId& sid);
+  // The epoch this worker holds sid at (1 unless taken over or reclaimed).
+  int64_t epoch(const SessionId& sid) { return epoch_of(sid); }
   void set_accepting(bool accepting) { accepting_ = accepting; }
   const RegistryStats& stats() const { return stats_; }
   const RegistryConfig& config() const { return config_; }
@@ -86,7 +97,7 @@ class Registry final : public SessionObserver {
  private:
   struct Op {
     bool release = false;
-    bool fresh = false;  // just created here: a plain write, no compare-and-set
+    bool fresh = false;  // just created here (create-if-absent, the same script as a refresh)
     int64_t created_ms = 0;
   };
   using OpMap = std::unordered_map<SessionId, Op, SessionIdHash>;

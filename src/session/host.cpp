@@ -267,6 +267,16 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
   return Status::ok();
 }
 
+bool SessionHost::drop(const SessionId& sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return false;
+  sessions_.erase(it);  // no on_end, no observer: the session is another worker's
+  if (sessions_.empty()) timers_ = {};
+  stats_->live--;
+  stats_->moved_in--;  // it never moved in
+  return true;
+}
+
 void SessionHost::end_all(EndReason reason) {
   while (!sessions_.empty()) end(sessions_.begin(), reason);
   timers_ = {};

@@ -64,6 +64,9 @@ class SessionHost {
   // Makes a session handed over by another worker: a new object from
   // factory, restore(envelope["state"]). Error if it cannot (nothing kept).
   Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+  // Removes an adopted session without on_end (it lives on elsewhere).
+  // False if it is not here.
+  bool drop(const SessionId& sid);
 
   size_t size() const { return sessions_.size(); }
   bool contains(const SessionId& sid) const { return sessions_.count(sid) != 0; }

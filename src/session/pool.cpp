@@ -3,9 +3,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <future>
 
 #include "common/firewall.h"
+#include "common/json.h"
 
 namespace tether {
 
@@ -168,15 +172,44 @@ size_t SessionPool::hand_over(const SessionHost::Sender& send) {
 }
 
 Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+  // Bounded: the sender gives up at its deadline (envelope "deadline_ms",
+  // unix ms), and so does this side. The task and the waiter race for the
+  // one claim: an adopt that would start after the waiter gave up never
+  // makes the session (no on_start, no on_end); one that started and
+  // finished late is dropped, also without on_end.
+  enum : int { kPending = 0, kClaimed = 1, kAbandoned = 2 };
+  auto claim = std::make_shared<std::atomic<int>>(kPending);
   auto done = std::make_shared<std::promise<Status>>();
   auto result = done->get_future();
-  if (!threads_[shard_of(sid)]->run_on(
-          [=](SessionHost& h) {
-            Status st = Status::error("adopting the session threw");
-            firewall::guard("session.adopt", [&] { st = h.adopt(sid, factory, envelope); });
-            done->set_value(st);
-          })) {
+  if (!threads_[shard_of(sid)]->run_on([=](SessionHost& h) {
+        int expected = kPending;
+        if (!claim->compare_exchange_strong(expected, kClaimed)) return;  // given up: nothing made
+        Status st = Status::error("adopting the session threw");
+        firewall::guard("session.adopt", [&] { st = h.adopt(sid, factory, envelope); });
+        done->set_value(st);
+      })) {
     return Status::error("the worker is stopping");
+  }
+  auto deadline_ms = int_field(envelope, "deadline_ms");
+  if (!deadline_ms) return result.get();  // an older sender: no deadline to keep
+  auto wait = std::chrono::milliseconds(std::clamp<int64_t>(*deadline_ms - unix_millis(), 0, 3600 * 1000));
+  if (result.wait_for(wait) == std::future_status::ready) return result.get();
+  int expected = kPending;
+  if (claim->compare_exchange_strong(expected, kAbandoned)) return Status::error("too late: the sender gave up");
+  Status st = result.get();  // restore() was running: let it end, then drop what it made
+  if (st) drop(sid);
+  return Status::error("too late: the sender gave up");
+}
+
+bool SessionPool::drop(const SessionId& sid) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  if (!threads_[shard_of(sid)]->run_on([sid, done](SessionHost& h) {
+        bool dropped = false;
+        firewall::guard("session.drop", [&] { dropped = h.drop(sid); });
+        done->set_value(dropped);
+      })) {
+    return false;
   }
   return result.get();
 }

@@ -73,8 +73,14 @@ class SessionPool {
   // Drain: each thread in turn offers its sessions to send (SessionHost::hand_over),
   // on that thread. Returns how many moved.
   size_t hand_over(const SessionHost::Sender& send);
-  // Makes a session handed over by a peer, on the thread that owns sid; waits.
+  // Makes a session handed over by a peer, on the thread that owns sid;
+  // waits until the envelope's deadline_ms (unix ms; none: until done).
+  // Past it: error, and nothing is kept (an adopt not yet started never
+  // runs; one that finished late is dropped without on_end).
   Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+  // Removes an adopted session that turned out not to be ours (its
+  // take-over failed) without on_end: it lives on at its owner. Waits.
+  bool drop(const SessionId& sid);
   // Which thread owns sid, and a fresh id for a new session.
   size_t shard_of(const SessionId& sid) const;
   bool kill(const SessionId& sid);  // waits until the owner thread has ended it

@@ -12,10 +12,19 @@
 //
 // Receiving: the worker checks the proof, restores the session on the
 // thread that will own it (restore() instead of on_start), then moves the
-// registry entry to itself with the epoch-checked transfer; only then does
-// it answer 200, and the sender drops its copy. A request whose cookie
-// still names the old worker is served here (adopted()) and gets a cookie
+// registry entry to itself with the transfer script that compares the
+// sender and its epoch (envelope "epoch"); only then does it answer 200,
+// and the sender drops its copy. A request whose cookie still names the old
+// worker is served here (adopted(), for lifetime_s) and gets a cookie
 // naming this worker.
+//
+// Bounded on both sides: the envelope carries the sender's deadline
+// (deadline_ms = send time + request_timeout_s); the receiver gives up
+// there too (504), and what it adopted late, or could not take in the
+// registry, is dropped without on_end (the session lives on elsewhere). A
+// sender without a 200 fences the entry (Registry::reclaim): if the
+// receiver's take-over won the race, the session is treated as moved (no
+// on_end); else it stays, and any later take-over fails.
 //
 // Snapshots travel as JSON text: strings in a session's state must be UTF-8
 // (invalid sequences arrive as U+FFFD; keep binary data base64-encoded), and
@@ -29,7 +38,7 @@
 #pragma once
 #include <mutex>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "config/config.h"
 #include "http/router.h"
@@ -52,11 +61,14 @@ class Handover {
   // POST /tether/handover from a verified peer.
   Response receive(const Request& req, const Forwarded& from);
   // A session moved here from another worker (its cookie names that worker).
+  // True within lifetime_s of the move (no cookie issued before it is valid later).
   bool adopted(const SessionId& sid) const;
+  size_t adopted_count() const;  // entries kept (pruned on each adoption)
   // From now on, sessions offered to this worker are refused (it is leaving too).
   void set_draining() { draining_ = true; }
   // A hand-over body decoded: an object with sid (32 hex), app (string),
-  // state (any), and, if present, created and requests (integers >= 0) and
+  // state (any), and, if present, created, requests and deadline_ms
+  // (integers >= 0), epoch (integer >= 1) and
   // start_reason (string); else the reason it is refused (answered 400).
   static Result<nlohmann::json> decode_envelope(const std::string& body);
 
@@ -76,7 +88,10 @@ class Handover {
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> no_target_log_{0};
   mutable std::mutex mu_;
-  std::unordered_set<SessionId, SessionIdHash> adopted_;
+  // Sessions adopted here -> when (unix ms); pruned past lifetime_s.
+  std::unordered_map<SessionId, int64_t, SessionIdHash> adopted_;
+  int64_t last_prune_ms_ = 0;
+  void prune_locked(int64_t now_ms);
 };
 
 }  // namespace tether

@@ -32,6 +32,8 @@ struct TicketRunner::Ctx {
   std::string ticket;
   std::string key;
   const std::atomic<int>* stop;
+  std::string token;      // the lease this run holds
+  bool lease_lost = false;  // a fenced write or check found another holder: stop, record nothing
   int steps = 0;  // recorded so far
 };
 
@@ -47,15 +49,16 @@ Status TicketRunner::start(Ctx& ctx) {
     return Status::error("the ticket cannot be run: " + payload.message());
   }
   ctx.key = payload->key;
-  // Only a dispatched ticket becomes running: a DELETE that came after the
-  // take must stay cancelled (a plain HSET overwrote it).
-  static const char* kMarkRunning = R"lua(
-if redis.call('HGET', KEYS[1], 'status.current') ~= 'dispatched' then return 0 end
-redis.call('HSET', KEYS[1], 'status.current', 'running', 'status.running.time', ARGV[1])
-return 1)lua";
-  auto r = redis_.command({"EVAL", kMarkRunning, "1", hkey, std::to_string(unix_millis())});
+  // Only a dispatched ticket whose lease is still ours becomes running: a
+  // DELETE that came after the take stays cancelled, and a ticket another
+  // holder took meanwhile is not touched.
+  auto r = mark_running(redis_, def_.name, ctx.ticket, ctx.token, unix_millis());
   if (!r) return r.status();
-  if (reply_integer(r.value().get()) != 1) return Status::error("cancelled before it ran");
+  if (*r == "lost") {
+    ctx.lease_lost = true;
+    return Status::error("lease lost");
+  }
+  if (*r != "ok") return Status::error("cancelled before it ran");
   std::string url = substitute_key(def_.start_point_url, ctx.key);
   nlohmann::json body = {{"key", ctx.key}, {"data", payload->data}, {"ticket", ctx.ticket}, {"workflow", def_.name},
                          {"step", "start"}, {"url", url}};
@@ -64,7 +67,7 @@ return 1)lua";
 
 void TicketRunner::run(const std::string& ticket, const std::string& token, const std::atomic<int>& stop) {
   int64_t t0 = steady_us();
-  Ctx ctx{ticket, "", &stop};
+  Ctx ctx{ticket, "", &stop, token};
   Status result = Status::ok();
   // Whatever throws below fails this ticket (with the reason) instead of the worker.
   try {
@@ -76,7 +79,7 @@ void TicketRunner::run(const std::string& ticket, const std::string& token, cons
     firewall::caught("workflow.runner", "a non-standard exception");
     result = Status::error("the runner failed");
   }
-  int reason = stop.load();
+  int reason = ctx.lease_lost ? kLeaseLost : stop.load();
   if ((reason == kShutdown && !result) || reason == kLeaseLost) {
     // Not ours to finish: a lost lease belongs to another worker now; on
     // shutdown the lease is released so another worker takes the ticket at once.
@@ -118,6 +121,17 @@ Status TicketRunner::run_steps(Ctx& ctx, std::vector<StepCall> calls, bool paral
     return Status::error("max_steps " + std::to_string(def_.max_steps) + " exceeded at step '" + calls[0].name +
                          "' (a cycle in the step graph?)");
   }
+  // Fenced: a runner paused past its lease (the keeper has not seen it yet)
+  // learns here, before the call, that another holder has the ticket.
+  auto held = holds_lease(redis_, def_.name, ctx.ticket, ctx.token);
+  if (!held) {
+    stats_.redis_errors++;
+    return Status::error("could not check the lease: " + held.message());
+  }
+  if (*held != "ok") {
+    ctx.lease_lost = true;
+    return Status::error(stop_name(kLeaseLost));
+  }
   int64_t retries_before = client_.retries();
   auto outcomes = client_.run(calls, def_, [&] { return ctx.stop->load() != kRunOn; });
   stats_.step_retries += client_.retries() - retries_before;
@@ -143,10 +157,11 @@ Status TicketRunner::run_steps(Ctx& ctx, std::vector<StepCall> calls, bool paral
 
 Status TicketRunner::record(Ctx& ctx, const std::vector<StepCall>& calls, const std::vector<StepOutcome>& outcomes,
                             int depth) {
-  std::vector<std::string> argv{"HSET", ticket_key(redis_.options().prefix, def_.name, ctx.ticket)};
+  std::vector<std::string> argv;
+  int steps = ctx.steps;
   for (size_t i = 0; i < calls.size(); ++i) {
     const StepOutcome& o = outcomes[i];
-    std::string p = "step." + std::to_string(ctx.steps++) + ".";
+    std::string p = "step." + std::to_string(steps++) + ".";
     std::vector<std::string> f{p + "name", o.ok ? o.result.name : calls[i].name,
                                p + "url", calls[i].url,
                                p + "status", o.ok ? "done" : "failed",
@@ -157,13 +172,18 @@ Status TicketRunner::record(Ctx& ctx, const std::vector<StepCall>& calls, const 
     if (!o.ok) f.insert(f.end(), {p + "error", o.error});
     argv.insert(argv.end(), f.begin(), f.end());
   }
-  argv.insert(argv.end(), {"steps", std::to_string(ctx.steps)});
-  stats_.steps += static_cast<int64_t>(calls.size());
-  auto r = redis_.command(argv);
+  auto r = record_steps(redis_, def_.name, ctx.ticket, ctx.token, argv, steps);
   if (!r) {
     stats_.redis_errors++;
     return Status::error("could not record the step: " + r.message());
   }
+  if (*r == "lost") {
+    ctx.lease_lost = true;
+    return Status::error(stop_name(kLeaseLost));
+  }
+  if (*r != "ok") return Status::error("the ticket is " + *r);
+  ctx.steps = steps;
+  stats_.steps += static_cast<int64_t>(calls.size());
   return Status::ok();
 }
 

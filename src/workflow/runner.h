@@ -9,6 +9,9 @@
 // A ticket whose payload does not decode (ticket_decode.h), or whose run
 // throws, fails with the reason (counted): it is never handed back to the
 // queue to poison the next worker.
+// Fenced (tickets.h): the lease is checked before every step call and in
+// the script of every write; a runner that finds another holder stops
+// before its next step call and records nothing more (counted as stopped).
 //
 // Thread safety: none; one TicketRunner per runner thread (it owns a Redis
 // connection and a StepClient). The stop flag is set by the lease keeper.

@@ -43,6 +43,8 @@ local st = redis.call('HGET', KEYS[1], 'status.current')
 if st == 'done' or st == 'failed' or st == 'cancelled' then
   redis.call('LREM', KEYS[3], 0, ARGV[1]) return st
 end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[2] then redis.call('LREM', KEYS[3], 1, ARGV[1]) return 'leased' end
 local bad = fail_bad_counter(ARGV[5])
 if bad then redis.call('LREM', KEYS[3], 0, ARGV[1]) return bad end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
@@ -54,6 +56,30 @@ if #old > 0 then redis.call('HDEL', KEYS[1], unpack(old)) end
 redis.call('HSET', KEYS[1], 'status.current', 'dispatched', 'status.dispatched.time', ARGV[5], 'worker', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'runs', 1)
 return 'ok')lua";
+
+// KEYS hash, lease. ARGV token, steps, field, value, ...
+const char* kRecord = R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'lost' end
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return 'gone' end
+local f = {}
+for i = 3, #ARGV do f[#f + 1] = ARGV[i] end
+f[#f + 1] = 'steps'
+f[#f + 1] = ARGV[2]
+redis.call('HSET', KEYS[1], unpack(f))
+return 'ok')lua";
+
+// KEYS hash, lease. ARGV token, now.
+const char* kMarkRunning = R"lua(
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'lost' end
+local st = redis.call('HGET', KEYS[1], 'status.current')
+if st ~= 'dispatched' then return st or 'gone' end
+redis.call('HSET', KEYS[1], 'status.current', 'running', 'status.running.time', ARGV[2])
+return 'ok')lua";
+
+// KEYS lease. ARGV token.
+const char* kHolds = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 'ok' end
+return 'lost')lua";
 
 // KEYS lease, hash. ARGV token, lease_ms.
 const char* kRenew = R"lua(
@@ -179,6 +205,26 @@ Result<std::string> take_ticket(Redis& redis, const std::string& name, const std
   const std::string& p = redis.options().prefix;
   return eval(redis, kTake.c_str(), {ticket_key(p, name, ticket), lease_key(p, name, ticket), processing_key(p, name)},
               {ticket, token, std::to_string(lease_ms), worker, std::to_string(now_ms)});
+}
+
+Result<std::string> record_steps(Redis& redis, const std::string& name, const std::string& ticket,
+                                 const std::string& token, const std::vector<std::string>& fields, int steps) {
+  const std::string& p = redis.options().prefix;
+  std::vector<std::string> args{token, std::to_string(steps)};
+  args.insert(args.end(), fields.begin(), fields.end());
+  return eval(redis, kRecord, {ticket_key(p, name, ticket), lease_key(p, name, ticket)}, std::move(args));
+}
+
+Result<std::string> mark_running(Redis& redis, const std::string& name, const std::string& ticket,
+                                 const std::string& token, int64_t now_ms) {
+  const std::string& p = redis.options().prefix;
+  return eval(redis, kMarkRunning, {ticket_key(p, name, ticket), lease_key(p, name, ticket)},
+              {token, std::to_string(now_ms)});
+}
+
+Result<std::string> holds_lease(Redis& redis, const std::string& name, const std::string& ticket,
+                                const std::string& token) {
+  return eval(redis, kHolds, {lease_key(redis.options().prefix, name, ticket)}, {token});
 }
 
 void append_renew(Redis& redis, const std::string& name, const std::string& ticket, const std::string& token,

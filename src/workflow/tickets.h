@@ -7,6 +7,11 @@
 //       status.<state>.time (unix ms), worker, runs, finished, requeued, error, run_us,
 //       steps, step.<i>.{name,url,status,data,error,attempts,http_us,depth}
 //   {prefix}wf:{name}:lease:{ticket}     string the runner's lease token; PEXPIRE lease_ms
+// Fencing: the lease token is the holder's, fresh for every take (the
+// dispatcher's random token; `runs` counts the takes, the generation). Every
+// write a runner makes to its ticket (running, step records, final state)
+// checks the lease in the same script as the write: a runner whose lease
+// expired (paused, slow) and whose ticket another holder took writes nothing.
 // States: enqueued -> dispatched -> running -> done | failed | cancelled.
 // A finished ticket's hash expires after its workflow's ticket_ttl_s (EXPIRE
 // set as it reaches done, failed or cancelled; removed again by a retry).
@@ -44,8 +49,21 @@ Result<std::string> create_ticket(Redis& redis, const std::string& name, const s
 // "not a hash" when the key holds another type, or "bad hash: ..." when a
 // counter (runs, finished, requeued) is no integer: the ticket is then
 // failed with that reason); then it is already removed from processing.
+// Or "leased" when another holder's lease is live (one processing entry
+// removed; the ticket stays that holder's).
 Result<std::string> take_ticket(Redis& redis, const std::string& name, const std::string& ticket,
                                 const std::string& token, int lease_ms, const std::string& worker, int64_t now_ms);
+// Records step results (field, value pairs) and the step count, if the lease
+// is still `token`: "ok", "lost" (nothing written) or "gone" (no hash).
+Result<std::string> record_steps(Redis& redis, const std::string& name, const std::string& ticket,
+                                 const std::string& token, const std::vector<std::string>& fields, int steps);
+// dispatched -> running if the lease is still `token`: "ok", "lost", or the
+// status that forbids it ("cancelled", "gone", ...).
+Result<std::string> mark_running(Redis& redis, const std::string& name, const std::string& ticket,
+                                 const std::string& token, int64_t now_ms);
+// "ok" while the lease is `token`, else "lost". Checked before every step call.
+Result<std::string> holds_lease(Redis& redis, const std::string& name, const std::string& ticket,
+                                const std::string& token);
 // Appends (pipelines) the renewal of one lease: its reply is the ticket's
 // status.current, or "lost" when the lease is no longer ours.
 void append_renew(Redis& redis, const std::string& name, const std::string& ticket, const std::string& token,

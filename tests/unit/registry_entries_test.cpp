@@ -128,9 +128,9 @@ TEST_F(RegistryTest, ReleaseDeletesOnlyForTheOwnerAndEpoch) {
 
 TEST_F(RegistryTest, TransferMovesFromTheReadEpochOnlyOnce) {
   ASSERT_EQ(upsert(a_, 1, 2000), 1);
-  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, 1, b_, 4000, 60000)), 2);
+  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, a_, 1, b_, 4000, 60000)), 2);
   Owner c{"hostC", 3, "unix:/c"};
-  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, 1, c, 4500, 60000)), 0);  // the second mover loses
+  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, a_, 1, c, 4500, 60000)), 0);  // the second mover loses
   auto e = read();
   ASSERT_TRUE(e);
   EXPECT_EQ(e->owner.host, "hostB");
@@ -147,7 +147,11 @@ TEST_F(RegistryTest, TransferMovesFromTheReadEpochOnlyOnce) {
   EXPECT_EQ(field("last_seen"), "6000");
   // Nothing to move from: no entry.
   sid_ = SessionId::random();
-  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, 0, b_, 4000, 60000)), 0);
+  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, a_, 0, b_, 4000, 60000)), -1);
+  // Owner and epoch are compared together: the right epoch from the wrong owner moves nothing.
+  ASSERT_EQ(upsert(a_, 4, 2000), 1);
+  EXPECT_EQ(eval(registry::transfer_argv(prefix_, sid_, b_, 4, b_, 4000, 60000)), 0);
+  EXPECT_EQ(read()->owner.host, "hostA");
 }
 
 TEST_F(RegistryTest, TwoConcurrentMoversNeverBothWin) {
@@ -160,7 +164,7 @@ TEST_F(RegistryTest, TwoConcurrentMoversNeverBothWin) {
       movers.emplace_back([&, i] {
         Redis r(options());
         Owner to{"mover", i, "unix:/m"};
-        auto rep = r.command(registry::transfer_argv(prefix_, sid_, 7, to, 3000, 60000));
+        auto rep = r.command(registry::transfer_argv(prefix_, sid_, a_, 7, to, 3000, 60000));
         got[i] = rep ? reply_integer(rep->get()) : -1;
       });
     }

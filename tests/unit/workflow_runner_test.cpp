@@ -102,5 +102,44 @@ TEST_F(RunnerTest, AGoodPayloadIsRunAndItsStepFailureRecorded) {
   EXPECT_EQ(stats_.bad_tickets.load(), 0);
 }
 
+
+// A runner paused past its lease (SIGSTOP, a slow step) while the ticket was
+// requeued and taken by another holder: it calls no step and records
+// nothing in the ticket the new holder reset.
+TEST_F(RunnerTest, ARunnerThatLostItsLeaseCallsNoStepAndRecordsNothing) {
+  TicketRunner runner(def_, opts_, stats_);
+  std::atomic<int> stop{kRunOn};  // the lease keeper has not noticed yet
+  std::string t = taken({"payload.key", "k", "payload.data", "{\"a\": 1}"});
+  ASSERT_TRUE(redis_->command({"DEL", lease_key(opts_.prefix, "w", t)}));  // expired while paused
+  ASSERT_EQ(*reap_ticket(*redis_, "w", t, 2), "requeued");
+  ASSERT_TRUE(redis_->command({"LMOVE", incoming_key(opts_.prefix, "w"), processing_key(opts_.prefix, "w"), "RIGHT",
+                               "LEFT"}));
+  ASSERT_EQ(*take_ticket(*redis_, "w", t, "new", 5000, "h2-0", 3), "ok");
+  runner.run(t, "tok", stop);
+  EXPECT_EQ(field(t, "status.current"), "dispatched");  // the new holder's, untouched
+  EXPECT_EQ(field(t, "steps"), "");
+  EXPECT_EQ(field(t, "step.0.status"), "");
+  EXPECT_EQ(field(t, "worker"), "h2-0");
+  EXPECT_EQ(stats_.steps.load(), 0);
+  EXPECT_EQ(stats_.failed.load(), 0);
+  EXPECT_EQ(stats_.stopped.load(), 1);
+
+  // Each ticket write by the old holder is refused in the same script as its check.
+  EXPECT_EQ(*record_steps(*redis_, "w", t, "tok", {"step.0.name", "late"}, 1), "lost");
+  EXPECT_EQ(field(t, "step.0.name"), "");
+  EXPECT_EQ(*record_steps(*redis_, "w", t, "new", {"step.0.name", "mine"}, 1), "ok");
+  EXPECT_EQ(field(t, "step.0.name"), "mine");
+  EXPECT_EQ(field(t, "steps"), "1");
+
+}
+
+// A ticket whose lease is held by someone else is not taken again.
+TEST_F(RunnerTest, ATicketLeasedByAnotherHolderIsNotTaken) {
+  std::string t = taken({"payload.key", "k", "payload.data", "null"});
+  EXPECT_EQ(*take_ticket(*redis_, "w", t, "second", 5000, "h2-0", 3), "leased");
+  EXPECT_EQ(field(t, "worker"), "h1-0");
+  EXPECT_EQ(field(t, "runs"), "1");
+}
+
 }  // namespace
 }  // namespace tether::workflow
