@@ -228,7 +228,7 @@ class Cluster:
 
     def redis_persistence(self):
         """With the journal on, Redis keeps what it acknowledged across a restart
-        (AOF, fsync every second: docs/journal-durability.md); else nothing."""
+        (AOF, fsync every second: README.md, "What the journal keeps"); else nothing."""
         if "journal" in self.config_extra:
             return ["--appendonly", "yes", "--appendfsync", "everysec"]
         return ["--appendonly", "no"]

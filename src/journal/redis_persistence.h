@@ -1,6 +1,6 @@
 // What the Redis that stores journal entries promises to keep: its AOF
 // settings, read with CONFIG GET appendonly / appendfsync, and what they mean
-// for an entry Redis has acknowledged (see docs/journal-durability.md).
+// for an entry Redis has acknowledged (see README.md, "What the journal keeps").
 //
 //   appendonly no              a Redis restart (kill -9, crash, reboot) drops
 //                              every entry not yet consumed: NOT durable

@@ -1,4 +1,4 @@
-"""The journal's contract with its store (issue 16, docs/journal-durability.md):
+"""The journal's contract with its store (issue 16, README.md, "What the journal keeps"):
 with the journal on, the cluster's Redis runs with AOF (appendfsync everysec)
 and every acknowledged entry survives a kill -9 of Redis, stored once; the
 worker reads Redis' persistence and shows it; against a Redis without AOF it
