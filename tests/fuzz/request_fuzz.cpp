@@ -170,6 +170,12 @@ World& world() {
     fs::path dir = tmpl, demo = demo_dir();
     fs::copy(demo / "templates", dir / "templates", fs::copy_options::recursive);
     fs::copy(demo / "static", dir / "static", fs::copy_options::recursive);
+    // The test kit's page (kit_render), as tests/integration/test_cache.py writes it: a
+    // cached fragment and a section, so the finish step has both to do.
+    fs::create_directories(dir / "templates/kit");
+    std::ofstream(dir / "templates/kit/page.mustache")
+        << "<h1>{{headline}}</h1>{{! cache id=kit-side groups=side }}side of render {{n}}{{! /cache }}"
+           " {{path}} {{#items}}<i class={{kind}}>{{name}}={{value}}</i>{{/items}} body of render {{n}}\n";
     std::ofstream(dir / "keys") << "# fuzz key\n" << std::string(64, 'a') << "\n";
     fs::permissions(dir / "keys", fs::perms::owner_read | fs::perms::owner_write);
     nlohmann::json cfg = {{"host", "h1"},
