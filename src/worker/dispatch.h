@@ -24,7 +24,7 @@ namespace tether {
 struct DispatchParts {
   const PeerAuth& peer_auth;
   Forwarder& forwarder;
-  Handover* handover;               // null without Redis
+  Handover* handover;                // null without Redis
   std::atomic<int64_t>& forged_log;  // log::every's clock for the forged-proof line
 };
 

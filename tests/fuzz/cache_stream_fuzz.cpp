@@ -43,8 +43,8 @@ void fill() {
   persistent.mode = tether::CacheMode::Persistent;
   persistent.groups = {"about", "saved"};
   auto& c = cache();
-  const std::string keys[] = {"GET /about", "GET /t/page?x=1", "GET /" + std::string(3000, 'a'),
-                              "GET /\xff\xfe/odd", std::string("GET /nul\0byte", 13)};
+  const std::string keys[] = {"GET /about", "GET /t/page?x=1", "GET /" + std::string(3000, 'a'), "GET /\xff\xfe/odd",
+                              std::string("GET /nul\0byte", 13)};
   for (const auto& k : keys) {
     if (!c.get(k)) c.put(k, tether::Response::text("page\n"), persistent, c.generation());
   }
@@ -120,8 +120,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0]) {
-    case 'e': from_lines(rest); break;
-    case 'i': invalidation(rest); break;
+    case 'e':
+      from_lines(rest);
+      break;
+    case 'i':
+      invalidation(rest);
+      break;
     case 'p': {
       tether::Status s = tether::check_docroot_path(rest);
       if (!s && s.message().empty()) std::abort();

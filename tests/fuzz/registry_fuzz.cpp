@@ -133,16 +133,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0]) {
-    case 'm': member(rest); break;
-    case 's': session(lines_of(rest)); break;
-    case 'h': heartbeat(lines_of(rest)); break;
+    case 'm':
+      member(rest);
+      break;
+    case 's':
+      session(lines_of(rest));
+      break;
+    case 'h':
+      heartbeat(lines_of(rest));
+      break;
     case 'f': {
       size_t nl = rest.find('\n');
       figures(rest.substr(0, nl), nl == std::string::npos ? std::string() : rest.substr(nl + 1));
       break;
     }
-    case 'j': journal_entry(rest); break;
-    default: break;
+    case 'j':
+      journal_entry(rest);
+      break;
+    default:
+      break;
   }
   return 0;
 }

@@ -20,8 +20,16 @@ class ReplyTree {
   redisReply* any(Input& in, int depth = 4, size_t max_elements = 8) {
     // hiredis 0.14 knows six types; 7 and 9 stand for RESP3's double and map,
     // which a decoder must refuse like any type it does not expect.
-    static const int kTypes[] = {REDIS_REPLY_STRING, REDIS_REPLY_ARRAY, REDIS_REPLY_INTEGER, REDIS_REPLY_NIL,
-                                 REDIS_REPLY_STATUS, REDIS_REPLY_ERROR, 7, 9, REDIS_REPLY_ARRAY, REDIS_REPLY_STRING};
+    static const int kTypes[] = {REDIS_REPLY_STRING,
+                                 REDIS_REPLY_ARRAY,
+                                 REDIS_REPLY_INTEGER,
+                                 REDIS_REPLY_NIL,
+                                 REDIS_REPLY_STATUS,
+                                 REDIS_REPLY_ERROR,
+                                 7,
+                                 9,
+                                 REDIS_REPLY_ARRAY,
+                                 REDIS_REPLY_STRING};
     int type = kTypes[in.byte() % (sizeof kTypes / sizeof kTypes[0])];
     if (depth <= 0 && type == REDIS_REPLY_ARRAY) type = REDIS_REPLY_STRING;
     if (type == REDIS_REPLY_ARRAY) {
