@@ -223,6 +223,21 @@ FUZZ_SRCS_config  := src/config/config.cpp
 FUZZ_SRCS_router  := src/http/router.cpp
 FUZZ_SRCS_journal_line := src/journal/line.cpp src/common/json.cpp
 FUZZ_SRCS_step    := src/workflow/step_response.cpp src/common/json.cpp
+# The Redis-side decoders (issue 14) and what they call.
+FUZZ_SRCS_bus     := src/registry/bus.cpp src/registry/redis.cpp src/token/token.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp
+FUZZ_SRCS_registry := src/registry/decode.cpp src/registry/figures.cpp src/registry/entries.cpp src/registry/redis.cpp \
+                     src/token/token.cpp \
+                     src/journal/line.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp
+FUZZ_SRCS_ticket  := src/workflow/ticket_decode.cpp src/workflow/tickets.cpp src/registry/redis.cpp src/common/json.cpp
+FUZZ_SRCS_cache_stream := src/cache/messages.cpp src/cache/invalidation.cpp src/cache/docroot.cpp src/cache/store.cpp \
+                          src/cache/policy.cpp src/registry/redis.cpp src/common/json.cpp src/common/firewall.cpp \
+                          src/common/log.cpp
+# The whole request path: every library source but the worker's process
+# wiring (worker.cpp; request_fuzz stands in for its run/check entry points),
+# and the demo and test kit apps. Hand-over: the same without tether::App.
+FUZZ_WHOLE        := $(filter-out src/worker/worker.cpp,$(LIB_SRCS)) $(APP_SRCS)
+FUZZ_SRCS_request := $(FUZZ_WHOLE)
+FUZZ_SRCS_handover := $(filter-out src/worker/app.cpp src/apps/testkit/kit_controllers.cpp,$(FUZZ_WHOLE))
 
 $(FUZZ_DIR)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)

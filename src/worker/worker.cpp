@@ -21,6 +21,7 @@
 #include "token/token.h"
 #include "registry/bus.h"
 #include "registry/registry.h"
+#include "worker/dispatch.h"
 #include "worker/forwarder.h"
 #include "worker/handover.h"
 #include "worker/peer_auth.h"
@@ -160,18 +161,7 @@ class Worker {
   }
 
   Response dispatch(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params) {
-    if (peer_params.empty()) return site.router.dispatch(req);
-    auto forwarded = peer_auth_->verify(req, peer_params);
-    if (!forwarded) {
-      forwarder_->stats().forged++;
-      if (log::every(forged_log_, 1000)) {
-        log::warn("peer_proof_refused", {{"error", forwarded.message()}, {"remote", req.remote_addr}});
-      }
-      return Response::text("forbidden: the forwarding proof did not verify\n", 403);
-    }
-    forwarder_->stats().in++;
-    if (req.path == kHandoverPath && handover_) return handover_->receive(req, forwarded.value());
-    return site.router.dispatch(req, &forwarded.value());
+    return dispatch_request(site, req, peer_params, {*peer_auth_, *forwarder_, handover_.get(), forged_log_});
   }
 
   const Config& config_;

@@ -1,0 +1,34 @@
+// dispatch_request: what a worker does with one request read from FastCGI,
+// between reading it and the templates' finish step: a forwarding peer's
+// params (TETHER_*) are checked first (a proof that does not verify gets
+// 403), a verified hand-over goes to the Handover, everything else to the
+// Site's dispatch rules. The worker's FastCGI handler calls it; so does the
+// request fuzz target (tests/fuzz/request_fuzz.cpp), which is why it is
+// apart from worker.cpp.
+// Thread ownership: runs on acceptor threads; the parts it is given are
+// thread-safe and outlive the call.
+#pragma once
+#include <atomic>
+#include <map>
+#include <string>
+
+#include "tether/request.h"
+#include "tether/response.h"
+#include "worker/forwarder.h"
+#include "worker/handover.h"
+#include "worker/peer_auth.h"
+#include "worker/site.h"
+
+namespace tether {
+
+struct DispatchParts {
+  const PeerAuth& peer_auth;
+  Forwarder& forwarder;
+  Handover* handover;                // null without Redis
+  std::atomic<int64_t>& forged_log;  // log::every's clock for the forged-proof line
+};
+
+Response dispatch_request(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params,
+                          const DispatchParts& parts);
+
+}  // namespace tether
