@@ -130,10 +130,12 @@ const char* status_text(int status) {
 bool write_response(FCGX_Request& fr, const Response& resp, bool head) {
   std::string h;
   h.reserve(128 + resp.headers.size() * 48);
+  // A status nginx would refuse (an app's bug) is answered as a 500.
+  int status = resp.status >= 100 && resp.status <= 599 ? resp.status : 500;
   h += "Status: ";
-  h += std::to_string(resp.status);
+  h += std::to_string(status);
   h += ' ';
-  h += status_text(resp.status);
+  h += status_text(status);
   h += "\r\n";
   for (const auto& [k, v] : resp.headers) {
     // A CR or LF in a header would let a handler split the response.

@@ -57,7 +57,9 @@ Result<int64_t> decode_int(std::string_view text, int64_t min, int64_t max) {
   const char* last = text.data() + text.size();
   int64_t v = 0;
   auto [end, ec] = std::from_chars(first, last, v);
-  if (text.empty() || ec != std::errc() || end != last) {
+  // Decimal as tether writes it: no sign but '-', no leading zeros, so one
+  // value has one spelling (h1:07 and h1:7 are not two workers).
+  if (text.empty() || ec != std::errc() || end != last || std::to_string(v) != text) {
     return Result<int64_t>::error("expected an integer, got " + shown(text));
   }
   if (v < min || v > max) {

@@ -101,6 +101,12 @@ Result<std::optional<Ticket>> decode_ticket(const std::map<std::string, std::str
     }
   }
   int64_t steps = rd.integer("steps", 0, kMaxTicketSteps);
+  // A step writes several fields: a count past the hash's size is forged
+  // (and would make a reader build that many empty steps).
+  if (steps > static_cast<int64_t>(h.size())) {
+    return R::error("field 'steps': " + std::to_string(steps) + " steps, but the hash has " +
+                    std::to_string(h.size()) + " fields");
+  }
   for (int64_t i = 0; i < steps && rd.why.empty(); ++i) {
     std::string p = "step." + std::to_string(i) + ".";
     TicketStep s;

@@ -39,6 +39,7 @@ TEST(FirewallBoundaryTest, AThrowingHandlerGetsA500AndTheServerGoesOn) {
         if (req.path == "/std") throw std::runtime_error("handler failed");
         if (req.path == "/int") throw 7;
         if (req.path == "/json") (void)nlohmann::json(std::string("\xff")).dump();  // type_error 316
+        if (req.path == "/status5") return Response::text("odd", 5);
         return Response::text("ok");
       },
       stats);
@@ -56,6 +57,9 @@ TEST(FirewallBoundaryTest, AThrowingHandlerGetsA500AndTheServerGoesOn) {
     ASSERT_EQ(ok.kind, fcgi::CallResult::Kind::Ok) << ok.error;
     EXPECT_EQ(ok.response.body, "ok");
   }
+  auto odd = get("/status5");  // a status nginx would refuse goes out as 500
+  ASSERT_EQ(odd.kind, fcgi::CallResult::Kind::Ok) << odd.error;
+  EXPECT_EQ(odd.response.status, 500);
   EXPECT_EQ(stats.failed.load(), 3u);
   EXPECT_EQ(firewall::caught_count("fcgi.request"), caught_before + 3);
   server.begin_drain();

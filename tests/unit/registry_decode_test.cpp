@@ -40,7 +40,10 @@ TEST(RegistryDecodeTest, HostsAndAddressesAsConfigTakesThem) {
 TEST(RegistryDecodeTest, IntegersAreDecimalAndInRange) {
   EXPECT_EQ(*decode_int("42", 0, 100), 42);
   EXPECT_EQ(*decode_int("-5", -10, 0), -5);
-  for (const char* t : {"", "x", "4x", " 4", "4 ", "1e3", "0x10", "99999999999999999999", "101", "-1"}) {
+  EXPECT_EQ(*decode_int("0", 0, 100), 0);
+  // Only the one spelling tether writes: "007" would make one worker two members.
+  for (const char* t : {"", "x", "4x", " 4", "4 ", "1e3", "0x10", "99999999999999999999", "101", "-1", "007", "-0",
+                        "00"}) {
     EXPECT_FALSE(decode_int(t, 0, 100)) << t;
   }
 }
@@ -51,7 +54,7 @@ TEST(RegistryDecodeTest, WorkerNamesAreHostColonN) {
   EXPECT_EQ(n->first, "h1");
   EXPECT_EQ(n->second, 3);
   for (const char* m : {"garbage", ":5", "h1:", "h1:x", "h1:-1", "h1:65536", "h1:99999999999999999999",
-                        "h-1:1", "\xff\xfe:1", "h1:1:2"}) {
+                        "h-1:1", "\xff\xfe:1", "h1:1:2", "h1:0999", "h1:00", "h1:-0"}) {
     auto r = decode_worker_name(m);
     EXPECT_FALSE(r) << m;
     if (!r) {

@@ -150,6 +150,15 @@ TEST(TicketDecode, StepsAreReadUpToTheirCount) {
   EXPECT_EQ((*t)->steps[1].error, "boom");
 }
 
+// A forged count with no step fields behind it (found by ticket_fuzz: 99,999
+// empty steps, megabytes of answer) is refused.
+TEST(TicketDecode, AStepCountPastTheHashIsRefused) {
+  std::map<std::string, std::string> h = {{"status.current", "running"}, {"steps", "99999"}};
+  auto t = decode_ticket(h);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.message().find("field 'steps'"), std::string::npos) << t.message();
+}
+
 // ---- payloads (HMGET payload.key payload.data), as the runner reads them
 TEST(TicketDecode, PayloadRefusals) {
   Replies r;
