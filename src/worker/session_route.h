@@ -1,5 +1,5 @@
 // The "session" rule kind: decides which session a request belongs to from
-// its tether_sid cookie, and where that session lives.
+// its session cookie (config cookie_name, default tether_sid), and where that session lives.
 //   - the cookie names this worker: hand the request to the session's
 //     thread, wait for the reply;
 //   - it names another live worker: forward the request there and relay
@@ -28,6 +28,7 @@
 
 namespace tether {
 
+// The default of config cookie_name (Config::cookie_name is what is used).
 inline constexpr const char* kSessionCookie = "tether_sid";
 // Retry-After (seconds) of the 503 when no worker has room for a new
 // session (max_sessions). A session waiting in line (max_queued_per_session)
