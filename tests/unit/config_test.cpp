@@ -318,16 +318,15 @@ TEST(ConfigTest, CookieNameAndPathDefaultAndAreRead) {
 }
 
 TEST(ConfigTest, BadCookieNameOrPathRefused) {
-  for (const char* bad : {R"("")", R"("a b")", R"("a=b")", R"("a;b")", R"("sid-x")", R"("é")", "3", "null"}) {
+  for (const char* bad : {R"("")", R"("a b")", R"("a=b")", R"("a;b")", R"("sid-x")", R"("\u00e9")", "3", "null"}) {
     expect_error(with(std::string(R"("cookie_name": )") + bad), {"cookie_name"});
   }
-  expect_error(with(R"("cookie_name": ")" + std::string(65, 'a') + """), {"cookie_name", "1 to 64"});
-  for (const char* bad : {R"("")", R"("shop")", R"("/a;Domain=evil")", R"("/a b")", R"("/a,b")", R"("/a
-X: y")",
-                          R"("/é")", "[]"}) {
+  expect_error(with(R"("cookie_name": ")" + std::string(65, 'a') + "\""), {"cookie_name", "1 to 64"});
+  for (const char* bad : {R"("")", R"("shop")", R"("/a;Domain=evil")", R"("/a b")", R"("/a,b")", R"("/a\r\nX: y")",
+                          R"("/\u00e9")", "[]"}) {
     expect_error(with(std::string(R"("cookie_path": )") + bad), {"cookie_path"});
   }
-  expect_error(with(R"("cookie_path": "/)" + std::string(256, 'a') + """), {"cookie_path"});
+  expect_error(with(R"("cookie_path": "/)" + std::string(256, 'a') + "\""), {"cookie_path"});
 }
 
 }  // namespace
