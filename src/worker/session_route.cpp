@@ -164,6 +164,12 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
     return run_here(job->request, existing, sid, reason, flags | kCreate);
   }
   Response resp = std::move(job->response);
+  if (job->created && resp.status == 404) {
+    // The app knows no such path: a request that found nothing makes no
+    // session (no cookie; the session made for it ends at once).
+    pool_.kill(job->created_sid);
+    return resp;
+  }
   if (job->ended) {
     resp.header("Set-Cookie", cookie_header("", https, true));
   } else if (job->created) {

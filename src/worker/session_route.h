@@ -11,7 +11,9 @@
 // max_sessions (placement skips full ones; none left: 503 + Retry-After);
 // a request for a session that has max_queued_per_session requests waiting
 // already gets 429 + Retry-After: 1 and never reaches the session thread.
-// Sets the cookie for a new session and clears it for an ended one.
+// Sets the cookie for a new session and clears it for an ended one. A new
+// session whose first answer is 404 (the app has no such path) is ended at
+// once and gets no cookie: unmatched paths make no sessions.
 //
 // Spec: the name of a session app registered with App::session<T>(name).
 // Thread safety: immutable after construction (but for atomic log stamps); serve() runs on acceptor

@@ -13,10 +13,10 @@ import subprocess
 import tempfile
 import unittest
 
-from common import REPO, Cluster, can_connect, free_port, stop_pid, wait_until
+from common import REPO, Cluster, can_connect, free_port, stop_pid, wait_until, worker_status
 from cluster import nginx_conf
 
-ROUTES = [{"match": "^/t/", "session": "testkit"}]
+ROUTES = [{"match": "^/tether/status$", "status": {}}, {"match": "^/t/", "session": "testkit"}]
 
 
 class Browser:
@@ -146,6 +146,27 @@ class TwoAppsOneHostNameTest(unittest.TestCase):
         br2.jar["b_sid"] = br.jar["a_sid"]
         state, got = self.count(br2, "b")
         self.assertEqual((state["n"], state["reason"]), (1, "invalid"))
+        self.assertEqual(self.count(br, "a")[0]["n"], 2)
+
+    def live(self, app):
+        c = self.apps[app]
+        return sum(worker_status(c, n)["sessions"]["live"] for n in range(c.n))
+
+    def test_a_path_the_app_does_not_know_makes_no_session(self):
+        before = self.live("a")
+        br = Browser(self.port)
+        for path in ("/a/t/nosuch", "/a/t/", "/a/t/count/x"):
+            status, got, body = br.get(path)
+            self.assertEqual(status, 404, body)
+            self.assertEqual(got, [], path)  # no cookie: no session
+        self.assertEqual(br.jar, {})
+        self.assertEqual(self.live("a"), before)
+        state, _ = self.count(br, "a")
+        self.assertEqual((state["n"], state["reason"]), (1, "new"))
+        self.assertEqual(self.live("a"), before + 1)
+        # A 404 inside an existing session keeps it and its cookie.
+        status, got, _ = br.get("/a/t/nosuch")
+        self.assertEqual((status, got), (404, []))
         self.assertEqual(self.count(br, "a")[0]["n"], 2)
 
 
