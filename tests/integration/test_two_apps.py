@@ -50,11 +50,12 @@ class Browser:
         return r.status, got, body
 
 
-def location(prefix, app):
+def location(prefix, app, upstream=None):
     """The location of one app under a prefix: nginx strips the prefix
-    (rules see /t/...), and fastcgi_pass names the app's own map variable."""
+    (rules see /t/...), and fastcgi_pass names the app's own map variable
+    (or upstream: e.g. a_all, round-robin, so requests need forwarding)."""
     with open(os.path.join(REPO, "nginx", "tether-location.conf")) as f:
-        body = f.read().replace("$tether_upstream", "$%s_upstream" % app)
+        body = f.read().replace("$tether_upstream", upstream or "$%s_upstream" % app)
     return ("        location %s/ {\n            rewrite ^%s(/.*)$ $1 break;\n%s\n        }\n" % (
         prefix, prefix, "\n".join("            " + line for line in body.splitlines() if line.strip()
                                   and not line.startswith("#"))))
@@ -72,7 +73,10 @@ class TwoAppsOneHostNameTest(unittest.TestCase):
                 os.makedirs(c.workdir)
                 cls.apps[app] = c
                 c.start()
-            cls.port = free_port()
+                # Each worker knows the other (its directory, read each heartbeat) before any forwarding.
+                wait_until(lambda: all(worker_status(c, n)["redis"]["workers_known"] == c.n for n in range(c.n)),
+                           10, "every worker of %s in each one's directory" % app)
+            cls.port, cls.rr_port = free_port(), free_port()
             cls.nginx = cls.start_nginx()
         except Exception:
             cls.tearDownClass()
@@ -94,7 +98,9 @@ class TwoAppsOneHostNameTest(unittest.TestCase):
         conf = (user + "worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
                 "events { worker_connections 256; }\nhttp {\n    access_log off;\n%s%s"
                 "    server {\n        listen 127.0.0.1:%d;\n        server_name one.example;\n%s%s"
-                "    }\n}\n") % (d, d, temp, includes, cls.port, location("/a", "a"), location("/b", "b"))
+                "    }\n    server {\n        listen 127.0.0.1:%d;\n%s    }\n}\n") % (
+                    d, d, temp, includes, cls.port, location("/a", "a"), location("/b", "b"), cls.rr_port,
+                    location("/a", "a", "a_all"))
         with open(os.path.join(d, "nginx.conf"), "w") as f:
             f.write(conf)
         proc = subprocess.Popen(
@@ -147,6 +153,19 @@ class TwoAppsOneHostNameTest(unittest.TestCase):
         state, got = self.count(br2, "b")
         self.assertEqual((state["n"], state["reason"]), (1, "invalid"))
         self.assertEqual(self.count(br, "a")[0]["n"], 2)
+
+    def test_forwarding_between_workers_reads_the_apps_own_cookie(self):
+        # nginx round-robin (a_all): about every other request enters the
+        # worker that does not own the session and is forwarded to the owner.
+        c = self.apps["a"]
+        forwarded = sum(worker_status(c, n)["forward"]["in"] for n in range(c.n))
+        br = Browser(self.rr_port)
+        br.jar["b_sid"] = "h1-0.not-a-token-of-a"  # another app's cookie, sent along
+        for n in range(1, 7):
+            state, got = self.count(br, "a")
+            self.assertEqual(state["n"], n, (state, got, br.set_cookies, c.log(0)[-2000:], c.log(1)[-2000:]))
+        self.assertEqual([v.split("=", 1)[0] for v in br.set_cookies], ["a_sid"])  # made once, never reissued
+        self.assertGreaterEqual(sum(worker_status(c, n)["forward"]["in"] for n in range(c.n)) - forwarded, 2)
 
     def live(self, app):
         c = self.apps[app]
