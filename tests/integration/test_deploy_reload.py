@@ -99,12 +99,18 @@ class TetherctlReloadTest(unittest.TestCase):
 
     def test_5_a_reload_message_for_another_host_changes_nothing_here(self):
         before = [f["reloads"] for f in self.figures()]
+        bad_before = [self.refused(n) for n in range(self.c.n)]
         self.assertEqual(redis_cli(self.c, "PUBLISH", "tether:bus", '{"type":"reload","host":"h9"}').strip(), "2")
         self.assertEqual(redis_cli(self.c, "PUBLISH", "tether:bus", '{"type":"reload","host":"h-1"}').strip(), "2")
         # A reload of this host afterwards is the next one each worker sees: the two above did nothing.
         rc, out, err = tetherctl(self.c, "reload")
         self.assertEqual(rc, 0, out + err)
         self.assertEqual([f["reloads"] for f in self.figures()], [b + 1 for b in before])
+        # The malformed one was refused and counted by every worker.
+        self.assertEqual([self.refused(n) for n in range(self.c.n)], [b + 1 for b in bad_before])
+
+    def refused(self, n):
+        return worker_status(self.c, n)["errors"]["refused"].get("bus.bad_message", 0)
 
 
 if __name__ == "__main__":
