@@ -20,7 +20,7 @@ class CounterSession final : public tether::Session {
       std::string name = req.form_param("name");
       if (name.empty() || name.size() > 64) return tether::Response::text("name: 1 to 64 bytes\n", 400);
       name_ = name;
-      return tether::Response::redirect("/");
+      return tether::Response::redirect("./");  // relative: right under a path prefix too
     }
     if (req.path == "/count") return tether::Response::json(state().dump());
     if (req.path != "/") return tether::Response::text("not found\n", 404);

@@ -34,6 +34,8 @@ constexpr const char* kUsage =
     "  restart --rolling [HOST]\n"
     "                         each worker of HOST (default: the config's host) in turn: drain it (sessions\n"
     "                         handed over), wait until supervisord has it back, then the next\n"
+    "  reload [HOST]          every worker of HOST (default: the config's host) re-reads its rules, as on\n"
+    "                         SIGHUP; prints each worker's result (ok, failed: the old rules stay, no answer)\n"
     "  keygen PATH            write a new key file (mode 0600; never overwrites); needs no config\n"
     "  --config FILE          tether.json (default: $TETHER_CONFIG, else ./tether.json if it exists,\n"
     "                         else /etc/tether/tether.json)\n"
@@ -129,6 +131,14 @@ int main(int argc, char** argv) {
     if (opt.wait_ms != tether::ctl::Options{}.wait_ms) opt.restart_wait_ms = opt.wait_ms;
     opt.settle_ms = 3 * config->heartbeat_ms;
     return tether::ctl::rolling_restart(redis, args.size() == 2 ? args[1] : config->host, opt);
+  }
+  if (cmd == "reload") {
+    if (args.size() > 2) {
+      fprintf(stderr, "tetherctl: reload takes an optional HOST\n%s", kUsage);
+      return 2;
+    }
+    opt.heartbeat_ms = config->heartbeat_ms;
+    return tether::ctl::reload(redis, args.size() == 2 ? args[1] : config->host, opt);
   }
   if (cmd == "drain") return need(1) ? tether::ctl::drain(redis, args[1], opt) : 2;
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);

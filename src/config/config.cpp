@@ -90,6 +90,21 @@ std::string read_account(const json& j, const char* name, std::string* out) {
   return "";
 }
 
+// "cookie_name": a cookie-name token nginx can read as $cookie_NAME.
+// "cookie_path": an absolute path, nothing that would end the attribute.
+std::string check_cookie(const Config& c) {
+  static const std::regex name("^[A-Za-z0-9_]{1,64}$");
+  if (!std::regex_match(c.cookie_name, name)) {
+    return "field 'cookie_name': expected 1 to 64 letters, digits or '_', got \"" + c.cookie_name + "\"";
+  }
+  static const std::regex path("^/[A-Za-z0-9._~!$&'()*+=:@/%-]{0,255}$");
+  if (!std::regex_match(c.cookie_path, path)) {
+    return "field 'cookie_path': expected a path starting with '/' (letters, digits, '/', '-', '_', '.', '~'; "
+           "no ';', ',' or spaces), got \"" + c.cookie_path + "\"";
+  }
+  return "";
+}
+
 std::string substitute_worker(std::string s, int worker) {
   const std::string tag = "{worker}";
   for (size_t pos; (pos = s.find(tag)) != std::string::npos;) s.replace(pos, tag.size(), std::to_string(worker));
@@ -117,7 +132,7 @@ const std::set<std::string> kKnownFields = {
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
     "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
     "cache", "journal", "workflows", "templates", "slow_request_ms", "max_sessions", "max_queued_per_session",
-    "max_params_bytes", "listen_owner", "listen_group", "listen_mode"};
+    "max_params_bytes", "listen_owner", "listen_group", "listen_mode", "cookie_name", "cookie_path"};
 
 }  // namespace
 
@@ -168,6 +183,9 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!(e = read_int(j, "drain_timeout_s", 1, 3600, &c.drain_timeout_s)).empty()) return fail(e);
   if (!(e = read_int(j, "request_timeout_s", 1, 3600, &c.request_timeout_s)).empty()) return fail(e);
   if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
+  if (!(e = read_string(j, "cookie_name", &c.cookie_name)).empty()) return fail(e);
+  if (!(e = read_string(j, "cookie_path", &c.cookie_path)).empty()) return fail(e);
+  if (!(e = check_cookie(c)).empty()) return fail(e);
   if (!(e = read_int(j, "slow_request_ms", 0, 3600 * 1000, &c.slow_request_ms)).empty()) return fail(e);
   if (!(e = read_string(j, "advertise", &c.advertise)).empty()) return fail(e);
   if (!(e = read_int(j, "max_sessions", 1, 100000000, &c.max_sessions)).empty()) return fail(e);

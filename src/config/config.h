@@ -37,6 +37,10 @@ struct Config {
   int max_queued_per_session = 32;  // requests waiting for one session; beyond it 429 + Retry-After: 1
   int64_t max_params_bytes = 64 * 1024;  // FastCGI params (names + values) of one request; beyond it 431
   std::string key_file;          // session token keys (see token.h)
+  // The session cookie: its name (letters, digits, '_': nginx's map reads it
+  // as $cookie_NAME) and Path attribute. Two apps on one host name need two names.
+  std::string cookie_name = "tether_sid";
+  std::string cookie_path = "/";
   std::string listen_pattern;    // listen as written, before {worker} is replaced
   std::string advertise;         // where peers reach this worker (default: listen)
 

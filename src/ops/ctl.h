@@ -19,6 +19,7 @@ struct Options {
   size_t stream_maxlen = 10000;     // cache.stream_maxlen of the config
   int restart_wait_ms = 60000;      // `restart --rolling`: longest wait for each worker to drain and come back
   int settle_ms = 3000;             // ... then this long, so every worker's directory (read each heartbeat) has it
+  int heartbeat_ms = 1000;          // heartbeat_ms of the config (`reload` waits for figures written with it)
 };
 
 int sessions(Redis& redis, const Options& opt);
@@ -36,6 +37,12 @@ int drain(Redis& redis, const std::string& worker, const Options& opt);
 // directory, accepting: supervisord restarts it) before the next one goes.
 // Stops at the first worker that does not come back in restart_wait_ms.
 int rolling_restart(Redis& redis, const std::string& host, const Options& opt);
+// `tetherctl reload [HOST]` (reload_ctl.cpp): asks every live worker of
+// HOST over the bus to re-read its rules (as SIGHUP), then waits (up to
+// wait_ms + 3 heartbeats) until each one's heartbeat figures show a new
+// reload and prints each worker's result: ok with its rule count, failed
+// with the error (the old rules stay), or no answer. 0 only if all are ok.
+int reload(Redis& redis, const std::string& host, const Options& opt);
 // `tetherctl keygen PATH`: a new key file (one random key, mode 0600); an
 // existing file is never overwritten. Needs no config and no Redis.
 int keygen(const std::string& path);

@@ -7,6 +7,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/route.h"
+#include "registry/decode.h"
 
 namespace tether {
 
@@ -44,6 +45,13 @@ Result<BusMessage> decode_bus_message(const std::string& payload) {
     int n = 0;
     if (!worker || !parse_route(*worker, &host, &n)) return R::error("drain: worker: expected a route like \"h1-0\"");
     m.worker = *worker;
+  } else if (m.type == "reload") {
+    // Optional "host": only that host's workers reload; absent, every worker.
+    if (const auto* h = field(*parsed, "host"); h != nullptr) {
+      auto host = string_field(*parsed, "host");
+      if (!host || !registry::valid_host(*host)) return R::error("reload: host: expected a host id like \"h1\"");
+      m.host = *host;
+    }
   }
   return m;
 }

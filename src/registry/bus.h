@@ -2,6 +2,8 @@
 // workers publish control messages as JSON objects with a "type":
 //   {"type": "kill", "sid": "<32 hex>"}       end that session wherever it lives
 //   {"type": "drain", "worker": "h1-0"}       that worker drains as on SIGTERM
+//   {"type": "reload", "host": "h1"}          that host's workers (every worker
+//                                             without "host") reload as on SIGHUP
 // Anyone who can write to Redis can publish, so every message is decoded
 // (decode_bus_message) before a handler sees it: a message of the wrong
 // shape is refused, counted (bus.bad_message) and logged once a second, and
@@ -30,6 +32,7 @@ struct BusMessage {
   std::string type;
   SessionId sid;       // kill
   std::string worker;  // drain: a route, "h1-0"
+  std::string host;    // reload: only this host's workers ("" = every worker)
 };
 
 // The payload as a message of a known type with every field it needs, or

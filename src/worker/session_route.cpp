@@ -14,7 +14,7 @@
 namespace tether {
 
 std::string SessionRoute::cookie_header(const std::string& value, bool https, bool clear) const {
-  std::string h = std::string(kSessionCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Lax";
+  std::string h = config_.cookie_name + "=" + value + "; Path=" + config_.cookie_path + "; HttpOnly; SameSite=Lax";
   if (https) h += "; Secure";
   if (clear) h += "; Max-Age=0";
   return h;
@@ -43,7 +43,7 @@ Response SessionRoute::no_room() {
 Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   const Forwarded* from_peer = match.forwarded;
   StartReason reason = StartReason::New;
-  std::string_view cookie = req.cookie(kSessionCookie);
+  std::string_view cookie = req.cookie(config_.cookie_name);
   if (!cookie.empty()) {
     auto claims = codec_.decode(cookie);
     int64_t now = unix_seconds();
@@ -164,6 +164,12 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
     return run_here(job->request, existing, sid, reason, flags | kCreate);
   }
   Response resp = std::move(job->response);
+  if (job->created && resp.status == 404) {
+    // The app knows no such path: a request that found nothing makes no
+    // session (no cookie; the session made for it ends at once).
+    pool_.kill(job->created_sid);
+    return resp;
+  }
   if (job->ended) {
     resp.header("Set-Cookie", cookie_header("", https, true));
   } else if (job->created) {

@@ -1,5 +1,5 @@
 // The "session" rule kind: decides which session a request belongs to from
-// its tether_sid cookie, and where that session lives.
+// its session cookie (config cookie_name, default tether_sid), and where that session lives.
 //   - the cookie names this worker: hand the request to the session's
 //     thread, wait for the reply;
 //   - it names another live worker: forward the request there and relay
@@ -11,7 +11,9 @@
 // max_sessions (placement skips full ones; none left: 503 + Retry-After);
 // a request for a session that has max_queued_per_session requests waiting
 // already gets 429 + Retry-After: 1 and never reaches the session thread.
-// Sets the cookie for a new session and clears it for an ended one.
+// Sets the cookie for a new session and clears it for an ended one. A new
+// session whose first answer is 404 (the app has no such path) is ended at
+// once and gets no cookie: unmatched paths make no sessions.
 //
 // Spec: the name of a session app registered with App::session<T>(name).
 // Thread safety: immutable after construction (but for atomic log stamps); serve() runs on acceptor
@@ -28,6 +30,7 @@
 
 namespace tether {
 
+// The default of config cookie_name (Config::cookie_name is what is used).
 inline constexpr const char* kSessionCookie = "tether_sid";
 // Retry-After (seconds) of the 503 when no worker has room for a new
 // session (max_sessions). A session waiting in line (max_queued_per_session)

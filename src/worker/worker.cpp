@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cache/service.h"
+#include "config/reload_report.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "fcgi/listener.h"
@@ -98,6 +99,7 @@ class Worker {
     if (site.value()->router.size() == 0) {
       log::warn("no_routes", {{"file", config_.file}, {"effect", "every request gets 404"}});
     }
+    reload_report_.set_rules(site.value()->router.size());
     set_site(std::move(site.value()));
     return Status::ok();
   }
@@ -127,6 +129,7 @@ class Worker {
     src.slow_requests = &slow_log_.count();
     if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
     if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
+    src.sections["config"] = [this] { return reload_report_.figures(); };
     return src;
   }
 
@@ -195,6 +198,7 @@ class Worker {
   workflow::Stats wf_stats_;
   std::unique_ptr<workflow::Engine> wf_engine_;  // null without workflows
   int64_t started_ = unix_seconds();
+  ReloadReport reload_report_;  // each reload's result, status section "config"
   SlowLog slow_log_{config_.slow_request_ms};
 };
 
@@ -206,17 +210,20 @@ void Worker::reload() {
   auto fresh = load_config(config_.file, ov);
   if (!fresh) {
     log::error("reload_failed", {{"error", fresh.message()}, {"effect", "the old rules stay"}});
+    reload_report_.failed(fresh.message());
     return;
   }
   auto site = build_site(fresh.value(), site_parts());
   if (!site) {
     log::error("reload_failed", {{"error", site.message()}, {"effect", "the old rules stay"}});
+    reload_report_.failed(site.message());
     return;
   }
   size_t rules = site.value()->router.size();
   set_site(std::move(site.value()));
   size_t dropped = cache_->store().clear();  // cached pages were made by the old rules
   log::info("reloaded", {{"file", config_.file}, {"rules", rules}, {"cache_dropped", dropped}});
+  reload_report_.succeeded(rules);
 }
 
 int Worker::serve() {
@@ -255,6 +262,11 @@ int Worker::serve() {
       if (m.worker != config_.route()) return;
       log::info("drain_requested", {{"by", "bus"}});
       kill(getpid(), SIGTERM);  // the main thread drains as on SIGTERM
+    });
+    bus_->on("reload", [this](const BusMessage& m) {
+      if (!m.host.empty() && m.host != config_.host) return;
+      log::info("reload_requested", {{"by", "bus"}});
+      kill(getpid(), SIGHUP);  // the main thread reloads as on SIGHUP
     });
     bus_->start();
   }

@@ -306,5 +306,28 @@ TEST(ConfigTest, BoundsOutOfRangeOrMistypedRefused) {
   expect_error(with(R"("max_session": 3)"), {"max_session", "unknown"});
 }
 
+TEST(ConfigTest, CookieNameAndPathDefaultAndAreRead) {
+  auto d = parse_config(kMinimal, kPath);
+  ASSERT_TRUE(d) << d.message();
+  EXPECT_EQ(d->cookie_name, "tether_sid");
+  EXPECT_EQ(d->cookie_path, "/");
+  auto r = parse_config(with(R"("cookie_name": "shop_sid", "cookie_path": "/shop/")"), kPath);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->cookie_name, "shop_sid");
+  EXPECT_EQ(r->cookie_path, "/shop/");
+}
+
+TEST(ConfigTest, BadCookieNameOrPathRefused) {
+  for (const char* bad : {R"("")", R"("a b")", R"("a=b")", R"("a;b")", R"("sid-x")", R"("\u00e9")", "3", "null"}) {
+    expect_error(with(std::string(R"("cookie_name": )") + bad), {"cookie_name"});
+  }
+  expect_error(with(R"("cookie_name": ")" + std::string(65, 'a') + "\""), {"cookie_name", "1 to 64"});
+  for (const char* bad : {R"("")", R"("shop")", R"("/a;Domain=evil")", R"("/a b")", R"("/a,b")", R"("/a\r\nX: y")",
+                          R"("/\u00e9")", "[]"}) {
+    expect_error(with(std::string(R"("cookie_path": )") + bad), {"cookie_path"});
+  }
+  expect_error(with(R"("cookie_path": "/)" + std::string(256, 'a') + "\""), {"cookie_path"});
+}
+
 }  // namespace
 }  // namespace tether
