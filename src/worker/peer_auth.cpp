@@ -25,7 +25,7 @@ std::string uri_of(const Request& req) { return req.query.empty() ? req.path : r
 
 }  // namespace
 
-PeerAuth::PeerAuth(const TokenCodec& codec) {
+PeerAuth::PeerAuth(const TokenCodec& codec, std::string session_cookie) : session_cookie_(std::move(session_cookie)) {
   for (const auto& k : codec.keys()) {
     Key key;
     crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(kContext), sizeof kContext - 1,
@@ -48,7 +48,7 @@ std::string PeerAuth::mac(const Key& key, const Request& req, const std::string&
   const std::string uri = uri_of(req);  // named: a temporary would die before the loop body
   for (std::string_view f : {std::string_view(from), std::string_view(time), std::string_view(client),
                              std::string_view(reason), std::string_view(req.method), std::string_view(uri),
-                             req.cookie(kSessionCookie)}) {
+                             req.cookie(session_cookie_)}) {
     add_field(&st, f);
   }
   add_field(&st, std::string_view(reinterpret_cast<const char*>(body_hash), sizeof body_hash));

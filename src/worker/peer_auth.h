@@ -27,7 +27,9 @@ namespace tether {
 
 class PeerAuth {
  public:
-  explicit PeerAuth(const TokenCodec& codec);
+  // session_cookie: the session cookie's name (config cookie_name), whose
+  // value the proof covers.
+  explicit PeerAuth(const TokenCodec& codec, std::string session_cookie = "tether_sid");
   ~PeerAuth();
   PeerAuth(const PeerAuth&) = delete;
   PeerAuth& operator=(const PeerAuth&) = delete;
@@ -44,6 +46,7 @@ class PeerAuth {
   std::string mac(const Key& key, const Request& req, const std::string& from, const std::string& time,
                   const std::string& client, const std::string& reason) const;
   std::vector<Key> keys_;  // keys_[0] signs
+  std::string session_cookie_;
 };
 
 // Request params for forwarding req (the HTTP parts), without TETHER_ ones.

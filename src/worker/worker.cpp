@@ -76,7 +76,7 @@ class Worker {
     auto codec = TokenCodec::from_key_file(config_.key_file);
     if (!codec) return Status::error(config_.file + ": " + codec.message());
     codec_.emplace(std::move(codec.value()));
-    peer_auth_.emplace(*codec_);
+    peer_auth_.emplace(*codec_, config_.cookie_name);
     forwarder_.emplace(config_, *peer_auth_, registry_.get());
     auto policy = Placement::parse(config_.placement);
     if (!policy) return Status::error(config_.file + ": field 'placement': " + policy.message());

@@ -118,6 +118,21 @@ TEST_F(PeerAuthTest, SignThenVerifyRoundTrips) {
   EXPECT_EQ(at_owner.remote_addr, "203.0.113.7");
 }
 
+// With cookie_name set, the proof covers that cookie: changing it breaks the
+// proof, and the default name is no longer what is signed.
+TEST_F(PeerAuthTest, TheConfiguredSessionCookieIsSigned) {
+  TokenCodec c = codec({random_bytes()});
+  PeerAuth auth(c, "a_sid");
+  Request req = request();
+  req.cookies["a_sid"] = "h1-2.AAAA";
+  ParamMap m = as_map(auth.sign(req, "h1-2", "lost"));
+  Request same = req;
+  EXPECT_TRUE(auth.verify(same, m));
+  Request changed = req;
+  changed.cookies["a_sid"] = "h1-2.AAAB";
+  EXPECT_FALSE(auth.verify(changed, m));
+}
+
 TEST_F(PeerAuthTest, SignatureMatchesTheDocumentedConstruction) {
   auto key = random_bytes();
   PeerAuth auth(codec({key}));
