@@ -224,7 +224,7 @@ FUZZ_SRCS_router  := src/http/router.cpp
 FUZZ_SRCS_journal_line := src/journal/line.cpp src/common/json.cpp
 FUZZ_SRCS_step    := src/workflow/step_response.cpp src/common/json.cpp
 # The Redis-side decoders (issue 14) and what they call.
-FUZZ_SRCS_bus     := src/registry/bus.cpp src/registry/redis.cpp src/token/token.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp
+FUZZ_SRCS_bus     := src/registry/bus.cpp src/registry/redis.cpp src/token/token.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp src/registry/decode.cpp
 FUZZ_SRCS_registry := src/registry/decode.cpp src/registry/figures.cpp src/registry/entries.cpp src/registry/redis.cpp \
                      src/token/token.cpp \
                      src/journal/line.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp
