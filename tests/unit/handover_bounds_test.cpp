@@ -63,19 +63,14 @@ TokenCodec test_codec() {
   return std::move(r.value());
 }
 
-class HandoverBoundsTest : public ::testing::Test {
+class HandoverBoundsTest : public test_support::RedisTest {
  protected:
   static void SetUpTestSuite() {
     ASSERT_GE(sodium_init(), 0);
-    server_ = std::make_unique<RedisServer>();
-    ok_ = server_->start();
+    RedisTest::SetUpTestSuite();
   }
-  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(ok_) << "redis-server did not start";
-    opts_.port = server_->port();
-    opts_.prefix = std::string("h:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-    redis_ = std::make_unique<Redis>(opts_);
+    connect("h");
     config_.host = "hostB";
     config_.worker = 2;
     config_.request_timeout_s = 30;
@@ -110,10 +105,6 @@ class HandoverBoundsTest : public ::testing::Test {
   }
   size_t live() { return pool_->snapshot().size(); }
 
-  static inline std::unique_ptr<RedisServer> server_;
-  static inline bool ok_ = false;
-  RedisOptions opts_;
-  std::unique_ptr<Redis> redis_;
   Config config_;
   TokenCodec codec_ = test_codec();
   SteadyClock clock_;

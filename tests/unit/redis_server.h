@@ -17,6 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <memory>
+
 #include "registry/redis.h"
 
 namespace tether::test_support {
@@ -111,6 +115,30 @@ class RedisServer {
   std::string dir_;
   int port_ = -1;
   pid_t pid_ = -1;
+};
+
+// A fixture whose suite shares one private redis-server. connect(tag), first
+// thing in SetUp(), gives each test options (opts_) and a connection (redis_)
+// with a key prefix of its own ("tag:TestName:"), so no test sees another's
+// keys; a server that did not start fails the test there.
+class RedisTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = std::make_unique<RedisServer>();
+    ok_ = server_->start();
+  }
+  static void TearDownTestSuite() { server_.reset(); }
+  void connect(const std::string& tag) {
+    ASSERT_TRUE(ok_) << "redis-server did not start";
+    opts_.port = server_->port();
+    opts_.prefix = tag + ":" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
+    redis_ = std::make_unique<Redis>(opts_);
+  }
+
+  static inline std::unique_ptr<RedisServer> server_;
+  static inline bool ok_ = false;
+  RedisOptions opts_;
+  std::unique_ptr<Redis> redis_;
 };
 
 }  // namespace tether::test_support

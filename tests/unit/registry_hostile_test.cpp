@@ -27,25 +27,17 @@ namespace {
 
 using test_support::RedisServer;
 
-class RegistryHostileTest : public ::testing::Test {
+class RegistryHostileTest : public test_support::RedisTest {
  protected:
   static void SetUpTestSuite() {
     ASSERT_GE(sodium_init(), 0);
-    server_ = std::make_unique<RedisServer>();
-    ok_ = server_->start();
+    RedisTest::SetUpTestSuite();
   }
-  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(ok_) << "redis-server did not start";
-    prefix_ = std::string("t:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-    redis_ = std::make_unique<Redis>(options());
+    connect("t");
+    prefix_ = opts_.prefix;
   }
-  RedisOptions options() const {
-    RedisOptions o;
-    o.port = server_->port();
-    o.prefix = prefix_;
-    return o;
-  }
+  RedisOptions options() const { return opts_; }
   void run(const std::vector<std::string>& argv) {
     auto r = redis_->command(argv);
     ASSERT_TRUE(r) << r.message();
@@ -63,13 +55,8 @@ class RegistryHostileTest : public ::testing::Test {
     entry(member, f);
   }
 
-  static std::unique_ptr<RedisServer> server_;
-  static bool ok_;
   std::string prefix_;
-  std::unique_ptr<Redis> redis_;
 };
-std::unique_ptr<RedisServer> RegistryHostileTest::server_;
-bool RegistryHostileTest::ok_ = false;
 
 TEST_F(RegistryHostileTest, BadDirectoryEntriesAreLeftOutAndCounted) {
   good("h1:0", "unix:/tmp/w0.sock");

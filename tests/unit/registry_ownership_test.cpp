@@ -18,19 +18,14 @@ namespace {
 using registry::Owner;
 using test_support::RedisServer;
 
-class OwnershipTest : public ::testing::Test {
+class OwnershipTest : public test_support::RedisTest {
  protected:
   static void SetUpTestSuite() {
     ASSERT_GE(sodium_init(), 0);
-    server_ = std::make_unique<RedisServer>();
-    ok_ = server_->start();
+    RedisTest::SetUpTestSuite();
   }
-  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(ok_) << "redis-server did not start";
-    opts_.port = server_->port();
-    opts_.prefix = std::string("o:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-    redis_ = std::make_unique<Redis>(opts_);
+    connect("o");
     sid_ = SessionId::random();
   }
   std::optional<registry::SessionEntry> read() {
@@ -51,10 +46,6 @@ class OwnershipTest : public ::testing::Test {
     return std::make_unique<Registry>(c, Registry::Hooks{});
   }
 
-  static inline std::unique_ptr<RedisServer> server_;
-  static inline bool ok_ = false;
-  RedisOptions opts_;
-  std::unique_ptr<Redis> redis_;
   SessionId sid_;
   const Owner a_{"hostA", 1, "unix:/run/a1.sock"};
   const Owner b_{"hostB", 2, "10.0.0.2:9000"};

@@ -15,20 +15,11 @@ namespace {
 
 using test_support::RedisServer;
 
-class TicketCountersTest : public ::testing::Test {
+class TicketCountersTest : public test_support::RedisTest {
  protected:
-  static void SetUpTestSuite() {
-    server_ = std::make_unique<RedisServer>();
-    ok_ = server_->start();
-  }
-  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(ok_) << "redis-server did not start";
-    RedisOptions o;
-    o.port = server_->port();
-    o.prefix = std::string("c:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-    redis_ = std::make_unique<Redis>(o);
-    p_ = o.prefix;
+    connect("c");
+    p_ = opts_.prefix;
   }
   std::string get(const std::string& ticket, const std::string& f) {
     auto r = redis_->command({"HGET", ticket_key(p_, "w", ticket), f});
@@ -47,9 +38,6 @@ class TicketCountersTest : public ::testing::Test {
     return t;
   }
 
-  static inline std::unique_ptr<RedisServer> server_;
-  static inline bool ok_ = false;
-  std::unique_ptr<Redis> redis_;
   std::string p_;
 };
 

@@ -13,19 +13,14 @@ namespace {
 
 using test_support::RedisServer;
 
-class RunnerTest : public ::testing::Test {
+class RunnerTest : public test_support::RedisTest {
  protected:
   static void SetUpTestSuite() {
     StepClient::global_init();
-    server_ = std::make_unique<RedisServer>();
-    ok_ = server_->start();
+    RedisTest::SetUpTestSuite();
   }
-  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(ok_) << "redis-server did not start";
-    opts_.port = server_->port();
-    opts_.prefix = std::string("r:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-    redis_ = std::make_unique<Redis>(opts_);
+    connect("r");
     def_.name = "w";
     def_.start_point_url = "http://127.0.0.1:" + std::to_string(test_support::free_port()) + "/never";
     def_.retries = 0;
@@ -52,12 +47,8 @@ class RunnerTest : public ::testing::Test {
     return t;
   }
 
-  static inline std::unique_ptr<RedisServer> server_;
-  static inline bool ok_ = false;
-  RedisOptions opts_;
   Definition def_;
   Stats stats_;
-  std::unique_ptr<Redis> redis_;
 };
 
 TEST_F(RunnerTest, PoisonPayloadsFailOnceWithTheReason) {

@@ -10,20 +10,11 @@ namespace {
 
 using test_support::RedisServer;
 
-class TicketsTest : public ::testing::Test {
+class TicketsTest : public test_support::RedisTest {
  protected:
-  static void SetUpTestSuite() {
-    server_ = std::make_unique<RedisServer>();
-    ok_ = server_->start();
-  }
-  static void TearDownTestSuite() { server_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(ok_) << "redis-server did not start";
-    RedisOptions o;
-    o.port = server_->port();
-    o.prefix = std::string("t:") + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ":";
-    redis_ = std::make_unique<Redis>(o);
-    p_ = o.prefix;
+    connect("t");
+    p_ = opts_.prefix;
   }
   std::string field(const std::string& ticket, const std::string& f) {
     auto r = redis_->command({"HGET", ticket_key(p_, "w", ticket), f});
@@ -39,9 +30,6 @@ class TicketsTest : public ::testing::Test {
     return r ? reply_string(r->get()) : "";
   }
 
-  static inline std::unique_ptr<RedisServer> server_;
-  static inline bool ok_ = false;
-  std::unique_ptr<Redis> redis_;
   std::string p_;
 };
 
