@@ -103,7 +103,9 @@ def run(setup_notes=None):
     wd = tempfile.mkdtemp(prefix="tether-bench-wf-")
     port = free_port()
     c = Cluster(workdir=wd, workers=WORKERS, port=port, config={"workflows": {
-        "starts": {"start_point_url": "http://127.0.0.1:%d/demo/steps/start" % port, "concurrency": 0},
+        # No runners: tickets pile up in incoming; the row measures starts, not the max_incoming bound.
+        "starts": {"start_point_url": "http://127.0.0.1:%d/demo/steps/start" % port, "concurrency": 0,
+                   "max_incoming": 1000000000},
         "chain": {"start_point_url": "http://127.0.0.1:%d/demo/steps/chain?n=%d" % (port, CHAIN - 1),
                   "concurrency": 8}}})
     ok = False
