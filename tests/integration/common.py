@@ -4,6 +4,8 @@ import http.client
 import json
 import os
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -53,6 +55,59 @@ class Client:
     def close(self):
         if self.conn:
             self.conn.close()
+
+
+class CounterLoad:
+    """Clients of the test kit's counter (/t/count), each with a session of its
+    own, polled round after round in a thread while the with-block runs
+    (bounded: 4000 rounds, 120 s). Every reply must be a 200 that keeps the
+    client's count and says reason "new"; anything else goes to failures."""
+
+    def __init__(self, port, sessions):
+        self.clients = []
+        for _ in range(sessions):
+            cl = Client(port)
+            n = cl.json("/t/count")["n"]
+            if n != 1:
+                raise AssertionError("a new client's first count is %r, not 1" % n)
+            self.clients.append([cl, 1])
+        self.failures, self.served = [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(150)
+
+    def _loop(self):
+        deadline = time.monotonic() + 120
+        for _ in range(4000):  # bounded in count and time
+            if self._stop.is_set() or time.monotonic() > deadline:
+                return
+            for entry in self.clients:
+                status, _, body = entry[0].request("/t/count")
+                if status != 200:
+                    self.failures.append((status, body[:200]))
+                    continue
+                r = json.loads(body)
+                entry[1] += 1
+                self.served += 1
+                if r["n"] != entry[1] or r["reason"] != "new":
+                    self.failures.append(("state", entry[1], r))
+
+    def assert_every_session_kept(self, test):
+        """After the load: each session still counts on from where it was."""
+        for cl, count in self.clients:
+            r = cl.json("/t/count")
+            test.assertEqual((r["n"], r["reason"]), (count + 1, "new"))
+
+    def close(self):
+        for cl, _ in self.clients:
+            cl.close()
 
 
 def redis_cli(cluster, *args):

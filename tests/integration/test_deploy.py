@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from common import (REPO, Client, Cluster, build_dir, can_connect, free_port, stop_pid, tetherctl, wait_until,
+from common import (REPO, Client, Cluster, CounterLoad, build_dir, can_connect, free_port, stop_pid, tetherctl, wait_until,
                     worker_status, write_key_file)
 
 TETHERCTL = os.path.join(build_dir(), "bin", "tetherctl")
@@ -103,45 +103,17 @@ class RollingRestartTest(unittest.TestCase):
                 except (OSError, EOFError, ValueError, KeyError):
                     return False
             wait_until(all_known, 15, "3 workers in every worker's directory")
-            clients = []
-            for _ in range(9):
-                cl = Client(c.port)
-                self.addCleanup(cl.close)
-                self.assertEqual(cl.json("/t/count")["n"], 1)
-                clients.append([cl, 1])
-            failures, served, stop = [], [0], threading.Event()
-
-            def loop():
-                deadline = time.monotonic() + 120
-                for _ in range(4000):  # bounded in count and time
-                    if stop.is_set() or time.monotonic() > deadline:
-                        return
-                    for entry in clients:
-                        status, _, body = entry[0].request("/t/count")
-                        if status != 200:
-                            failures.append((status, body[:200]))
-                            continue
-                        r = json.loads(body)
-                        entry[1] += 1
-                        served[0] += 1
-                        if r["n"] != entry[1] or r["reason"] != "new":
-                            failures.append(("state", entry[1], r))
-            t = threading.Thread(target=loop)
-            t.start()
-            try:
+            load = CounterLoad(c.port, 9)
+            self.addCleanup(load.close)
+            with load:
                 pids = [c.worker_pid(n) for n in range(3)]
                 rc, out, err = tetherctl(c, "restart", "--rolling", timeout=150)
-            finally:
-                stop.set()
-                t.join(150)
             self.assertEqual(rc, 0, out + err)
             self.assertEqual(out.count("restarted in"), 3, out)
-            self.assertEqual(failures[:5], [], "%d failures" % len(failures))
-            self.assertGreater(served[0], 9)
+            self.assertEqual(load.failures[:5], [], "%d failures" % len(load.failures))
+            self.assertGreater(load.served, 9)
             self.assertTrue(all(c.worker_pid(n) != pids[n] for n in range(3)))
-            for cl, count in clients:
-                r = cl.json("/t/count")
-                self.assertEqual((r["n"], r["reason"]), (count + 1, "new"))  # not one session lost
+            load.assert_every_session_kept(self)  # not one session lost
 
     def test_restart_needs_rolling(self):
         with Cluster(workers=1, nginx=False) as c:

@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from common import Client, Cluster, can_connect, tetherctl, wait_until, worker_status
+from common import Client, Cluster, CounterLoad, can_connect, tetherctl, wait_until, worker_status
 
 SESSIONS = 12
 
@@ -31,55 +31,25 @@ class RollingRestartTest(unittest.TestCase):
         cfg = {"heartbeat_ms": 200, "drain_timeout_s": 10, "quick_timeout_ms": 1000}
         with Cluster(workers=3, supervisord=True, config=cfg) as c:
             wait_until(lambda: all_see(c, 3), 15, "3 workers in every directory")
-            clients = []
-            for _ in range(SESSIONS):
-                cl = Client(c.port)
-                self.addCleanup(cl.close)
-                self.assertEqual(cl.json("/t/count")["n"], 1)
-                clients.append([cl, 1])
-            owners = {}
-            failures, served, stop = [], [0], threading.Event()
-
-            def loop():
-                deadline = time.monotonic() + 120
-                for _ in range(4000):  # bounded in count and time
-                    if stop.is_set() or time.monotonic() > deadline:
-                        return
-                    for entry in clients:
-                        status, _, body = entry[0].request("/t/count")
-                        if status != 200:
-                            failures.append((status, body[:200]))
-                            continue
-                        r = json.loads(body)
-                        entry[1] += 1
-                        served[0] += 1
-                        owners[r["session"]] = r["owner"]
-                        if r["n"] != entry[1] or r["reason"] != "new":
-                            failures.append(("state", entry[1], r))
-            t = threading.Thread(target=loop)
-            t.start()
-            try:
+            load = CounterLoad(c.port, SESSIONS)
+            self.addCleanup(load.close)
+            with load:
                 for n in range(3):
                     old = c.worker_pid(n)
-                    before = served[0]
+                    before = load.served
                     r = c.supervisorctl("restart", "tether:tether_%d" % n)
                     self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
                     wait_until(lambda: pid_of(c, n) not in (0, old) and can_connect(c.worker_addr(n)), 30,
                                "worker %d back" % n)
                     wait_until(lambda: all_see(c, 3), 15, "worker %d in every directory" % n)
-                    wait_until(lambda: served[0] > before + SESSIONS, 30, "requests served after restart %d" % n)
-            finally:
-                stop.set()
-                t.join(150)
-            self.assertEqual(failures[:5], [], "%d failures" % len(failures))
-            self.assertGreater(served[0], 3 * SESSIONS)
-            for cl, count in clients:
-                r = cl.json("/t/count")
-                self.assertEqual((r["n"], r["reason"]), (count + 1, "new"))
+                    wait_until(lambda: load.served > before + SESSIONS, 30, "requests served after restart %d" % n)
+            self.assertEqual(load.failures[:5], [], "%d failures" % len(load.failures))
+            self.assertGreater(load.served, 3 * SESSIONS)
+            load.assert_every_session_kept(self)
             logs = "".join(c.log(n) for n in range(3))
             moved = sum(json.loads(l)["moved"] for l in logs.splitlines() if '"sessions_handed_over"' in l)
             self.assertGreaterEqual(moved, SESSIONS)  # each worker handed its sessions on
-            print("rolling restart: %d requests served, %d session moves" % (served[0], moved))
+            print("rolling restart: %d requests served, %d session moves" % (load.served, moved))
 
 
 class DrainCommandTest(unittest.TestCase):
