@@ -3,7 +3,10 @@ client that keeps the tether_sid cookie like a browser."""
 import http.client
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -108,6 +111,28 @@ class CounterLoad:
     def close(self):
         for cl, _ in self.clients:
             cl.close()
+
+
+CLUSTER_PY = os.path.join(REPO, "scripts", "cluster.py")
+
+
+def make_run(test, prefix, workers=2, stop_timeout=30):
+    """What `make run` starts (cluster.py run) in a private run directory on a
+    free port: (process, port, env). At the test's cleanup the process is
+    stopped by pid if it still runs, then the directory is removed."""
+    run_dir = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, run_dir, True)
+    env = dict(os.environ, TETHER_RUN_DIR=run_dir)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, CLUSTER_PY, "run", "--port", str(port), "--workers", str(workers)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    test.addCleanup(lambda: proc.poll() is None and stop_pid(proc, timeout=stop_timeout))
+    return proc, port, env
+
+
+def make_stop(env):
+    """`make stop` for a make_run() started with env: cluster.py stop's result."""
+    return subprocess.run([sys.executable, CLUSTER_PY, "stop"], env=env, capture_output=True, text=True, timeout=120)
 
 
 def redis_cli(cluster, *args):

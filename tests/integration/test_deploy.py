@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from common import (REPO, Client, Cluster, CounterLoad, build_dir, can_connect, free_port, stop_pid, tetherctl, wait_until,
+from common import (REPO, make_run, make_stop, Client, Cluster, CounterLoad, build_dir, can_connect, free_port, stop_pid, tetherctl, wait_until,
                     worker_status, write_key_file)
 
 TETHERCTL = os.path.join(build_dir(), "bin", "tetherctl")
@@ -155,44 +155,34 @@ class TwoAppsOneNginxTest(unittest.TestCase):
 
 class MakeRunShowsTetherctlTest(unittest.TestCase):
     def test_run_prints_tether_config_and_turns_the_journal_on(self):
-        run_dir = tempfile.mkdtemp(prefix="tether-run-deploy-")
-        self.addCleanup(shutil.rmtree, run_dir, True)
-        env = dict(os.environ, TETHER_RUN_DIR=run_dir)
-        port = free_port()
-        script = os.path.join(REPO, "scripts", "cluster.py")
-        proc = subprocess.Popen([sys.executable, script, "run", "--port", str(port), "--workers", "2"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            lines = [proc.stdout.readline() for _ in range(3)]
-            export = [line for line in lines if "export TETHER_CONFIG=" in line]
-            self.assertEqual(len(export), 1, lines)
-            config = export[0].split("TETHER_CONFIG=", 1)[1].split(";", 1)[0]
-            ctl_env = dict(env_without_config(), TETHER_CONFIG=config)
+        # stop_timeout: it stops supervisord (60 s at most) first.
+        proc, port, env = make_run(self, "tether-run-deploy-", stop_timeout=150)
+        lines = [proc.stdout.readline() for _ in range(3)]
+        export = [line for line in lines if "export TETHER_CONFIG=" in line]
+        self.assertEqual(len(export), 1, lines)
+        config = export[0].split("TETHER_CONFIG=", 1)[1].split(";", 1)[0]
+        ctl_env = dict(env_without_config(), TETHER_CONFIG=config)
 
-            def workers():
-                r = subprocess.run([TETHERCTL, "--json", "workers"], capture_output=True, text=True, timeout=30,
-                                   env=ctl_env)
-                return r.returncode == 0 and r.stdout.count('"worker": "h1-') == 2
-            wait_until(workers, 20, "tetherctl workers lists both workers")
-            cl = Client(port)
-            self.addCleanup(cl.close)
-            status, _, _ = cl.request("/notes", method="POST", body="text=journalled",
-                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
-            self.assertIn(status, (200, 303))
+        def workers():
+            r = subprocess.run([TETHERCTL, "--json", "workers"], capture_output=True, text=True, timeout=30,
+                               env=ctl_env)
+            return r.returncode == 0 and r.stdout.count('"worker": "h1-') == 2
+        wait_until(workers, 20, "tetherctl workers lists both workers")
+        cl = Client(port)
+        self.addCleanup(cl.close)
+        status, _, _ = cl.request("/notes", method="POST", body="text=journalled",
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertIn(status, (200, 303))
 
-            def journal_has_workers():
-                r = subprocess.run([TETHERCTL, "journal", "status"], capture_output=True, text=True, timeout=30,
-                                   env=ctl_env)
-                return r.returncode == 0 and "h1-" in r.stdout
-            wait_until(journal_has_workers, 20, "tetherctl journal status lists the demo's workers")
-            out = subprocess.run([sys.executable, script, "stop"], env=env, capture_output=True, text=True,
-                                 timeout=120)
-            self.assertIn("stopped", out.stdout)
-            self.assertEqual(proc.wait(60), 0)
-            self.assertFalse(can_connect("127.0.0.1:%d" % port))
-        finally:
-            if proc.poll() is None:
-                stop_pid(proc, timeout=150)  # it stops supervisord (60 s at most) first
+        def journal_has_workers():
+            r = subprocess.run([TETHERCTL, "journal", "status"], capture_output=True, text=True, timeout=30,
+                               env=ctl_env)
+            return r.returncode == 0 and "h1-" in r.stdout
+        wait_until(journal_has_workers, 20, "tetherctl journal status lists the demo's workers")
+        out = make_stop(env)
+        self.assertIn("stopped", out.stdout)
+        self.assertEqual(proc.wait(60), 0)
+        self.assertFalse(can_connect("127.0.0.1:%d" % port))
 
 
 if __name__ == "__main__":

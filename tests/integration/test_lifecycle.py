@@ -13,7 +13,7 @@ import threading
 import unittest
 
 import fcgi
-from common import (REPO, build_dir, can_connect, Client, Cluster,
+from common import (REPO, make_run, make_stop, build_dir, can_connect, Client, Cluster,
                     free_port, stop_pid, wait_until, worker_status, write_key_file)
 
 
@@ -192,29 +192,18 @@ class ShippedFilesTest(unittest.TestCase):
 
 class MakeRunTest(unittest.TestCase):
     def test_cluster_run_serves_the_demo_and_stop_stops_it(self):
-        run_dir = tempfile.mkdtemp(prefix="tether-run-test-")
-        self.addCleanup(shutil.rmtree, run_dir, True)
-        env = dict(os.environ, TETHER_RUN_DIR=run_dir)
-        port = free_port()
-        script = os.path.join(REPO, "scripts", "cluster.py")
-        proc = subprocess.Popen([sys.executable, script, "run", "--port", str(port), "--workers", "2"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            line = proc.stdout.readline()
-            self.assertIn("http://127.0.0.1:%d/" % port, line)
-            cl = Client(port)
-            status, _, page = cl.request("/")
-            cl.close()
-            self.assertEqual(status, 200)
-            self.assertIn(b"Notes", page)
-            out = subprocess.run([sys.executable, script, "stop"], env=env, capture_output=True, text=True,
-                                 timeout=120)
-            self.assertIn("stopped", out.stdout)
-            self.assertEqual(proc.wait(60), 0)
-            self.assertFalse(can_connect("127.0.0.1:%d" % port))
-        finally:
-            if proc.poll() is None:
-                stop_pid(proc)
+        proc, port, env = make_run(self, "tether-run-test-")
+        line = proc.stdout.readline()
+        self.assertIn("http://127.0.0.1:%d/" % port, line)
+        cl = Client(port)
+        status, _, page = cl.request("/")
+        cl.close()
+        self.assertEqual(status, 200)
+        self.assertIn(b"Notes", page)
+        out = make_stop(env)
+        self.assertIn("stopped", out.stdout)
+        self.assertEqual(proc.wait(60), 0)
+        self.assertFalse(can_connect("127.0.0.1:%d" % port))
 
 
 if __name__ == "__main__":
