@@ -7,7 +7,7 @@
 #include "config/reload_report.h"
 #include "registry/bus.h"
 #include "registry/figures.h"
-#include "worker/status_route.h"
+#include "own_status.h"
 
 namespace tether {
 namespace {
@@ -65,17 +65,11 @@ TEST(ReloadReportTest, CountsEachResultAndKeepsTheLastError) {
 }
 
 TEST(ReloadReportTest, AWorkersStatusWithTheConfigSectionDecodesAsFigures) {
-  Config config;
-  config.host = "h1";
-  config.worker = 2;
-  fcgi::ServerStats server;
-  SessionStats sessions;
-  ForwardStats forward;
+  test_support::OwnStatus own(2);
   ReloadReport report(3);
   report.failed("bad \xff\xfe file");
-  StatusSources src{config, server, sessions, forward, nullptr, {}, 1700000000, nullptr};
-  src.sections["config"] = [&] { return report.figures(); };
-  json mine = status_json(src);
+  own.sections["config"] = [&] { return report.figures(); };
+  json mine = own.json();
   auto f = registry::Figures::own(mine);
   ASSERT_TRUE(f) << f.message();
   EXPECT_EQ(f->json()["config"]["reload_failures"], 1);

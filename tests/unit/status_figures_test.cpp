@@ -9,7 +9,7 @@
 #include "common/firewall.h"
 #include "common/json.h"
 #include "registry/figures.h"
-#include "worker/status_route.h"
+#include "own_status.h"
 
 namespace tether {
 namespace {
@@ -18,17 +18,11 @@ using nlohmann::json;
 using registry::Figures;
 
 TEST(StatusFiguresTest, AWorkersOwnStatusDecodesAsFigures) {
-  Config config;
-  config.host = "h1";
-  config.worker = 3;
-  fcgi::ServerStats server;
-  SessionStats sessions;
-  ForwardStats forward;
-  sessions.refused_full = 2;
-  sessions.refused_queued = 5;
-  sessions.ended_idle = 1;
-  StatusSources src{config, server, sessions, forward, nullptr, {}, 1700000000, nullptr};
-  json mine = status_json(src);
+  test_support::OwnStatus own(3);
+  own.sessions.refused_full = 2;
+  own.sessions.refused_queued = 5;
+  own.sessions.ended_idle = 1;
+  json mine = own.json();
   auto f = Figures::own(mine);
   ASSERT_TRUE(f) << f.message();
   EXPECT_EQ(f->json()["sessions"]["refused"]["full"], 2);
@@ -49,18 +43,12 @@ TEST(StatusFiguresTest, SessionRefusalsOfTheWrongTypeAreRefused) {
 // The "errors" section (firewall counts, with texts from outside in it) is
 // part of the figures too.
 TEST(StatusFiguresTest, TheErrorsSectionDecodesToo) {
-  Config config;
-  config.host = "h1";
-  config.worker = 3;
-  fcgi::ServerStats server;
-  SessionStats sessions;
-  ForwardStats forward;
+  test_support::OwnStatus own(3);
   firewall::caught("test.status_figures", "boom \xff");
   firewall::refused("test.status_figures", "bad \xff");
   firewall::thread_stopped("test.status_figures", "stopped \xff");
-  StatusSources src{config, server, sessions, forward, nullptr, {}};
-  src.sections["cache"] = [] { return json{{"entries", 1}, {"bytes", 2}}; };
-  json status = status_json(src);
+  own.sections["cache"] = [] { return json{{"entries", 1}, {"bytes", 2}}; };
+  json status = own.json();
   ASSERT_TRUE(status.contains("errors"));
   auto decoded = Figures::decode(json_text(status), "h1", 3);
   EXPECT_TRUE(decoded) << decoded.message();
