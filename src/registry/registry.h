@@ -84,8 +84,14 @@ class Registry final : public SessionObserver {
   // entry by moving it from this worker at its epoch to this worker at the
   // next, so that a receiver's late take-over fails. nullopt: the session is
   // still ours (keep serving it); an owner: the receiver took it first (drop
-  // the copy here, without on_end). Error when Redis cannot tell.
+  // the copy here, without on_end). Error when Redis cannot tell: then sid
+  // is unsettled (below) until a later reclaim tells.
   Result<std::optional<registry::Owner>> reclaim(const SessionId& sid, int64_t created_ms);
+  // A reclaim of sid failed and none has told since: the receiver may own it,
+  // so the copy here must not be served until settle() says whose it is.
+  bool unsettled(const SessionId& sid);
+  // Reclaims an unsettled sid again (as reclaim()).
+  Result<std::optional<registry::Owner>> settle(const SessionId& sid);
   // The session left this worker (handed over): its pending report and epoch go.
   void forget(const SessionId& sid);
   // The epoch this worker holds sid at (1 unless taken over or reclaimed).
@@ -136,8 +142,11 @@ class Registry final : public SessionObserver {
   int64_t outage_start_ms_ = 0;
 
   int64_t epoch_of(const SessionId& sid);  // 1 unless taken over
+  Result<std::optional<registry::Owner>> try_reclaim(const SessionId& sid, int64_t created_ms);
   std::mutex epochs_mu_;
   std::unordered_map<SessionId, int64_t, SessionIdHash> epochs_;  // sessions taken over, epoch > 1
+  std::unordered_map<SessionId, int64_t, SessionIdHash> unsettled_;  // failed reclaims: sid -> created ms
+  std::atomic<size_t> unsettled_count_{0};  // unsettled_.size(), read without the lock
 
   mutable std::mutex dir_mu_;
   std::shared_ptr<const std::vector<registry::WorkerInfo>> dir_;

@@ -80,7 +80,7 @@ std::string Handover::try_send(const SessionId& sid, const SessionFactory* facto
     auto fence = registry_.reclaim(sid, int_field(envelope, "created").value_or(0));
     if (!fence) {
       log::warn("handover_unsettled", {{"session", sid.hex().substr(0, 12)}, {"error", fence.message()},
-                                       {"effect", "the session stays; its next refresh settles who owns it"}});
+                                       {"effect", "the session stays, unserved until the registry tells whose it is"}});
       return "";
     }
     if (fence->has_value()) {  // the receiver took it: it lives there now

@@ -24,7 +24,9 @@
 // registry, is dropped without on_end (the session lives on elsewhere). A
 // sender without a 200 fences the entry (Registry::reclaim): if the
 // receiver's take-over won the race, the session is treated as moved (no
-// on_end); else it stays, and any later take-over fails.
+// on_end); else it stays, and any later take-over fails. A fence Redis
+// could not answer leaves the session unsettled (Registry::unsettled): its
+// requests get 503 until a reclaim tells whose it is (SessionRoute).
 //
 // Snapshots travel as JSON text: strings in a session's state must be UTF-8
 // (invalid sequences arrive as U+FFFD; keep binary data base64-encoded), and

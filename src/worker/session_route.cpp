@@ -120,6 +120,28 @@ std::optional<Response> SessionRoute::follow_move(Request& req, const SessionId&
   return std::nullopt;
 }
 
+std::optional<Response> SessionRoute::settle(Request& req, const SessionId& sid) {
+  auto owner = registry_->settle(sid);
+  if (owner && !owner->has_value()) return std::nullopt;  // ours: serve it
+  pool_.count_refused_stale();
+  if (log::every(stale_log_, 1000)) {
+    log::warn("session_unsettled", {{"session", sid.hex().substr(0, 12)},
+                                    {"error", owner ? std::string() : owner.message()},
+                                    {"refused", pool_.stats().refused_stale.load()},
+                                    {"effect", owner ? "moved during a hand-over: sent to its owner"
+                                                     : "not served until the registry tells whose it is"}});
+  }
+  if (owner) {
+    const registry::Owner& now = **owner;
+    pool_.drop(sid);  // the receiver took it: the copy here must never answer again
+    registry_->forget(sid);
+    fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
+    if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
+    if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
+  }
+  return refuse(503, "the session's owner is being settled: try again shortly\n", 1);
+}
+
 Response SessionRoute::stale(Request& req, const SessionId& sid, int64_t token_epoch, int64_t epoch) {
   pool_.count_refused_stale();
   if (log::every(stale_log_, 1000)) {
@@ -142,6 +164,9 @@ Response SessionRoute::stale(Request& req, const SessionId& sid, int64_t token_e
 
 Response SessionRoute::run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags,
                                 int64_t token_epoch) {
+  if (existing && registry_ != nullptr && registry_->unsettled(sid)) {
+    if (auto answer = settle(req, sid)) return std::move(*answer);
+  }
   // The epoch this worker holds sid at; a token from a later one means the
   // client was already served by a newer owner: this copy is stale.
   const int64_t epoch = registry_ != nullptr ? registry_->epoch(sid) : 1;

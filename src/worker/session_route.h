@@ -7,7 +7,9 @@
 //   - no usable cookie, or the owner is gone or silent for the quick
 //     timeout: make a new session where placement says, and tell the app
 //     why (new, invalid, expired, lost).
-// Ownership: the cookie carries the session's epoch (token.h). A request
+// Ownership: a session whose hand-over fence failed is not served until the
+// registry tells whose it is (Registry::unsettled). The cookie carries the
+// session's epoch (token.h). A request
 // whose token names a later epoch than the one this worker holds the
 // session at is never served here (the client already had answers from a
 // newer owner): it goes to the owner the registry names, or gets 503. An
@@ -76,6 +78,10 @@ class SessionRoute final : public RouteHandler {
   // this worker holds it at: never serve this copy. Forward to the owner the
   // registry names at that epoch or later (and drop the copy here), else 503.
   Response stale(Request& req, const SessionId& sid, int64_t token_epoch, int64_t epoch);
+  // sid's hand-over fence failed (Registry::unsettled): reclaim it again.
+  // nullopt: ours, serve it; else the answer (forwarded to the receiver that
+  // took it, whose copy here is dropped, or 503 while Redis cannot tell).
+  std::optional<Response> settle(Request& req, const SessionId& sid);
   // The session's registry entry names an owner other than `was` (it was
   // handed over): serve it there (or here). nullopt if it did not move.
   std::optional<Response> follow_move(Request& req, const SessionId& sid, const std::string& was_host, int was_worker);

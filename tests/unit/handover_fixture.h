@@ -77,8 +77,9 @@ class HandoverFixture : public test_support::RedisTest {
   void TearDown() override {
     if (pool_) pool_->stop();
   }
-  // The registry entry names `o` at `epoch`.
+  // The registry entry names `o` at `epoch` (whatever it named before).
   void owned_by(const SessionId& sid, const registry::Owner& o, int64_t epoch) {
+    ASSERT_TRUE(redis_->command({"DEL", registry::session_key(opts_.prefix, sid)}));
     auto r = redis_->command(registry::upsert_argv(opts_.prefix, sid, o, epoch, 1000, 2000, 60000));
     ASSERT_TRUE(r) << r.message();
     ASSERT_EQ(reply_integer(r->get()), 1);

@@ -2,7 +2,8 @@
 // real SessionRoute against a real redis-server: a copy older than the
 // client's token is never served (the request goes to the registry's owner,
 // or 503), an owner at a later epoch than the token's reissues the cookie,
-// and the app sees its epoch (Session::epoch).
+// and the app sees its epoch (Session::epoch). And a session whose
+// hand-over fence failed is not served until the registry tells whose it is.
 #include <gtest/gtest.h>
 
 #include "common/json.h"
@@ -111,6 +112,42 @@ TEST_F(SessionEpochTest, AnOwnerAtALaterEpochReissuesTheCookieAndTheAppSeesIt) {
   Response again = get(set_cookie(r));
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(set_cookie(again), "");
+}
+
+// A hand-over whose fence Redis could not answer: the receiver may own the
+// session, so the copy here answers nothing until the registry tells.
+TEST_F(SessionEpochTest, AnUnsettledSessionIsNotServedUntilTheRegistryTells) {
+  SessionId sid = fresh();
+  owned_by(sid, b_, 7);  // not the epoch this worker holds it at: the fence cannot tell
+  ASSERT_FALSE(registry_->reclaim(sid, unix_millis()));
+  ASSERT_TRUE(registry_->unsettled(sid));
+  Response r = get(token(sid, 0));
+  EXPECT_EQ(r.status, 503) << "served while another worker may own it: " << r.body;
+  EXPECT_EQ(field_of(r, "n"), -1);
+  EXPECT_EQ(live(), 1u);
+  // The receiver took it after all: the copy here is dropped, unended.
+  owned_by(sid, c_, 8);
+  r = get(token(sid, 0));
+  EXPECT_NE(r.status, 200) << r.body;  // C's address is not real: 503
+  EXPECT_EQ(live(), 0u);
+  EXPECT_EQ(seen_.ends.load(), 0);
+  EXPECT_FALSE(registry_->unsettled(sid));
+  EXPECT_EQ(pool_->stats().refused_stale.load(), 2u);
+}
+
+TEST_F(SessionEpochTest, AnUnsettledSessionThatStayedHereIsServedAtTheFencedEpoch) {
+  SessionId sid = fresh();
+  owned_by(sid, b_, 7);
+  ASSERT_FALSE(registry_->reclaim(sid, unix_millis()));
+  owned_by(sid, b_, 1);  // Redis answers again, and nobody took it
+  Response r = get(token(sid, 0));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(field_of(r, "n"), 2);
+  EXPECT_EQ(field_of(r, "epoch"), 2) << "the fence moved it to the next epoch";
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->epoch, 2);
+  EXPECT_FALSE(registry_->unsettled(sid));
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+// Registry: the ownership moves of single sessions (see registry.h):
+// take-over on a hand-over's receiver, the sender's fence (reclaim) and the
+// sids it left unsettled, and the epochs this worker holds sessions at.
+// Any thread: each call uses its own connection; the epoch and unsettled
+// maps are under epochs_mu_.
+#include "common/clock.h"
+#include "common/route.h"
+#include "registry/registry.h"
+
+namespace tether {
+
+int64_t Registry::epoch_of(const SessionId& sid) {
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  if (epochs_.empty()) return 1;
+  auto it = epochs_.find(sid);
+  return it == epochs_.end() ? 1 : it->second;
+}
+
+Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t from_epoch,
+                           int64_t created_ms) {
+  Redis conn(config_.redis);
+  if (from_epoch <= 0) {  // a sender that did not say: the epoch now (the owner is compared in the script)
+    auto entry = registry::read_session(conn, sid);
+    stats_.commands++;
+    if (!entry) {
+      stats_.errors++;
+      return entry.status();
+    }
+    from_epoch = entry->has_value() ? (*entry)->epoch : 1;
+  }
+  const std::string& p = config_.redis.prefix;
+  auto r = conn.command(
+      registry::transfer_argv(p, sid, from, from_epoch, config_.me, unix_millis(), config_.session_ttl_ms));
+  stats_.commands++;
+  if (!r) return r.status();
+  int64_t epoch = reply_integer(r->get());
+  if (epoch < 0) {  // Redis lost it: ours, created if absent above the sender's epoch
+    epoch = from_epoch + 1;
+    auto c = conn.command(
+        registry::upsert_argv(p, sid, config_.me, epoch, created_ms, unix_millis(), config_.session_ttl_ms));
+    stats_.commands++;
+    if (!c) return c.status();
+    if (reply_integer(c->get()) != 1) return Status::error("the entry was written by another worker during the move");
+  } else if (epoch == 0) {
+    return Status::error("the entry no longer names " + make_route(from.host, from.worker) + " at epoch " +
+                         std::to_string(from_epoch));
+  }
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  epochs_[sid] = epoch;
+  return Status::ok();
+}
+
+Result<std::optional<registry::Owner>> Registry::reclaim(const SessionId& sid, int64_t created_ms) {
+  auto r = try_reclaim(sid, created_ms);
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  if (r) {
+    unsettled_.erase(sid);
+  } else {
+    unsettled_[sid] = created_ms;
+  }
+  unsettled_count_.store(unsettled_.size(), std::memory_order_relaxed);
+  return r;
+}
+
+bool Registry::unsettled(const SessionId& sid) {
+  if (unsettled_count_.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  return unsettled_.count(sid) != 0;
+}
+
+Result<std::optional<registry::Owner>> Registry::settle(const SessionId& sid) {
+  int64_t created_ms = unix_millis();
+  {
+    std::lock_guard<std::mutex> lock(epochs_mu_);
+    auto it = unsettled_.find(sid);
+    if (it == unsettled_.end()) return std::optional<registry::Owner>();  // settled meanwhile: ours
+    created_ms = it->second;
+  }
+  return reclaim(sid, created_ms);
+}
+
+Result<std::optional<registry::Owner>> Registry::try_reclaim(const SessionId& sid, int64_t created_ms) {
+  using R = Result<std::optional<registry::Owner>>;
+  Redis conn(config_.redis);
+  const std::string& p = config_.redis.prefix;
+  int64_t from = epoch_of(sid);
+  auto r = conn.command(
+      registry::transfer_argv(p, sid, config_.me, from, config_.me, unix_millis(), config_.session_ttl_ms));
+  stats_.commands++;
+  if (!r) return r.status();
+  int64_t epoch = reply_integer(r->get());
+  if (epoch < 0) {  // no entry: ours again, unless the receiver creates it first
+    epoch = from + 1;
+    auto c = conn.command(
+        registry::upsert_argv(p, sid, config_.me, epoch, created_ms, unix_millis(), config_.session_ttl_ms));
+    stats_.commands++;
+    if (!c) return c.status();
+    if (reply_integer(c->get()) != 1) epoch = 0;
+  }
+  if (epoch > 0) {
+    std::lock_guard<std::mutex> lock(epochs_mu_);
+    epochs_[sid] = epoch;
+    return std::optional<registry::Owner>();
+  }
+  auto entry = registry::read_session(conn, sid);
+  stats_.commands++;
+  if (!entry) return entry.status();
+  if (!entry->has_value()) return R::error("the entry vanished during the reclaim");
+  const registry::Owner& o = (*entry)->owner;
+  if (o.host == config_.me.host && o.worker == config_.me.worker) return R::error("the entry names this worker at another epoch");
+  return std::optional<registry::Owner>(o);
+}
+
+void Registry::forget(const SessionId& sid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ops_.erase(sid);
+    stats_.pending = static_cast<int64_t>(ops_.size());
+  }
+  std::lock_guard<std::mutex> lock(epochs_mu_);
+  epochs_.erase(sid);
+  unsettled_.erase(sid);
+  unsettled_count_.store(unsettled_.size(), std::memory_order_relaxed);
+}
+
+}  // namespace tether
