@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/route.h"
+#include "registry/sentinel.h"
 
 namespace tether {
 namespace {
@@ -49,11 +50,35 @@ std::string read_bool(const json& j, const char* name, bool* out) {
   return "";
 }
 
+// The Sentinel fields of the "redis" object (sentinel.h).
+std::string read_sentinels(const json& j, RedisOptions* r) {
+  std::string e;
+  if (!(e = read_string(j, "master", &r->master)).empty()) return "redis: " + e;
+  if (!(e = read_string(j, "sentinel_username", &r->sentinel_username)).empty()) return "redis: " + e;
+  if (!(e = read_string(j, "sentinel_password", &r->sentinel_password)).empty()) return "redis: " + e;
+  if (!j.contains("sentinels")) {
+    if (!r->master.empty()) return "redis: field 'master' needs 'sentinels' (a list of \"host:port\")";
+    return "";
+  }
+  const json& s = j.at("sentinels");
+  if (!s.is_array() || s.empty()) return "redis: field 'sentinels': expected a list like [\"10.0.0.1:26379\"]";
+  for (const auto& v : s) {
+    if (!v.is_string()) return "redis: field 'sentinels': expected strings \"host:port\", got " + v.dump();
+    auto hp = parse_host_port(v.get<std::string>());
+    if (!hp) return "redis: field 'sentinels': " + hp.message();
+    r->sentinels.push_back(v.get<std::string>());
+  }
+  if (r->master.empty()) return "redis: field 'sentinels' needs 'master' (the name the sentinels monitor)";
+  if (j.contains("host") || j.contains("port")) return "redis: give either 'host'/'port' or 'sentinels', not both";
+  return "";
+}
+
 // The "redis" object; errors name redis.<field>.
 std::string read_redis(const json& j, RedisOptions* r) {
   if (!j.is_object()) return "field 'redis': expected an object like {\"host\": \"127.0.0.1\", \"port\": 6379}";
   static const std::set<std::string> known = {"host", "port", "password", "db", "prefix", "connect_timeout_ms",
-                                              "io_timeout_ms"};
+                                              "io_timeout_ms", "sentinels", "master", "username",
+                                              "sentinel_username", "sentinel_password"};
   for (auto& [k, v] : j.items()) {
     if (!known.count(k)) return "field 'redis." + k + "': unknown (misspelt?)";
   }
@@ -65,7 +90,9 @@ std::string read_redis(const json& j, RedisOptions* r) {
   if (!(e = read_string(j, "prefix", &r->prefix)).empty()) return "redis: " + e;
   if (!(e = read_int(j, "connect_timeout_ms", 1, 60000, &r->connect_timeout_ms)).empty()) return "redis: " + e;
   if (!(e = read_int(j, "io_timeout_ms", 1, 60000, &r->io_timeout_ms)).empty()) return "redis: " + e;
-  return "";
+  if (!(e = read_string(j, "username", &r->username)).empty()) return "redis: " + e;
+  if (!r->username.empty() && r->password.empty()) return "redis: field 'username' needs 'password' (AUTH user pass)";
+  return read_sentinels(j, r);
 }
 
 // "listen_mode": octal text like "0660", as php-fpm's listen.mode.

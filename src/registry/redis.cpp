@@ -2,7 +2,10 @@
 #include "registry/redis.h"
 
 #include <poll.h>
+#include <string_view>
 #include <sys/time.h>
+
+#include "registry/sentinel.h"
 
 namespace tether {
 namespace {
@@ -16,6 +19,10 @@ void argv_arrays(const std::vector<std::string>& argv, std::vector<const char*>*
     ptrs->push_back(a.data());
     lens->push_back(a.size());
   }
+}
+
+bool demoted(const redisReply* r) {
+  return r != nullptr && r->type == REDIS_REPLY_ERROR && r->len >= 8 && std::string_view(r->str, 8) == "READONLY";
 }
 
 }  // namespace
@@ -37,7 +44,7 @@ long long reply_integer(const redisReply* r) {
 }
 
 Status Redis::fail(const std::string& what) {
-  std::string msg = "redis " + opts_.host + ":" + std::to_string(opts_.port) + ": " + what;
+  std::string msg = "redis " + address() + ": " + what;
   if (ctx_ != nullptr && ctx_->err) msg += ": " + std::string(ctx_->errstr);
   close();
   return Status::error(msg);
@@ -51,13 +58,48 @@ void Redis::close() {
 
 Status Redis::connect() {
   if (ctx_ != nullptr) return Status::ok();
-  ctx_ = redisConnectWithTimeout(opts_.host.c_str(), opts_.port, to_timeval(opts_.connect_timeout_ms));
+  if (!opts_.sentinels.empty()) return connect_through_sentinels();
+  return connect_to(opts_.host, opts_.port);
+}
+
+Status Redis::connect_through_sentinels() {
+  std::string tried;
+  const size_t n = opts_.sentinels.size();
+  for (size_t i = 0; i < n; ++i) {
+    size_t k = (sentinel_next_ + i) % n;
+    const std::string& sentinel = opts_.sentinels[k];
+    auto master = ask_sentinel(opts_, sentinel);
+    if (!master) {
+      tried += "; sentinel " + sentinel + ": " + master.message();
+      continue;
+    }
+    if (Status s = connect_to(master->host, master->port); !s) {
+      tried += "; sentinel " + sentinel + " named " + s.message();
+      continue;
+    }
+    auto role = command({"ROLE"});
+    if (!role || !reply_says_master(role->get())) {
+      tried += "; sentinel " + sentinel + " named " + address() + ", which is not a master (yet)";
+      close();
+      continue;
+    }
+    sentinel_next_ = k;
+    return Status::ok();
+  }
+  return Status::error("redis: no sentinel named a reachable master '" + opts_.master + "'" + tried);
+}
+
+Status Redis::connect_to(const std::string& host, int port) {
+  host_ = host;
+  port_ = port;
+  ctx_ = redisConnectWithTimeout(host.c_str(), port, to_timeval(opts_.connect_timeout_ms));
   if (ctx_ == nullptr) return Status::error("redis: out of memory");
   if (ctx_->err) return fail("connect");
   if (redisSetTimeout(ctx_, to_timeval(opts_.io_timeout_ms)) != REDIS_OK) return fail("set timeout");
   redisEnableKeepAlive(ctx_);
   if (!opts_.password.empty()) {
-    auto r = command({"AUTH", opts_.password});
+    auto r = opts_.username.empty() ? command({"AUTH", opts_.password})
+                                    : command({"AUTH", opts_.username, opts_.password});
     if (!r) return fail("AUTH refused (" + r.message() + ")");
   }
   if (opts_.db != 0) {
@@ -75,7 +117,11 @@ Result<RedisReply> Redis::command(const std::vector<std::string>& argv) {
   RedisReply reply(static_cast<redisReply*>(
       redisCommandArgv(ctx_, static_cast<int>(argv.size()), ptrs.data(), lens.data())));
   if (!reply) return fail(argv.empty() ? "command" : argv[0]);
-  if (reply->type == REDIS_REPLY_ERROR) return Status::error(std::string(reply->str, reply->len));
+  if (reply->type == REDIS_REPLY_ERROR) {
+    std::string error(reply->str, reply->len);
+    if (demoted(reply.get())) close();  // a replica now: the next call finds the master
+    return Status::error(error);
+  }
   return reply;
 }
 
@@ -98,6 +144,12 @@ Result<std::vector<RedisReply>> Redis::flush() {
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return fail("pipeline");
     --pending_;
     out.emplace_back(static_cast<redisReply*>(raw));
+  }
+  for (const auto& r : out) {
+    if (demoted(r.get())) {
+      close();  // a replica now: the next call finds the master
+      break;
+    }
   }
   return out;
 }

@@ -1,6 +1,9 @@
 // Redis: one hiredis connection with RAII ownership, connect/IO timeouts,
-// AUTH and SELECT applied again after every reconnect, and pipelining.
-// Any I/O error drops the connection; the next call reconnects.
+// AUTH (ACL user or password only) and SELECT applied again after every
+// reconnect, and pipelining. Any I/O error drops the connection; the next
+// call reconnects. With sentinels configured, every connect asks them
+// where the master is and checks the node says it is one (sentinel.h); a
+// READONLY reply (a demoted master) drops the connection too.
 //
 // Thread safety: none ("a redisContext is not thread-safe"): one Redis per
 // thread that needs one.
@@ -18,6 +21,12 @@ namespace tether {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Sentinel: when non-empty, host/port are ignored and the master named
+  // `master` is found through these sentinels ("host:port" each).
+  std::vector<std::string> sentinels;
+  std::string master;
+  std::string sentinel_username, sentinel_password;  // AUTH to the sentinels
+  std::string username;  // ACL user ("": the default user)
   std::string password;
   int db = 0;
   int connect_timeout_ms = 500;
@@ -58,10 +67,18 @@ class Redis {
   // connection failed.
   Result<RedisReply> wait_reply(int timeout_ms);
 
+  // The node this connection talks to (or last tried): "host:port".
+  std::string address() const { return host_ + ":" + std::to_string(port_); }
+
  private:
   Status fail(const std::string& what);
+  Status connect_to(const std::string& host, int port);
+  Status connect_through_sentinels();
 
   RedisOptions opts_;
+  std::string host_;
+  int port_ = 0;
+  size_t sentinel_next_ = 0;  // the sentinel to ask first (the last that answered)
   redisContext* ctx_ = nullptr;
   size_t pending_ = 0;
   std::string key_;

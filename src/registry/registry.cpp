@@ -15,6 +15,19 @@ namespace tether {
 namespace {
 
 constexpr size_t kBatch = 5000;  // reports per pipelined round trip
+constexpr int64_t kMaxBackoffMs = 2000;  // between reconnect attempts
+
+// After an outage, the workers of `before` missing from `now`: each worker
+// reconnects after its own back-off, so for a while the directory Redis
+// lists is short of workers that are alive and still own their sessions.
+void keep_missing(std::vector<registry::WorkerInfo>& now, const std::vector<registry::WorkerInfo>& before) {
+  size_t listed = now.size();
+  for (const auto& w : before) {
+    bool found = false;
+    for (size_t i = 0; i < listed && !found; ++i) found = now[i].host == w.host && now[i].worker == w.worker;
+    if (!found) now.push_back(w);
+  }
+}
 
 }  // namespace
 
@@ -96,6 +109,7 @@ bool Registry::ensure_connected() {
   }
   if (outage_start_ms_ != 0) {
     log::info("redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
+    back_ms_ = unix_millis();
   }
   outage_start_ms_ = 0;
   stats_.up = true;
@@ -189,7 +203,14 @@ bool Registry::heartbeat() {
     return false;
   }
   stats_.commands += 1 + workers->size();
-  auto dir = std::make_shared<const std::vector<registry::WorkerInfo>>(without_impostors(std::move(workers.value())));
+  std::vector<registry::WorkerInfo> listed = without_impostors(std::move(workers.value()));
+  // Until every worker had time to reconnect and beat again, those of the
+  // directory before the outage stay in it: a request for a session of
+  // theirs is forwarded, and the quick timeout decides whether it is lost.
+  if (back_ms_ != 0 && now < back_ms_ + kMaxBackoffMs + 3 * int64_t{config_.heartbeat_ms}) {
+    if (auto before = Registry::workers()) keep_missing(listed, *before);
+  }
+  auto dir = std::make_shared<const std::vector<registry::WorkerInfo>>(std::move(listed));
   std::lock_guard<std::mutex> lock(dir_mu_);
   dir_ = std::move(dir);
   return true;
@@ -239,7 +260,7 @@ bool Registry::loop_once(Round& round) {
   }
   if (!ensure_connected()) {
     requeue(batch);
-    round.backoff_ms = std::min<int64_t>(round.backoff_ms * 2, 2000);
+    round.backoff_ms = std::min<int64_t>(round.backoff_ms * 2, kMaxBackoffMs);
     return stopping;  // Redis is down and we stop: what is pending is lost with the process
   }
   round.backoff_ms = 100;

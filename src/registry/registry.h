@@ -140,6 +140,7 @@ class Registry final : public SessionObserver {
   Redis redis_;
   std::string upsert_sha_, release_sha_;
   int64_t outage_start_ms_ = 0;
+  int64_t back_ms_ = 0;  // when Redis came back after an outage (0: never was down)
 
   int64_t epoch_of(const SessionId& sid);  // 1 unless taken over
   Result<std::optional<registry::Owner>> try_reclaim(const SessionId& sid, int64_t created_ms);
