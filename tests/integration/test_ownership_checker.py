@@ -1,0 +1,126 @@
+"""The ownership checker (issue 16, item 5), short schedule: client threads,
+each with its own session, count on /t/count through nginx (most by the
+cookie's route, some through a pass-through server so that workers forward)
+while faults run one after another: kill -9, SIGSTOP/SIGCONT past the quick
+timeout and the heartbeat, `tetherctl drain`, Redis slowed for one worker,
+Redis killed and restarted, a rolling `supervisorctl restart`. The history
+is then checked (ownership_history.check). CheckerTest feeds the checker
+hand-made histories with each kind of violation: it must find them.
+scripts/ownership_soak.py runs the long schedule (make soak)."""
+import time
+import unittest
+
+from common import free_port, passthrough_server, wait_until
+from ownership_faults import CheckerCluster, Faults, all_see
+from ownership_history import HistoryLoad, Recorder, check, figures, format_report
+
+CONFIG = {"heartbeat_ms": 200, "quick_timeout_ms": 500, "drain_timeout_s": 10, "request_timeout_s": 5,
+          "idle_timeout_s": 600}
+ROUTED, FORWARDED = 8, 4  # clients through the route map / through the pass-through server
+
+
+def op(c, t0, t1, sid=None, n=0, owner="h1-0", pid=100, epoch=None, reason="new", status=200, held=None):
+    out = {"c": c, "t0": t0, "t1": t1, "status": status, "held": held}
+    if status == 200:
+        out.update(sid=sid, n=n, owner=owner, pid=pid, epoch=epoch, reason=reason)
+    return out
+
+
+def kinds(ops, faults=()):
+    return sorted(v["kind"] for v in check(ops, list(faults)))
+
+
+class CheckerTest(unittest.TestCase):
+    """The checker, on histories made by hand: each violation is found."""
+
+    def test_a_clean_history_with_a_move_a_gap_and_an_explained_end(self):
+        ops = [op(0, 0, 1, "a", 1, epoch=1), op(0, 1, 2, status="error:timeout"),
+               op(0, 2, 3, "a", 3, owner="h1-1", pid=101, epoch=2),  # moved; the failed request counted
+               op(0, 4, 5, "b", 1, owner="h1-1", pid=101, epoch=1, reason="lost"),
+               op(1, 0.5, 1.5, "c", 1, owner="h1-2", pid=102), op(1, 2, 2.5, "c", 2, owner="h1-0", pid=103)]
+        fault = {"kind": "kill9", "target": "h1-1", "t0": 3.5, "t1": 4}
+        self.assertEqual(kinds(ops, [fault]), [])
+        f = figures(ops, [fault], [])
+        self.assertEqual((f["sessions"], f["requests"], f["moves"], f["session_changes"]), (3, 6, 2, {"lost": 1}))
+
+    def test_two_owners_at_one_epoch(self):
+        ops = [op(0, 0, 1, "a", 1, epoch=1), op(0, 2, 3, "a", 2, owner="h1-1", pid=101, epoch=1)]
+        self.assertEqual(kinds(ops), ["two_owners_one_epoch"])
+
+    def test_an_older_epoch_answers_after_a_newer_one(self):
+        ops = [op(0, 0, 1, "a", 1, epoch=1), op(0, 2, 3, "a", 2, owner="h1-1", pid=101, epoch=2),
+               op(0, 4, 5, "a", 3, epoch=1)]
+        self.assertEqual(kinds(ops), ["epoch_went_back"])
+
+    def test_overlapping_answers_may_come_in_any_order(self):
+        ops = [op(0, 0, 3, "a", 2, owner="h1-1", pid=101, epoch=2), op(1, 1, 2, "a", 1, epoch=1)]
+        self.assertEqual([v["kind"] for v in check(ops, []) if v["kind"] != "session_shared"], [])
+
+    def test_without_epochs_an_owner_that_answers_again_after_another(self):
+        ops = [op(0, 0, 1, "a", 1), op(0, 2, 3, "a", 2, owner="h1-1", pid=101), op(0, 4, 5, "a", 3)]
+        self.assertEqual(kinds(ops), ["owner_came_back"])
+
+    def test_a_counter_that_repeats(self):
+        ops = [op(0, 0, 1, "a", 1), op(0, 2, 3, "a", 2), op(0, 4, 5, "a", 2, owner="h1-1", pid=101)]
+        self.assertEqual(kinds(ops), ["counter_repeated"])
+
+    def test_a_counter_that_goes_back(self):
+        ops = [op(0, 0, 1, "a", 5), op(0, 2, 3, "a", 3)]
+        self.assertEqual(kinds(ops), ["counter_went_back"])
+
+    def test_a_session_that_ends_without_a_fault_or_with_reason_new(self):
+        ops = [op(0, 0, 1, "a", 1), op(0, 10, 11, "b", 1, reason="lost"),
+               op(1, 0, 1, "c", 1), op(1, 2, 3, "d", 1, reason="new")]
+        fault = {"kind": "drain", "target": "h1-0", "t0": 20, "t1": 21}
+        self.assertEqual(kinds(ops, [fault]), ["unexplained_end", "unexplained_end"])
+
+    def test_a_session_shared_by_two_clients_or_changing_its_reason_or_coming_back(self):
+        fault = {"kind": "kill9", "target": "h1-0", "t0": 0, "t1": 20}
+        self.assertEqual(kinds([op(0, 0, 1, "a", 1), op(1, 2, 3, "a", 2)]), ["session_shared"])
+        self.assertEqual(kinds([op(0, 0, 1, "a", 1), op(0, 2, 3, "a", 2, reason="lost")]), ["reason_changed"])
+        ops = [op(0, 0, 1, "a", 1), op(0, 2, 3, "b", 1, reason="lost"), op(0, 4, 5, "a", 2)]
+        self.assertEqual(kinds(ops, [fault]), ["session_came_back"])
+
+
+class OwnershipCheckerTest(unittest.TestCase):
+    def test_one_owner_per_session_under_a_schedule_of_faults(self):
+        started = time.monotonic()
+        extra_port = free_port()
+        c = CheckerCluster(proxied=2, workers=3, supervisord=True, config=CONFIG,
+                           nginx_http_extra=passthrough_server(extra_port))
+        c.start()
+        self.addCleanup(c.stop)
+        wait_until(lambda: all_see(c, 3), 20, "3 workers in every directory")
+        rec = Recorder()
+        load = HistoryLoad(rec, [c.port] * ROUTED + [extra_port] * FORWARDED, seconds=120).start()
+        self.addCleanup(load.stop)
+        faults = Faults(c, rec, hold_s=2.0)
+
+        def progress(what):  # every fault is followed by traffic served again
+            before = load.count()
+            wait_until(lambda: load.count() >= before + 3 * (ROUTED + FORWARDED), 30, "requests after " + what)
+
+        progress("start")
+        schedule = [("kill9 h1-0", lambda: faults.kill9(0)), ("sigstop h1-1", lambda: faults.stop_cont(1)),
+                    ("drain h1-2", lambda: faults.drain(2)), ("redis slow for h1-2", lambda: faults.redis_slow(0.5)),
+                    ("redis kill", faults.redis_kill), ("rolling restart", faults.rolling_restart)]
+        for what, inject in schedule:
+            inject()
+            progress(what)
+        self.assertTrue(load.stop(), "client threads still running")
+        violations = check(rec.ops, rec.faults)
+        print("\n" + format_report(rec.ops, rec.faults, violations, rec.origin))
+        print("ownership checker: %.0f s wall" % (time.monotonic() - started))
+        f = figures(rec.ops, rec.faults, violations)
+        self.assertEqual(f["faults"], {"kill9": 1, "sigstop": 1, "drain": 1, "redis_slow": 1, "redis_kill": 1,
+                                       "restart": 3})
+        self.assertGreaterEqual(f["sessions"], ROUTED + FORWARDED)
+        # Every client was served after the last fault.
+        last_fault = max(fa["t1"] for fa in rec.faults)
+        served = {o["c"] for o in rec.ops if o["status"] == 200 and o["t0"] > last_fault}
+        self.assertEqual(served, set(range(ROUTED + FORWARDED)))
+        self.assertEqual(violations, [], format_report(rec.ops, rec.faults, violations, rec.origin))
+
+
+if __name__ == "__main__":
+    unittest.main()
