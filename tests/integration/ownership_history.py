@@ -23,6 +23,11 @@ from common import Client
 
 ENDED_REASONS = ("lost", "expired", "invalid")  # what a client that sent a cookie may be told
 EXPLAIN_SLACK_S = 3.0  # a session change counts as explained by a fault acting this close to it
+# The faults that may end a session of their target: its owner died, was
+# silent past the quick timeout (stopped, or its Redis so slow that its
+# heartbeats fall out of the directory's window), or was cut off. A drain or
+# a restart hands sessions over, and Redis slowed or restarted ends none.
+ENDING_FAULTS = ("kill9", "sigstop", "redis_stall", "partition")
 
 
 class Recorder:
@@ -58,8 +63,12 @@ class HistoryLoad:
     bounds always hold). ports: one nginx port per client (nginx with the
     route map, or a pass-through server that makes workers forward)."""
 
-    def __init__(self, recorder, ports, seconds, max_ops=200000, timeout_s=20, ip="127.0.0.1"):
+    def __init__(self, recorder, ports, seconds, max_ops=200000, timeout_s=20, ip="127.0.0.1", pause_s=0.005,
+                 fresh_every=0, churners=0):
+        """pause_s: think time between requests; the first `churners` clients
+        drop their cookie every fresh_every requests (new sessions all along)."""
         self.rec, self.seconds, self.max_ops, self.timeout_s = recorder, seconds, max_ops, timeout_s
+        self.pause_s, self.fresh_every, self.churners = pause_s, fresh_every, churners
         self.clients = [(Client(p, ip=ip), i) for i, p in enumerate(ports)]
         self._stop = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(cl, i), daemon=True) for cl, i in self.clients]
@@ -84,9 +93,13 @@ class HistoryLoad:
 
     def _run(self, cl, i):
         deadline = time.monotonic() + self.seconds
-        held = None
+        held, k, dropped = None, 0, False
         while not self._stop.is_set() and time.monotonic() < deadline and self.count() < self.max_ops:
-            op = {"c": i, "held": held, "t0": time.monotonic()}
+            k += 1
+            if i < self.churners and self.fresh_every and k % self.fresh_every == 0:
+                cl.cookie, dropped = None, True
+            # fresh: no cookie sent, on purpose (until an answer brings the new session's cookie)
+            op = {"c": i, "held": held, "fresh": dropped, "t0": time.monotonic()}
             try:
                 if cl.conn is None:
                     cl.conn = http.client.HTTPConnection(cl.ip, cl.port, timeout=self.timeout_s)
@@ -98,15 +111,20 @@ class HistoryLoad:
                         op["status"] = "error:bad_answer"
                     else:
                         op.update(fields)
-                        held = fields["sid"]
+                        held, dropped = fields["sid"], False
             except (OSError, http.client.HTTPException) as e:
                 op["status"] = "error:" + type(e).__name__
                 cl.close()
                 cl.conn = None
             op["t1"] = time.monotonic()
             self.rec.op(op)
-            if op["status"] != 200:
-                time.sleep(0.05)  # a failed request: do not spin while a worker restarts
+            # Think time (more after a failure: no spinning while a worker restarts).
+            time.sleep(self.pause_s if op["status"] == 200 else 0.05)
+
+    def served_since(self, t):
+        """The clients that got a 200 to a request started after t."""
+        with self.rec.lock:
+            return {o["c"] for o in self.rec.ops if o["status"] == 200 and o["t0"] > t}
 
 
 # ---- the checks: pure functions of the history
@@ -200,8 +218,13 @@ def check_counter(ops):
     return out
 
 
-def fault_near(faults, t0, t1, slack=EXPLAIN_SLACK_S):
+def fault_near(faults, t0, t1, slack=EXPLAIN_SLACK_S, owner=None):
+    """The first fault acting within slack of [t0, t1]; with owner, only one
+    that may end a session of that owner (a route, or its host)."""
     for f in faults:
+        if owner is not None and (f["kind"] not in ENDING_FAULTS or
+                                  not (owner == f["target"] or owner.startswith(f["target"] + "-"))):
+            continue
         if f["t0"] - slack <= t1 and t0 <= f["t1"] + slack:
             return f
     return None
@@ -209,9 +232,12 @@ def fault_near(faults, t0, t1, slack=EXPLAIN_SLACK_S):
 
 def check_session_changes(ops, faults, slack=EXPLAIN_SLACK_S):
     """(d) Every session a client lost is explained: the new session's start
-    reason is one a client with a cookie may get (lost, expired, invalid) and
-    a fault acted near the change. A session id answers one client only, with
-    one start reason, and a client never goes back to a session it left."""
+    reason is one a client with a cookie may get (lost, expired, invalid):
+    else "unexplained_end"; and a fault that may end it (ENDING_FAULTS) acted
+    on its owner near the change: else "end_without_fault" (its owner was
+    neither gone nor silent, yet a new session replaced it). A client that dropped its cookie on purpose (op "fresh") starts
+    a "new" one. A session id answers one client only, with one start
+    reason, and a client never goes back to a session it left."""
     out = []
     first_client, reasons = {}, {}
     for op in ops:
@@ -236,12 +262,17 @@ def check_session_changes(ops, faults, slack=EXPLAIN_SLACK_S):
                 left.add(last["sid"])
                 if op["sid"] in left:
                     out.append(violation("session_came_back", op["sid"], "client %d" % c, [last, op]))
+                elif op.get("fresh"):
+                    if op["reason"] != "new":
+                        out.append(violation("unexplained_start", op["sid"], "client %d sent no cookie, got %r" % (
+                            c, op["reason"]), [last, op]))
                 elif op["reason"] not in ENDED_REASONS:
                     out.append(violation("unexplained_end", last["sid"], "client %d: new session %s says %r" % (
                         c, op["sid"], op["reason"]), [last, op]))
-                elif fault_near(faults, last["t1"], op["t1"], slack) is None:
-                    out.append(violation("unexplained_end", last["sid"], "client %d: new session %s (%s) with no "
-                                         "fault near" % (c, op["sid"], op["reason"]), [last, op]))
+                elif fault_near(faults, last["t1"], op["t1"], slack, owner=last["owner"]) is None:
+                    out.append(violation("end_without_fault", last["sid"], "client %d: new session %s (%s) while "
+                                         "no fault that ends sessions acted on %s" % (c, op["sid"], op["reason"],
+                                                                                     last["owner"]), [last, op]))
             last = op
     return out
 
@@ -262,7 +293,8 @@ def figures(ops, faults, violations):
     for op in sorted((o for o in ops if o.get("status") == 200), key=lambda o: o["t0"]):
         prev = by_client.get(op["c"])
         if prev is not None and prev != op["sid"]:
-            changes[op["reason"]] = changes.get(op["reason"], 0) + 1
+            key = "fresh" if op.get("fresh") else op["reason"]
+            changes[key] = changes.get(key, 0) + 1
         by_client[op["c"]] = op["sid"]
     kinds, fault_kinds = {}, {}
     for v in violations:
@@ -294,8 +326,9 @@ def format_report(ops, faults, violations, origin=0.0, limit=10):
         lines.append("  fault %-12s %-8s %8.3f-%8.3f" % (fa["kind"], fa["target"], fa["t0"] - origin, fa["t1"] - origin))
     for v in violations[:limit]:
         lines.append("VIOLATION %s session %s: %s" % (v["kind"], v["sid"], v["detail"]))
-        near = fault_near(faults, v["ops"][0]["t0"], v["ops"][-1]["t1"])
-        if near:
-            lines.append("  near fault %s %s at %.3f" % (near["kind"], near["target"], near["t0"] - origin))
+        t0, t1 = v["ops"][0]["t0"], v["ops"][-1]["t1"]
+        near = [f for f in faults if f["t0"] - EXPLAIN_SLACK_S <= t1 and t0 <= f["t1"] + EXPLAIN_SLACK_S]
+        lines += ["  near: fault %s %s %.3f-%.3f" % (f["kind"], f["target"], f["t0"] - origin, f["t1"] - origin)
+                  for f in near]
         lines += ["    " + format_op(op, origin) for op in v["ops"]]
     return "\n".join(lines)

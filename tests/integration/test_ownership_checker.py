@@ -17,6 +17,7 @@ from ownership_history import HistoryLoad, Recorder, check, figures, format_repo
 CONFIG = {"heartbeat_ms": 200, "quick_timeout_ms": 500, "drain_timeout_s": 10, "request_timeout_s": 5,
           "idle_timeout_s": 600}
 ROUTED, FORWARDED = 8, 4  # clients through the route map / through the pass-through server
+CHURNERS = 2  # of the routed clients, those that drop their cookie every 100 requests
 
 
 def op(c, t0, t1, sid=None, n=0, owner="h1-0", pid=100, epoch=None, reason="new", status=200, held=None):
@@ -72,7 +73,22 @@ class CheckerTest(unittest.TestCase):
         ops = [op(0, 0, 1, "a", 1), op(0, 10, 11, "b", 1, reason="lost"),
                op(1, 0, 1, "c", 1), op(1, 2, 3, "d", 1, reason="new")]
         fault = {"kind": "drain", "target": "h1-0", "t0": 20, "t1": 21}
-        self.assertEqual(kinds(ops, [fault]), ["unexplained_end", "unexplained_end"])
+        self.assertEqual(kinds(ops, [fault]), ["end_without_fault", "unexplained_end"])
+
+    def test_a_session_lost_near_a_fault_that_should_not_end_it(self):
+        ops = [op(0, 0, 1, "a", 1, owner="h1-1"), op(0, 2, 3, "b", 1, reason="lost"),
+               op(1, 0, 1, "c", 1, owner="h1-2"), op(1, 2, 3, "d", 1, reason="expired")]
+        faults = [{"kind": "drain", "target": "h1-1", "t0": 1, "t1": 2},  # hands sessions over
+                  {"kind": "kill9", "target": "h1-0", "t0": 1, "t1": 2},  # not c's owner
+                  {"kind": "redis_kill", "target": "redis", "t0": 1, "t1": 2}]
+        self.assertEqual(kinds(ops, faults), ["end_without_fault", "end_without_fault"])
+        faults.append({"kind": "partition", "target": "h1", "t0": 2.5, "t1": 4})  # the owners' host cut off
+        self.assertEqual(kinds(ops, faults), [])
+
+    def test_a_client_that_drops_its_cookie_starts_a_new_session(self):
+        ops = [op(0, 0, 1, "a", 1), op(0, 2, 3, "b", 1), op(0, 4, 5, "c", 1, reason="lost")]
+        ops[1]["fresh"] = ops[2]["fresh"] = True
+        self.assertEqual(kinds(ops), ["unexplained_start"])
 
     def test_a_session_shared_by_two_clients_or_changing_its_reason_or_coming_back(self):
         fault = {"kind": "kill9", "target": "h1-0", "t0": 0, "t1": 20}
@@ -83,7 +99,20 @@ class CheckerTest(unittest.TestCase):
 
 
 class OwnershipCheckerTest(unittest.TestCase):
-    def test_one_owner_per_session_under_a_schedule_of_faults(self):
+    """Found by this checker (test_a_redis_restart_ends_no_session, expected
+    to fail until fixed): after Redis is killed and restarted, the worker
+    that reconnects first reads a directory without the workers whose
+    reconnect back-off has not yet run out (registry.cpp heartbeat() replaces
+    dir_ with what Redis lists now); for a forwarded request,
+    Forwarder::address_of finds no address for the live owner, follow_move
+    finds no entry (Redis came back empty), and session_route.cpp:74 makes a
+    new session, reason "lost", while the owner is up and still holds the
+    old one. Every forwarded client whose owner reconnected later lost its
+    session, at each of the two restarts."""
+    def run_schedule(self, schedule, expect_faults):
+        """The load on a fresh cluster while schedule [(what, inject)] runs, one
+        fault after another, every client served again after each; then the
+        history's figures are printed and checked: its violations."""
         started = time.monotonic()
         extra_port = free_port()
         c = CheckerCluster(proxied=2, workers=3, supervisord=True, config=CONFIG,
@@ -92,33 +121,47 @@ class OwnershipCheckerTest(unittest.TestCase):
         self.addCleanup(c.stop)
         wait_until(lambda: all_see(c, 3), 20, "3 workers in every directory")
         rec = Recorder()
-        load = HistoryLoad(rec, [c.port] * ROUTED + [extra_port] * FORWARDED, seconds=120).start()
+        load = HistoryLoad(rec, [c.port] * ROUTED + [extra_port] * FORWARDED, seconds=120, fresh_every=100,
+                           churners=CHURNERS).start()
         self.addCleanup(load.stop)
         faults = Faults(c, rec, hold_s=2.0)
+        clients = set(range(ROUTED + FORWARDED))
 
-        def progress(what):  # every fault is followed by traffic served again
-            before = load.count()
-            wait_until(lambda: load.count() >= before + 3 * (ROUTED + FORWARDED), 30, "requests after " + what)
+        def progress(what):
+            t = time.monotonic()
+            wait_until(lambda: load.served_since(t) == clients, 30, "every client served after " + what)
 
         progress("start")
-        schedule = [("kill9 h1-0", lambda: faults.kill9(0)), ("sigstop h1-1", lambda: faults.stop_cont(1)),
-                    ("drain h1-2", lambda: faults.drain(2)), ("redis slow for h1-2", lambda: faults.redis_slow(0.5)),
-                    ("redis kill", faults.redis_kill), ("rolling restart", faults.rolling_restart)]
-        for what, inject in schedule:
+        for what, inject in schedule(faults):
             inject()
             progress(what)
         self.assertTrue(load.stop(), "client threads still running")
         violations = check(rec.ops, rec.faults)
         print("\n" + format_report(rec.ops, rec.faults, violations, rec.origin))
-        print("ownership checker: %.0f s wall" % (time.monotonic() - started))
+        print("ownership checker: %.0f s wall (cluster files: %s)" % (time.monotonic() - started, c.workdir))
         f = figures(rec.ops, rec.faults, violations)
-        self.assertEqual(f["faults"], {"kill9": 1, "sigstop": 1, "drain": 1, "redis_slow": 1, "redis_kill": 1,
-                                       "restart": 3})
+        self.assertEqual(f["faults"], expect_faults)
         self.assertGreaterEqual(f["sessions"], ROUTED + FORWARDED)
-        # Every client was served after the last fault.
-        last_fault = max(fa["t1"] for fa in rec.faults)
-        served = {o["c"] for o in rec.ops if o["status"] == 200 and o["t0"] > last_fault}
-        self.assertEqual(served, set(range(ROUTED + FORWARDED)))
+        return rec, violations
+
+    def test_one_owner_per_session_under_a_schedule_of_faults(self):
+        def schedule(faults):
+            return [("kill9 h1-0", lambda: faults.kill9(0)), ("sigstop h1-1", lambda: faults.stop_cont(1)),
+                    ("drain h1-2", lambda: faults.drain(2)),
+                    ("redis slow for h1-2", lambda: faults.redis_slow(0.03)),
+                    ("drain h1-2, its redis slow", lambda: faults.redis_slow(0.03, drain=True)),
+                    ("redis stalled for h1-2", lambda: faults.redis_slow(0.5)),
+                    ("rolling restart", faults.rolling_restart)]
+        rec, violations = self.run_schedule(schedule, {"kill9": 1, "sigstop": 1, "drain": 2, "redis_slow": 2,
+                                                       "redis_stall": 1, "restart": 3})
+        self.assertEqual(violations, [], format_report(rec.ops, rec.faults, violations, rec.origin))
+
+    @unittest.expectedFailure
+    def test_a_redis_restart_ends_no_session(self):
+        """Found by this checker, not fixed yet (see the class comment): no
+        worker is silent, so no session may end."""
+        rec, violations = self.run_schedule(lambda faults: [("redis kill", faults.redis_kill)] * 2,
+                                            {"redis_kill": 2})
         self.assertEqual(violations, [], format_report(rec.ops, rec.faults, violations, rec.origin))
 
 
