@@ -64,12 +64,24 @@ class HistoryLoad:
     route map, or a pass-through server that makes workers forward)."""
 
     def __init__(self, recorder, ports, seconds, max_ops=200000, timeout_s=20, ip="127.0.0.1", pause_s=0.005,
-                 fresh_every=0, churners=0):
-        """pause_s: think time between requests; the first `churners` clients
-        drop their cookie every fresh_every requests (new sessions all along)."""
+                 fresh_every=0, churners=0, start_at=None):
+        """ports: a port on ip, or (ip, port), per client. pause_s: think time
+        between requests; the first `churners` clients drop their cookie every
+        fresh_every requests (new sessions all along). start_at: per client,
+        None or the (ip, port) of its first request (its session is made
+        there, then it goes on through ports: a session forwarded to)."""
         self.rec, self.seconds, self.max_ops, self.timeout_s = recorder, seconds, max_ops, timeout_s
         self.pause_s, self.fresh_every, self.churners = pause_s, fresh_every, churners
-        self.clients = [(Client(p, ip=ip), i) for i, p in enumerate(ports)]
+        self.clients = []
+        for i, p in enumerate(ports):
+            addr = p if isinstance(p, tuple) else (ip, p)
+            cl = Client(addr[1], ip=addr[0])
+            if start_at and start_at[i]:
+                first = Client(start_at[i][1], ip=start_at[i][0])
+                first.json("/t/count")  # the session, made at start_at (not in the history: before the load)
+                first.close()
+                cl.cookie = first.cookie
+            self.clients.append((cl, i))
         self._stop = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(cl, i), daemon=True) for cl, i in self.clients]
 

@@ -7,12 +7,17 @@ Redis killed and restarted, a rolling `supervisorctl restart`. The history
 is then checked (ownership_history.check). CheckerTest feeds the checker
 hand-made histories with each kind of violation: it must find them.
 scripts/ownership_soak.py runs the long schedule (make soak)."""
+import os
+import shutil
+import tempfile
 import time
 import unittest
 
-from common import free_port, passthrough_server, wait_until
+from common import Cluster, free_port, passthrough_server, stop_pid, wait_until, worker_status
+from netns import TestNetwork
 from ownership_faults import CheckerCluster, Faults, all_see
 from ownership_history import HistoryLoad, Recorder, check, figures, format_report
+from test_multihost import start_redis
 
 CONFIG = {"heartbeat_ms": 200, "quick_timeout_ms": 500, "drain_timeout_s": 10, "request_timeout_s": 5,
           "idle_timeout_s": 600}
@@ -162,6 +167,76 @@ class OwnershipCheckerTest(unittest.TestCase):
         worker is silent, so no session may end."""
         rec, violations = self.run_schedule(lambda faults: [("redis kill", faults.redis_kill)] * 2,
                                             {"redis_kill": 2})
+        self.assertEqual(violations, [], format_report(rec.ops, rec.faults, violations, rec.origin))
+
+
+class NetnsPartitionTest(unittest.TestCase):
+    """Two hosts in network namespaces (tests/integration/netns.py) sharing
+    one Redis in the root namespace, two workers each; clients on host A
+    whose sessions live on host B (forwarded across), and clients of each
+    host's own nginx. Host B is cut off past the quick timeout and the
+    heartbeat, then joined again; the history is checked."""
+    HOLD_S = 2.0
+    ACROSS, EACH = 4, 3  # clients through A with sessions on B; clients of each host's own nginx
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0 or shutil.which("ip") is None:
+            raise unittest.SkipTest("a partition needs root and `ip netns` (test_multihost's hosts)")
+        cls.net = TestNetwork(2)
+        try:
+            cls.net.up()
+        except (RuntimeError, OSError) as e:
+            cls.net.down()
+            raise unittest.SkipTest("network namespaces cannot be made here: %s" % e)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.net.down()
+
+    def up(self, i, c):
+        try:
+            return all(worker_status(c, n)["redis"]["up"] and worker_status(c, n)["redis"]["workers_known"] == 4
+                       for n in c.workers)
+        except (OSError, EOFError, ValueError, KeyError):
+            return False
+
+    def test_a_partitioned_host_loses_only_its_own_sessions(self):
+        started = time.monotonic()
+        workdir = tempfile.mkdtemp(prefix="tether-checker-netns-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        redis, port = start_redis(self.net.gateway, workdir)
+        self.addCleanup(stop_pid, redis)
+        hosts = [Cluster(workers=2, host="h" + "ab"[i], tcp=True, ip=ip, netns=ns, config=CONFIG,
+                         redis_addr=(self.net.gateway, port), key_file=os.path.join(workdir, "keys"))
+                 for i, (ip, ns) in enumerate(zip(self.net.ips, self.net.ns))]
+        for c in hosts:
+            self.addCleanup(c.stop)
+            c.start()
+        a, b = [(c.ip, c.port) for c in hosts]
+        wait_until(lambda: all(self.up(i, c) for i, c in enumerate(hosts)), 20, "every worker to see all 4")
+        rec = Recorder()
+        load = HistoryLoad(rec, [a] * (self.ACROSS + self.EACH) + [b] * self.EACH, seconds=60, timeout_s=10,
+                           start_at=[b] * self.ACROSS + [None] * (2 * self.EACH)).start()
+        self.addCleanup(load.stop)
+        clients = set(range(self.ACROSS + 2 * self.EACH))
+        t = time.monotonic()
+        wait_until(lambda: load.served_since(t) == clients, 30, "every client served")
+        t0 = time.monotonic()
+        self.net.partition(1)
+        self.addCleanup(self.net.heal, 1)
+        time.sleep(self.HOLD_S)  # the fault: host B cut off this long
+        self.net.heal(1)
+        wait_until(lambda: all(self.up(i, c) for i, c in enumerate(hosts)), 30, "host B back in every directory")
+        rec.fault("partition", "hb", t0, time.monotonic())
+        t = time.monotonic()
+        wait_until(lambda: load.served_since(t) == clients, 40, "every client served after the partition")
+        self.assertTrue(load.stop(), "client threads still running")
+        violations = check(rec.ops, rec.faults)
+        print("\n" + format_report(rec.ops, rec.faults, violations, rec.origin))
+        print("ownership checker, partition: %.0f s wall" % (time.monotonic() - started))
+        f = figures(rec.ops, rec.faults, violations)
+        self.assertGreaterEqual(f["session_changes"].get("lost", 0), self.ACROSS)  # A gave up on B's sessions
         self.assertEqual(violations, [], format_report(rec.ops, rec.faults, violations, rec.origin))
 
 
