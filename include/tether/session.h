@@ -68,6 +68,10 @@ class Session {
   const std::string& route() const { return *route_; }  // "{host}-{worker}"
   StartReason start_reason() const { return start_reason_; }
   uint64_t request_count() const { return requests_; }  // including this one
+  // The session's ownership generation: 1 when it started, one more each
+  // time it moved to another worker. Answers for one session with one epoch
+  // all come from one worker; a later epoch means it moved.
+  int64_t epoch() const { return epoch_; }
 
  private:
   friend class SessionHost;
@@ -76,6 +80,7 @@ class Session {
   const std::string* route_ = nullptr;
   uint8_t id_[16] = {};
   uint64_t requests_ = 0;
+  int64_t epoch_ = 1;
   StartReason start_reason_ = StartReason::New;
   bool end_requested_ = false;
 };

@@ -1,6 +1,7 @@
 // SessionHost: a session thread's table of sessions and their timers (see host.h).
 #include "session/host.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 
@@ -138,6 +139,7 @@ void SessionHost::serve(SessionJob& job) {
     }
   }
   s->requests_++;
+  s->epoch_ = job.created ? 1 : std::max<int64_t>(job.epoch, 1);
   stats_->requests++;
   try {
     job.response = s->handle(job.request);

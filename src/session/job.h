@@ -23,6 +23,7 @@ struct SessionJob {
   const SessionFactory* factory = nullptr;  // makes the session if a new one is needed
   SessionId sid;                            // the session asked for, or the new id to use
   bool existing = false;                    // sid came from a valid cookie for this worker
+  int64_t epoch = 1;                        // the ownership epoch this worker holds sid at (Session::epoch)
   StartReason reason_if_new = StartReason::New;
   bool create_if_missing = true;            // false: an existing sid not found here sets `missing` instead
   // Bounds the acceptor applies (from the config); 0: none.

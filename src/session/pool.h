@@ -70,6 +70,7 @@ class SessionPool {
   Posted post(SessionJobPtr job);
   // The acceptor found no worker with room for a new session (placement).
   void count_refused_full() { stats_.refused_full++; }
+  void count_refused_stale() { stats_.refused_stale++; }
   // Drain: each thread in turn offers its sessions to send (SessionHost::hand_over),
   // on that thread. Returns how many moved.
   size_t hand_over(const SessionHost::Sender& send);

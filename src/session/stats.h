@@ -17,6 +17,9 @@ struct SessionStats {
   // Bounds (config max_sessions, max_queued_per_session): requests turned away.
   std::atomic<uint64_t> refused_full{0};    // a new session was needed and no worker had room (503)
   std::atomic<uint64_t> refused_queued{0};  // the session already had max_queued requests waiting (429)
+  // Ownership (issue 16): a request whose token names a later epoch than the
+  // copy here: the copy was not served (the request went to the owner, or 503).
+  std::atomic<uint64_t> refused_stale{0};
 };
 
 }  // namespace tether

@@ -1,13 +1,17 @@
 // Session token encoding and decoding (see token.h).
 #include "token/token.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 
 namespace tether {
 namespace {
 
-constexpr uint8_t kPayloadVersion = 1;
+constexpr uint8_t kPayloadV1 = 1;  // no epoch
+constexpr uint8_t kPayloadV2 = 2;  // with epoch
+constexpr size_t kEpochBytes = 4;
 constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 constexpr size_t kFixedPayload = 1 + 16 + 2 + 8;
@@ -79,13 +83,19 @@ std::string TokenCodec::encode(const TokenClaims& c) const {
   const TokenKey& key = keys_.front();
   std::string route = make_route(c.host, c.worker);
   size_t host_len = std::min(c.host.size(), kTokenMaxHostBytes);
-  uint8_t payload[kFixedPayload + kTokenMaxHostBytes];
-  payload[0] = kPayloadVersion;
+  uint8_t payload[kFixedPayload + kEpochBytes + kTokenMaxHostBytes];
+  bool with_epoch = c.epoch > 1;
+  payload[0] = with_epoch ? kPayloadV2 : kPayloadV1;
   std::memcpy(payload + 1, c.sid.bytes.data(), 16);
   put_be(payload + 17, static_cast<uint64_t>(c.worker), 2);
   put_be(payload + 19, static_cast<uint64_t>(c.issued), 8);
-  std::memcpy(payload + kFixedPayload, c.host.data(), host_len);
-  size_t payload_len = kFixedPayload + host_len;
+  size_t fixed = kFixedPayload;
+  if (with_epoch) {
+    put_be(payload + fixed, static_cast<uint64_t>(std::min<int64_t>(c.epoch, UINT32_MAX)), kEpochBytes);
+    fixed += kEpochBytes;
+  }
+  std::memcpy(payload + fixed, c.host.data(), host_len);
+  size_t payload_len = fixed + host_len;
 
   uint8_t blob[1 + kNonceBytes + sizeof payload + kTagBytes];
   blob[0] = key.id();
@@ -148,13 +158,15 @@ std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
     return std::nullopt;
   }
   std::optional<TokenClaims> out;
-  if (payload_len >= kFixedPayload && payload[0] == kPayloadVersion &&
-      payload_len - kFixedPayload <= kTokenMaxHostBytes) {
+  size_t fixed = payload_len >= 1 && payload[0] == kPayloadV2 ? kFixedPayload + kEpochBytes : kFixedPayload;
+  if (payload_len >= fixed && (payload[0] == kPayloadV1 || payload[0] == kPayloadV2) &&
+      payload_len - fixed <= kTokenMaxHostBytes) {
     TokenClaims c;
     std::memcpy(c.sid.bytes.data(), payload + 1, 16);
     c.worker = static_cast<int>(get_be(payload + 17, 2));
     c.issued = static_cast<int64_t>(get_be(payload + 19, 8));
-    c.host.assign(reinterpret_cast<const char*>(payload + kFixedPayload), payload_len - kFixedPayload);
+    if (payload[0] == kPayloadV2) c.epoch = static_cast<int64_t>(get_be(payload + kFixedPayload, kEpochBytes));
+    c.host.assign(reinterpret_cast<const char*>(payload + fixed), payload_len - fixed);
     // Authenticated already; a mismatch means a bug or a forged key, not noise.
     if (make_route(c.host, c.worker) == route) out = std::move(c);
   }

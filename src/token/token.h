@@ -5,8 +5,12 @@
 // route is "{host}-{worker}" (nginx routes on it); kid is one byte naming the
 // key. route and kid are the associated data, so neither can be altered
 // unnoticed. payload = version(1) | session id(16) | worker(u16) |
-// issued(unix s, u64) | host id. Decoding has one failure outcome, "invalid",
-// whatever the cause. Keys are wiped on destruction.
+// issued(unix s, u64) | [epoch(u32), version 2 only] | host id. The epoch
+// is the session's ownership generation when the token was issued (see
+// worker/session_route.h): version 1 (no epoch, decoded as 0) is written
+// while the epoch is 1, so tokens of sessions that never moved stay
+// readable by workers that predate version 2. Decoding has one failure
+// outcome, "invalid", whatever the cause. Keys are wiped on destruction.
 //
 // Thread safety: a TokenCodec is immutable after construction; encode and
 // decode may be called from any thread at once.
@@ -34,6 +38,7 @@ struct TokenClaims {
   std::string host;
   int worker = 0;
   int64_t issued = 0;  // unix seconds
+  int64_t epoch = 0;   // ownership generation (0: a version-1 token, which says nothing)
 };
 
 class TokenKey {

@@ -1,6 +1,7 @@
 // The "session" rule kind (see session_route.h).
 #include "worker/session_route.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/clock.h"
@@ -52,9 +53,9 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
     } else if (claims->issued + config_.lifetime_s < now || claims->issued > now + 300) {
       reason = StartReason::Expired;
     } else if (claims->host == config_.host && claims->worker == config_.worker) {
-      return run_here(req, true, claims->sid, StartReason::Expired);
+      return run_here(req, true, claims->sid, StartReason::Expired, 0, claims->epoch);
     } else if (handover_ != nullptr && handover_->adopted(claims->sid)) {
-      return run_here(req, true, claims->sid, StartReason::Expired, kReissue);  // moved here on a drain
+      return run_here(req, true, claims->sid, StartReason::Expired, kReissue, claims->epoch);  // moved here on a drain
     } else if (from_peer != nullptr) {
       reason = StartReason::Lost;  // a peer thought it was ours: never forward twice
     } else {
@@ -119,10 +120,36 @@ std::optional<Response> SessionRoute::follow_move(Request& req, const SessionId&
   return std::nullopt;
 }
 
-Response SessionRoute::run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags) {
+Response SessionRoute::stale(Request& req, const SessionId& sid, int64_t token_epoch, int64_t epoch) {
+  pool_.count_refused_stale();
+  if (log::every(stale_log_, 1000)) {
+    log::warn("session_stale_copy", {{"session", sid.hex().substr(0, 12)}, {"token_epoch", token_epoch},
+                                     {"epoch_here", epoch}, {"refused", pool_.stats().refused_stale.load()},
+                                     {"effect", "not served here; sent to the registry's owner"}});
+  }
+  auto entry = registry_->lookup(sid);
+  if (entry && entry->has_value() && (*entry)->epoch >= token_epoch) {
+    const registry::Owner& now = (*entry)->owner;
+    if (now.host != config_.host || now.worker != config_.worker) {
+      pool_.drop(sid);  // a newer generation lives there: this copy must never answer again
+      fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
+      if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
+      if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
+    }
+  }
+  return refuse(503, "the session's owner is being settled: try again shortly\n", 1);
+}
+
+Response SessionRoute::run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags,
+                                int64_t token_epoch) {
+  // The epoch this worker holds sid at; a token from a later one means the
+  // client was already served by a newer owner: this copy is stale.
+  const int64_t epoch = registry_ != nullptr ? registry_->epoch(sid) : 1;
+  if (existing && registry_ != nullptr && token_epoch > epoch) return stale(req, sid, token_epoch, epoch);
   auto job = std::make_shared<SessionJob>();
   job->factory = factory_;
   job->existing = existing;
+  job->epoch = epoch;
   job->sid = sid;
   job->reason_if_new = reason;
   // A session this worker does not have may have been handed over by its
@@ -161,7 +188,7 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   if (job->full) return no_room();  // counted by the session thread
   if (job->missing) {
     if (auto moved = follow_move(job->request, sid, config_.host, config_.worker)) return std::move(*moved);
-    return run_here(job->request, existing, sid, reason, flags | kCreate);
+    return run_here(job->request, existing, sid, reason, flags | kCreate, token_epoch);
   }
   Response resp = std::move(job->response);
   if (job->created && resp.status == 404) {
@@ -175,8 +202,10 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   } else if (job->created) {
     TokenClaims c{job->created_sid, config_.host, config_.worker, unix_seconds()};
     resp.header("Set-Cookie", cookie_header(codec_.encode(c), https, false));
-  } else if (flags & kReissue) {
-    TokenClaims c{job->sid, config_.host, config_.worker, unix_seconds()};
+  } else if ((flags & kReissue) != 0 || epoch > std::max<int64_t>(token_epoch, 1)) {
+    // Moved here, or the client's token names an older epoch: the new
+    // cookie carries this owner and its epoch.
+    TokenClaims c{job->sid, config_.host, config_.worker, unix_seconds(), epoch};
     resp.header("Set-Cookie", cookie_header(codec_.encode(c), https, false));
   }
   return resp;

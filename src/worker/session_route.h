@@ -7,6 +7,12 @@
 //   - no usable cookie, or the owner is gone or silent for the quick
 //     timeout: make a new session where placement says, and tell the app
 //     why (new, invalid, expired, lost).
+// Ownership: the cookie carries the session's epoch (token.h). A request
+// whose token names a later epoch than the one this worker holds the
+// session at is never served here (the client already had answers from a
+// newer owner): it goes to the owner the registry names, or gets 503. An
+// answer from an owner at a later epoch than the token's carries a new
+// cookie, so a client's epoch only goes up.
 // Bounds (config): a new session is made only on a worker below
 // max_sessions (placement skips full ones; none left: 503 + Retry-After);
 // a request for a session that has max_queued_per_session requests waiting
@@ -63,7 +69,13 @@ class SessionRoute final : public RouteHandler {
   // one. kReissue: the session moved here, give it a cookie naming this
   // worker. kCreate: make a new session if sid is not here without asking
   // the registry whether it moved.
-  Response run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags = 0);
+  // token_epoch: the epoch in the client's token (0: none).
+  Response run_here(Request& req, bool existing, const SessionId& sid, StartReason reason, int flags = 0,
+                    int64_t token_epoch = 0);
+  // The client's token names epoch token_epoch of sid, later than the one
+  // this worker holds it at: never serve this copy. Forward to the owner the
+  // registry names at that epoch or later (and drop the copy here), else 503.
+  Response stale(Request& req, const SessionId& sid, int64_t token_epoch, int64_t epoch);
   // The session's registry entry names an owner other than `was` (it was
   // handed over): serve it there (or here). nullopt if it did not move.
   std::optional<Response> follow_move(Request& req, const SessionId& sid, const std::string& was_host, int was_worker);
@@ -82,7 +94,7 @@ class SessionRoute final : public RouteHandler {
   Placement& placement_;
   Handover* handover_;
   Registry* registry_;
-  std::atomic<int64_t> full_log_{0}, busy_log_{0};  // log::every stamps
+  std::atomic<int64_t> full_log_{0}, busy_log_{0}, stale_log_{0};  // log::every stamps
 };
 
 }  // namespace tether

@@ -104,6 +104,46 @@ TEST_F(TokenTest, IssuedDecodesExactlySoCallersCanCheckExpiry) {
   }
 }
 
+// The ownership epoch travels in the token (issue 16): a session that moved
+// carries its generation, so a stale copy can tell it is stale.
+TEST_F(TokenTest, EpochRoundTripsAndEpochOneWritesTheOldLayout) {
+  TokenCodec c = codec({random_key()});
+  for (int64_t epoch : {int64_t(2), int64_t(3), int64_t(1000), int64_t(UINT32_MAX)}) {
+    TokenClaims in = claims("web_7", 12, 1700000123);
+    in.epoch = epoch;
+    auto out = c.decode(c.encode(in));
+    ASSERT_TRUE(out.has_value()) << epoch;
+    EXPECT_EQ(out->epoch, epoch);
+    EXPECT_EQ(out->sid, in.sid);
+    EXPECT_EQ(out->host, "web_7");
+    EXPECT_EQ(out->worker, 12);
+    EXPECT_EQ(out->issued, 1700000123);
+  }
+  // Epoch 0 or 1 (a session that never moved) is written as version 1,
+  // readable by workers that predate the epoch; it decodes as 0 (unknown).
+  for (int64_t epoch : {int64_t(0), int64_t(1)}) {
+    TokenClaims in = claims();
+    in.epoch = epoch;
+    std::string one = c.encode(in);
+    in.epoch = 2;
+    EXPECT_LT(one.size(), c.encode(in).size());
+    auto out = c.decode(one);
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->epoch, 0);
+  }
+}
+
+TEST_F(TokenTest, LargestEpochHostAndWorkerFitUnderTheLengthLimit) {
+  TokenCodec c = codec({random_key()});
+  TokenClaims in = claims(std::string(kTokenMaxHostBytes, 'x'), 65535);
+  in.epoch = UINT32_MAX;
+  std::string token = c.encode(in);
+  EXPECT_LE(token.size(), kTokenMaxLength);
+  auto out = c.decode(token);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->epoch, UINT32_MAX);
+}
+
 TEST_F(TokenTest, LargestHostAndWorkerFitUnderTheLengthLimit) {
   TokenCodec c = codec({random_key()});
   std::string host(kTokenMaxHostBytes, 'x');

@@ -26,6 +26,7 @@ std::string KitSession::state_json() const {
   nlohmann::json j;
   j["n"] = count_;
   j["owner"] = route();
+  j["epoch"] = epoch();
   j["pid"] = getpid();
   j["session"] = short_id();
   j["reason"] = reason_;
