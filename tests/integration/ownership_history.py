@@ -317,6 +317,7 @@ def figures(ops, faults, violations):
     return {"sessions": len(answers), "requests": len(ops), "statuses": statuses, "session_changes": changes,
             "moves": sum(len({(o["owner"], o["pid"]) for o in a}) - 1 for a in answers.values()),
             "with_epoch": sum(1 for o in ops if o.get("epoch") is not None),
+            "max_epoch": max([o["epoch"] for o in ops if o.get("epoch") is not None] or [0]),
             "faults": fault_kinds, "violations": kinds}
 
 
@@ -331,7 +332,7 @@ def format_op(op, origin=0.0):
 def format_report(ops, faults, violations, origin=0.0, limit=10):
     f = figures(ops, faults, violations)
     lines = ["ownership checker: %(sessions)d sessions, %(requests)d requests, %(moves)d moves, "
-             "%(with_epoch)d answers with an epoch" % f,
+             "%(with_epoch)d answers with an epoch (highest %(max_epoch)d)" % f,
              "  statuses %s; session changes by reason %s" % (f["statuses"], f["session_changes"]),
              "  faults %s; violations %s" % (f["faults"], f["violations"] or "none")]
     for fa in faults:

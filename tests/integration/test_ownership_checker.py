@@ -159,6 +159,7 @@ class OwnershipCheckerTest(unittest.TestCase):
                     ("rolling restart", faults.rolling_restart)]
         rec, violations = self.run_schedule(schedule, {"kill9": 1, "sigstop": 1, "drain": 2, "redis_slow": 2,
                                                        "redis_stall": 1, "restart": 3})
+        self.assertGreater(figures(rec.ops, rec.faults, [])["moves"], 0, "no session was handed over")
         self.assertEqual(violations, [], format_report(rec.ops, rec.faults, violations, rec.origin))
 
     @unittest.expectedFailure
