@@ -109,10 +109,12 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) $(PYTHON) scripts/bench/bench.py
 
-# A bounded soak: SOAK_SECONDS (600) of mixed load with one worker restarted a minute (scripts/soak.py).
+# A bounded soak: SOAK_SECONDS (600) of mixed load with one worker restarted a minute (scripts/soak.py),
+# then the ownership checker's long schedule of faults, CHECKER_SECONDS (600) (scripts/ownership_soak.py).
 soak: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) $(PYTHON) scripts/soak.py
+	BUILD=$(BUILD) $(PYTHON) scripts/ownership_soak.py
 
 bench-scale: deps
 	@bash scripts/install-deps.sh --bench
