@@ -29,11 +29,12 @@ Result<JournalOptions> parse_options(const nlohmann::json& s, const std::string&
   if (!s.is_object()) return R::error(file + ": field 'journal': expected an object, e.g. {\"dir\": \"journal\"}");
   JournalOptions o;
   static const std::set<std::string> known = {"dir",       "fsync",          "fsync_interval_ms",    "rollover_s",
-                                              "batch_max", "backoff_max_ms", "require_durable_redis"};
+                                              "batch_max", "backoff_max_ms", "require_durable_redis",
+                                              "min_replicas_ack", "replicas_ack_timeout_ms"};
   for (auto& [k, v] : s.items()) {
     if (!known.count(k)) {
       return err(k, "unknown field (expected dir, fsync, fsync_interval_ms, rollover_s, batch_max, backoff_max_ms, "
-                    "require_durable_redis)");
+                    "require_durable_redis, min_replicas_ack, replicas_ack_timeout_ms)");
     }
   }
   if (s.contains("require_durable_redis")) {
@@ -70,6 +71,11 @@ Result<JournalOptions> parse_options(const nlohmann::json& s, const std::string&
   if (Status st = integer("rollover_s", 1, 86400, o.rollover_s); !st) return st;
   if (Status st = integer("batch_max", 1, 10000, batch); !st) return st;
   if (Status st = integer("backoff_max_ms", 10, 60000, backoff); !st) return st;
+  int64_t replicas = o.min_replicas_ack, ack_timeout = o.replicas_ack_timeout_ms;
+  if (Status st = integer("min_replicas_ack", 0, 16, replicas); !st) return st;
+  if (Status st = integer("replicas_ack_timeout_ms", 1, 60000, ack_timeout); !st) return st;
+  o.min_replicas_ack = static_cast<int>(replicas);
+  o.replicas_ack_timeout_ms = static_cast<int>(ack_timeout);
   o.fsync_interval_ms = static_cast<int>(interval);
   o.batch_max = static_cast<int>(batch);
   o.backoff_max_ms = static_cast<int>(backoff);

@@ -2,7 +2,8 @@
 //
 //   "journal": {"dir": "journal", "fsync": "batch", "fsync_interval_ms": 50,
 //               "rollover_s": 3600, "batch_max": 1000, "backoff_max_ms": 2000,
-//               "require_durable_redis": false}
+//               "require_durable_redis": false, "min_replicas_ack": 0,
+//               "replicas_ack_timeout_ms": 1000}
 //
 // Every error names the file, the field and what was expected.
 // Thread safety: a plain value, read-only after parsing.
@@ -30,6 +31,12 @@ struct JournalOptions {
   // refuses to start (Redis reachable at start) or holds the entries on disk
   // until Redis keeps what it acknowledges (see shipper.h).
   bool require_durable_redis = false;
+  // With Redis replicas: the checkpoint moves past a shipped batch only once
+  // WAIT says this many replicas have it (0: once the master has it). A
+  // batch not confirmed in replicas_ack_timeout_ms is shipped again later
+  // (idempotent), so a failover to a confirmed replica loses nothing.
+  int min_replicas_ack = 0;
+  int replicas_ack_timeout_ms = 1000;
   // Wall clock in µs; tests replace it to cross an hour at once.
   std::function<int64_t()> now_us;
   // fdatasync(2) of the journal's files; tests replace it to inject a failure.

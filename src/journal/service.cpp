@@ -67,6 +67,7 @@ nlohmann::json JournalService::status() const {
           {"oldest_unshipped_ms", oldest == 0 ? 0 : std::max<int64_t>(0, (wall_us() - oldest) / 1000)},
           {"shipped", s.shipped.load()},
           {"duplicates", s.duplicates.load()},
+          {"replica_waits_short", s.replica_waits_short.load()},
           {"shipped_per_s", s.shipped_per_s.load()},
           {"corrupt", s.corrupt.load()},
           {"files", s.files.load()},

@@ -111,6 +111,7 @@ bool Shipper::ship(Batch& batch) {
     outage(stored.message());
     return false;
   }
+  if (!replicated()) return false;  // shipped again later: idempotent
   int64_t ack = wall_us();
   redis_back();
   stats_.shipped += batch.entries.size();
@@ -119,6 +120,24 @@ bool Shipper::ship(Batch& batch) {
   for (const Entry& e : batch.entries) domains_.insert(e.domain);
   if (on_shipped) on_shipped(batch.entries, ack);
   return true;
+}
+
+bool Shipper::replicated() {
+  const int want = journal_.options().min_replicas_ack;
+  if (want <= 0) return true;
+  auto r = redis_.command({"WAIT", std::to_string(want), std::to_string(journal_.options().replicas_ack_timeout_ms)});
+  if (!r) {
+    outage(r.message());
+    return false;
+  }
+  long long have = (*r)->type == REDIS_REPLY_INTEGER ? (*r)->integer : -1;
+  if (have >= want) return true;
+  stats_.replica_waits_short++;
+  if (log::every(replica_log_, 10000)) {
+    log::warn("journal_replicas_behind", {{"min_replicas_ack", want}, {"confirmed", have},
+                                          {"effect", "the checkpoint waits; the batch is shipped again"}});
+  }
+  return false;
 }
 
 void Shipper::redis_back() {

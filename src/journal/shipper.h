@@ -66,7 +66,8 @@ class Shipper {
 
  private:
   void loop();
-  bool ship(Batch& batch);       // true once Redis acknowledged
+  bool ship(Batch& batch);       // true once Redis acknowledged (and min_replicas_ack replicas have it)
+  bool replicated();             // WAIT min_replicas_ack: true when enough replicas confirm the last write
   // Reads Redis' persistence if not read since the last outage; false when
   // entries must not be shipped now (Redis down, or held: not durable).
   bool durable_enough();
@@ -92,6 +93,7 @@ class Shipper {
   int64_t checkpoint_ms_ = 0;
   bool checkpoint_dirty_ = false;
   int64_t backoff_ms_ = 100;
+  std::atomic<int64_t> replica_log_{0};  // log::every stamp
   std::set<std::string> domains_;
   int64_t last_tick_ms_ = 0;
   uint64_t last_tick_shipped_ = 0;

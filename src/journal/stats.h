@@ -20,6 +20,7 @@ struct JournalStats {
   std::atomic<uint64_t> shipped{0};        // entries acknowledged by Redis
   std::atomic<uint64_t> duplicates{0};     // ... of which Redis already had (a retry)
   std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> replica_waits_short{0};  // batches WAIT did not confirm on min_replicas_ack replicas in time
   std::atomic<double> shipped_per_s{0};    // over the last few seconds
   std::atomic<uint64_t> corrupt{0};        // lines skipped: checksum, truncated, bad JSON
   std::atomic<uint64_t> files_deleted{0};
