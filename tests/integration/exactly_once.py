@@ -205,6 +205,9 @@ def check_workflow(started, records, calls, fences=()):
     statuses = collections.Counter((records.get(t) or {}).get("status.current") for t in started)
     done_calls = sum(len(by_ticket.get(t, [])) for t in started)
     recorded = sum(_int((records.get(t) or {}).get("steps")) for t in started)
+    errors = collections.Counter((records.get(t) or {}).get("error", "")[:120] for t in started
+                                 if (records.get(t) or {}).get("status.current") == "failed")
     return {"tickets": len(started), "done": statuses.get("done", 0), "failed": statuses.get("failed", 0),
+            "failed_errors": dict(errors),
             "runs": sum(_int((records.get(t) or {}).get("runs")) for t in started), "step_calls": done_calls,
             "steps_rerun": max(0, done_calls - recorded), "fenced": len(fences), "violations": violations}
