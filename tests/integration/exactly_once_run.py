@@ -323,6 +323,12 @@ def run(seconds, seed=1, clients=4, log=print, kinds=("kill9_worker", "sigstop",
         acks = [h for cl in jl for h in cl.history if h["ok"]]
         jr = check_journal(acks, entries)
         jr["appended"] = sum(cl.attempted for cl in jl)
+        r = Resp(c.redis_port)
+        try:  # consumed means done: nothing waits or stays leased
+            jr["left_in_store"] = sum(r.pipeline([["ZCARD", "tether:list:" + DOMAIN],
+                                                  ["ZCARD", "tether:list:%s:leased" % DOMAIN]]))
+        finally:
+            r.close()
         jr["requests_failed"] = sum(1 for cl in jl for h in cl.history if not h["ok"])
         jr["sessions"] = len({s for cl in jl for s in cl.sessions.values()})
         jr["delayed_fsync_after"] = hgetall_info(c).get("aof_delayed_fsync")

@@ -122,6 +122,7 @@ class ExactlyOnceUnderFaults(unittest.TestCase):
         self.assertGreater(j["acknowledged"], 0)
         self.assertEqual(j["lost"], [], "acknowledged journal entries lost (s, k): %s" % report)
         self.assertEqual(j["duplicated"], [], "journal entries consumed twice: %s" % report)
+        self.assertEqual(j["left_in_store"], 0)
         self.assertGreater(w["done"], 0)
         self.assertEqual(w["violations"], [])
 
