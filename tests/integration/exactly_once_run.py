@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import threading
 import time
 
@@ -206,7 +205,8 @@ def hgetall_info(c):
 
 def sigstop_in_step(c, steps, faults, fences, started, seq):
     """A ticket held in `one`; its worker stopped past the lease; another
-    worker takes and finishes it; then SIGCONT: the stale runner must stop."""
+    worker takes and ends it; then SIGCONT: the stale runner must stop (its
+    ticket_stopped log line) having recorded and called nothing more (W4)."""
     steps.holding.clear()
     for attempt in range(3):  # a ticket may end before its step (Redis just restarted): another one
         status, t = start_ticket(c.port, "hold-%d-%d" % (seq, attempt))
@@ -244,8 +244,8 @@ def ended(c, t):
 
 
 def taken_over(c, t):
-    """A second run (take) of ticket t has ended it: done, or failed (a runner's
-    first Redis command after a Redis restart fails on its stale connection)."""
+    """A second run (take) of ticket t has ended it: done, or failed (a Redis
+    error during that run fails it; retries 0)."""
     rec = hgetall(c, "tether:wf:eo:ticket:" + t)
     return rec.get("status.current") in ("done", "failed") and int(rec.get("runs") or 0) >= 2
 
