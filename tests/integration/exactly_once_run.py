@@ -133,6 +133,15 @@ def start_ticket(port, key):
         cl.close()
 
 
+def step_server(steps):
+    """A started StepServer serving steps' `one` and `two`. A worker killed
+    mid-call resets its connection: expected here, so not printed."""
+    server = StepServer({"one": steps.one, "two": steps.two})
+    server.httpd.handle_error = lambda request, client_address: None
+    steps.two_url = server.url("/two")
+    return server.start()
+
+
 class NoAofCluster(Cluster):
     """Redis without persistence although the journal is on: what the
     checker must report as lost after Redis' kill -9 (README: AOF off loses
@@ -281,8 +290,7 @@ def run(seconds, seed=1, clients=4, log=print, kinds=("kill9_worker", "sigstop",
     gap: seconds between faults; per, every: entries per append and the pace of each journal client."""
     rnd = random.Random(seed)
     steps = StepLog()
-    server = StepServer({"one": steps.one, "two": steps.two}).start()
-    steps.two_url = server.url("/two")
+    server = step_server(steps)
     c = make_cluster(server, aof=aof)
     faults, fences = [], []
     t0 = time.monotonic()

@@ -13,9 +13,8 @@ import unittest
 
 from exactly_once import check_journal, check_workflow
 from exactly_once import StepLog
-from exactly_once_run import kill9_redis, make_cluster, records, run, start_ticket
+from exactly_once_run import kill9_redis, make_cluster, records, run, start_ticket, step_server
 from common import wait_until
-from stepserver import StepServer
 
 SECONDS = float(os.environ.get("EXACTLY_ONCE_SECONDS", 8))
 
@@ -143,9 +142,8 @@ class ExactlyOnceUnderFaults(unittest.TestCase):
         # closed the connection"): up to `concurrency` tickets per worker
         # failed without a step run.
         steps = StepLog(step_s=0)
-        server = StepServer({"one": steps.one, "two": steps.two}).start()
+        server = step_server(steps)
         self.addCleanup(server.stop)
-        steps.two_url = server.url("/two")
         c = make_cluster(server, workers=1, supervisord=False)
         with c:
             def run_all(keys):
