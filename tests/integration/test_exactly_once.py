@@ -11,10 +11,9 @@ import json
 import os
 import unittest
 
-from exactly_once import check_journal, check_workflow
-from exactly_once import StepLog
-from exactly_once_run import kill9_redis, make_cluster, records, run, start_ticket, step_server
 from common import wait_until
+from exactly_once import StepLog, check_journal, check_workflow
+from exactly_once_run import kill9_redis, make_cluster, records, run, start_ticket, step_server
 
 SECONDS = float(os.environ.get("EXACTLY_ONCE_SECONDS", 8))
 
