@@ -40,6 +40,11 @@ struct TicketRunner::Ctx {
 Status TicketRunner::start(Ctx& ctx) {
   const std::string hkey = ticket_key(redis_.options().prefix, def_.name, ctx.ticket);
   auto reply = redis_.command({"HMGET", hkey, "payload.key", "payload.data"});
+  if (!reply && !redis_.connected()) {
+    // This runner's connection idled since its last ticket and died with a
+    // Redis restart: one read again on a fresh connection (nothing was written).
+    reply = redis_.command({"HMGET", hkey, "payload.key", "payload.data"});
+  }
   if (!reply) return Status::error("could not read the ticket: " + reply.message());
   auto payload = decode_payload(reply->get());
   if (!payload) {
