@@ -110,11 +110,13 @@ bench: deps
 	BUILD=$(BUILD) $(PYTHON) scripts/bench/bench.py
 
 # A bounded soak: SOAK_SECONDS (600) of mixed load with one worker restarted a minute (scripts/soak.py),
-# then the ownership checker's long schedule of faults, CHECKER_SECONDS (600) (scripts/ownership_soak.py).
+# then the ownership checkers' long schedules of faults, CHECKER_SECONDS (600) each: sessions
+# (scripts/ownership_soak.py), journal entries and workflow tickets (scripts/exactly_once_soak.py).
 soak: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	BUILD=$(BUILD) $(PYTHON) scripts/soak.py
 	BUILD=$(BUILD) $(PYTHON) scripts/ownership_soak.py
+	BUILD=$(BUILD) $(PYTHON) scripts/exactly_once_soak.py
 
 bench-scale: deps
 	@bash scripts/install-deps.sh --bench
