@@ -35,7 +35,7 @@ std::string KitSession::state_json() const {
 }
 
 std::optional<nlohmann::json> KitSession::snapshot() const {
-  return nlohmann::json{{"n", count_}, {"seq", seq_}, {"reason", reason_}};
+  return nlohmann::json{{"n", count_}, {"seq", seq_}, {"reason", reason_}, {"journaled", journaled_}};
 }
 
 bool KitSession::restore(const nlohmann::json& state) {
@@ -43,6 +43,7 @@ bool KitSession::restore(const nlohmann::json& state) {
   count_ = state["n"].get<uint64_t>();
   seq_ = state.value("seq", std::vector<std::string>{});
   reason_ = state.value("reason", "");
+  if (state.contains("journaled") && state["journaled"].is_number_integer()) journaled_ = state["journaled"].get<int64_t>();
   return true;
 }
 
@@ -86,7 +87,7 @@ Response KitSession::handle(const Request& req) {
       if (!r) return Response::json(utf8_json({{"error", r.error}, {"appended", i}}), 503);
       ++journaled_;
     }
-    return Response::json(utf8_json({{"appended", n}, {"total", journaled_}}));
+    return Response::json(utf8_json({{"appended", n}, {"total", journaled_}, {"session", short_id()}}));
   }
   if (p == "/t/end") {
     end();
