@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether {
 

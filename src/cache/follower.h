@@ -26,7 +26,7 @@
 
 #include "cache/messages.h"
 #include "common/clock.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether {
 

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether {
 

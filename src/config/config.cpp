@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "common/route.h"
-#include "registry/sentinel.h"
+#include "redis/options.h"
 
 namespace tether {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "registry/redis.h"
+#include "redis/options.h"
 
 namespace tether {
 

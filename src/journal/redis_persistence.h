@@ -19,7 +19,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::journal {
 

@@ -43,7 +43,7 @@
 #include "journal/journal.h"
 #include "journal/reader.h"
 #include "journal/redis_persistence.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::journal {
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "tether/journal.h"
 
 namespace tether::journal {

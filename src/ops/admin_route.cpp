@@ -4,7 +4,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "ops/metrics.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "tether/cache.h"
 
 namespace tether {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::ctl {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "registry/figures.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::fleet {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ops/ctl.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::ctl {
 

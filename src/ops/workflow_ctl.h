@@ -12,7 +12,7 @@
 
 #include "config/config.h"
 #include "ops/ctl.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::ctl {
 

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "common/result.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "token/session_id.h"
 
 namespace tether {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "token/session_id.h"
 
 namespace tether::registry {

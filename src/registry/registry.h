@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "registry/entries.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "session/observer.h"
 
 namespace tether {

@@ -17,7 +17,7 @@
 #include <memory>
 
 #include "http/router.h"
-#include "registry/redis_pool.h"
+#include "redis/pool.h"
 #include "workflow/definition.h"
 #include "workflow/stats.h"
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "workflow/definition.h"
 #include "workflow/stats.h"
 

@@ -19,7 +19,7 @@
 #include <atomic>
 #include <string>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "workflow/definition.h"
 #include "workflow/stats.h"
 #include "workflow/step_client.h"

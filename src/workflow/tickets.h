@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "workflow/ticket_decode.h"
 
 namespace tether::workflow {

@@ -21,7 +21,7 @@
 
 #include <memory>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether::test_support {
 

@@ -1,4 +1,4 @@
-// Tests the hiredis wrapper (src/registry/redis) on real redis-servers: errors, pipelining, AUTH, SELECT, reconnects.
+// Tests the hiredis wrapper (src/redis/redis) on real redis-servers: errors, pipelining, AUTH, SELECT, reconnects.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "redis_server.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "redis_server.h"
 #include "registry/entries.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether {
 namespace {

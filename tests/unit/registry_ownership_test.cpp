@@ -9,7 +9,7 @@
 
 #include "redis_server.h"
 #include "registry/entries.h"
-#include "registry/redis.h"
+#include "redis/redis.h"
 #include "registry/registry.h"
 
 namespace tether {

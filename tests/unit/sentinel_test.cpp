@@ -1,4 +1,4 @@
-// Sentinel discovery's decisions (src/registry/sentinel.h) on hostile
+// Sentinel discovery's decisions (src/redis/sentinel.h) on hostile
 // replies fed as raw RESP through hiredis' own reader, and the "redis"
 // section's Sentinel and ACL fields (src/config). The failover itself, with
 // real sentinels, is tests/integration/test_redis_failover.py.
@@ -6,8 +6,8 @@
 #include <hiredis/hiredis.h>
 
 #include "config/config.h"
-#include "registry/redis.h"
-#include "registry/sentinel.h"
+#include "redis/redis.h"
+#include "redis/sentinel.h"
 
 namespace tether {
 namespace {

@@ -15,24 +15,10 @@
 #include <vector>
 
 #include "common/result.h"
+#include "redis/options.h"
 
 namespace tether {
 
-struct RedisOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  // Sentinel: when non-empty, host/port are ignored and the master named
-  // `master` is found through these sentinels ("host:port" each).
-  std::vector<std::string> sentinels;
-  std::string master;
-  std::string sentinel_username, sentinel_password;  // AUTH to the sentinels
-  std::string username;  // ACL user ("": the default user)
-  std::string password;
-  int db = 0;
-  int connect_timeout_ms = 500;
-  int io_timeout_ms = 1000;
-  std::string prefix = "tether:";  // every key tether writes starts with this
-};
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }

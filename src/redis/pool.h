@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 namespace tether {
 

@@ -1,11 +1,11 @@
 // hiredis connection wrapper (see redis.h).
-#include "registry/redis.h"
+#include "redis/redis.h"
 
 #include <poll.h>
 #include <string_view>
 #include <sys/time.h>
 
-#include "registry/sentinel.h"
+#include "redis/sentinel.h"
 
 namespace tether {
 namespace {

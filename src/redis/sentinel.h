@@ -17,18 +17,10 @@
 #include <utility>
 
 #include "common/result.h"
+#include "redis/options.h"
 
 namespace tether {
 
-struct RedisOptions;
-
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-// "host:port" (a sentinel in tether.json) -> its parts; error says what was expected.
-Result<HostPort> parse_host_port(const std::string& text);
 // The reply to SENTINEL get-master-addr-by-name: an array of host and port.
 // A nil reply means the sentinel knows no such master.
 Result<HostPort> decode_master_addr(const redisReply* reply);
