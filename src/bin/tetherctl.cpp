@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cache/settings.h"
+#include "common/flags.h"
 #include "config/config.h"
 #include "ops/ctl.h"
 #include "ops/journal_ctl.h"
@@ -47,36 +48,24 @@ int main(int argc, char** argv) {
   std::string config_path = tether::ctl::default_config_path();
   tether::ctl::Options opt;
   std::vector<std::string> args, journal_args;
-  bool rolling = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "journal" && args.empty()) {  // its own options follow
-      args.push_back(a);
-      journal_args.assign(argv + i + 1, argv + argc);
-      break;
-    } else if (a == "--help" || a == "-h") {
-      printf("%s", kUsage);
-      return 0;
-    } else if (a == "--rolling") {
-      rolling = true;
-    } else if (a == "--json") {
-      opt.json = true;
-    } else if ((a == "--config" || a == "--limit" || a == "--regex" || a == "--group" || a == "--as" ||
-                a == "--wait-ms") && i + 1 < argc) {
-      std::string v = argv[++i];
-      if (a == "--config") config_path = v;
-      if (a == "--regex") opt.regex = v;
-      if (a == "--group") opt.groups.push_back(v);
-      if (a == "--as") opt.as = v;
-      if (a == "--wait-ms") opt.wait_ms = static_cast<int>(std::max(0L, strtol(v.c_str(), nullptr, 10)));
-      if (a == "--limit") opt.limit = static_cast<size_t>(std::max(0L, strtol(v.c_str(), nullptr, 10)));
-    } else if (a.rfind("--", 0) == 0) {
-      fprintf(stderr, "tetherctl: unknown option %s\n%s", a.c_str(), kUsage);
-      return 2;
-    } else {
-      args.push_back(a);
-    }
+  bool rolling = false, help = false;
+  int64_t limit = static_cast<int64_t>(opt.limit), wait_ms = opt.wait_ms;
+  tether::Flags flags("tetherctl");
+  flags.flag("--help", &help).flag("-h", &help).flag("--rolling", &rolling).flag("--json", &opt.json);
+  flags.text("--config", &config_path).text("--regex", &opt.regex).texts("--group", &opt.groups).text("--as", &opt.as);
+  flags.integer("--limit", 0, 1000000000, &limit).integer("--wait-ms", 0, 3600000, &wait_ms);
+  flags.stop_at("journal");  // its options are its own
+  if (tether::Status s = flags.parse(argc, argv, &args); !s) {
+    fprintf(stderr, "%s\n%s", s.message().c_str(), kUsage);
+    return 2;
   }
+  if (help) {
+    printf("%s", kUsage);
+    return 0;
+  }
+  opt.limit = static_cast<size_t>(limit);
+  opt.wait_ms = static_cast<int>(wait_ms);
+  if (!args.empty() && args[0] == "journal") journal_args.assign(args.begin() + 1, args.end());
   if (args.empty()) {
     fprintf(stderr, "%s", kUsage);
     return 2;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/flags.h"
 #include "common/firewall.h"
 #include "common/json.h"
 #include "journal/consumer.h"
@@ -114,35 +115,18 @@ bool run_exec(const std::string& cmd, const std::string& input) {
 int consume(Redis& redis, const std::vector<std::string>& args) {
   std::string domain, exec;
   journal::ConsumerOptions co;
-  long long max = -1;
+  int64_t max = -1, batch = co.batch, lease_ms = co.lease_ms;
   bool once = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto number = [&](long long lo, long long hi, long long& out) {
-      if (i + 1 >= args.size()) return false;
-      char* end = nullptr;
-      out = strtoll(args[++i].c_str(), &end, 10);
-      return *end == '\0' && out >= lo && out <= hi;
-    };
-    long long n = 0;
-    if (a == "--domain" && i + 1 < args.size()) {
-      domain = args[++i];
-    } else if (a == "--exec" && i + 1 < args.size()) {
-      exec = args[++i];
-    } else if (a == "--batch") {
-      if (!number(1, 10000, n)) return fail("--batch: expected a number from 1 to 10000") + 1;
-      co.batch = static_cast<int>(n);
-    } else if (a == "--lease-ms") {
-      if (!number(100, 86400000, n)) return fail("--lease-ms: expected a number from 100 to 86400000") + 1;
-      co.lease_ms = static_cast<int>(n);
-    } else if (a == "--max") {
-      if (!number(1, 1LL << 62, max)) return fail("--max: expected a positive number") + 1;
-    } else if (a == "--once") {
-      once = true;
-    } else {
-      return fail("consume: unknown argument " + a) + 1;
-    }
-  }
+  Flags flags("consume");
+  flags.text("--domain", &domain).text("--exec", &exec).flag("--once", &once);
+  flags.integer("--batch", 1, 10000, &batch).integer("--lease-ms", 100, 86400000, &lease_ms);
+  flags.integer("--max", 1, int64_t{1} << 62, &max);
+  std::vector<std::string> positional;
+  Status parsed = flags.parse(std::vector<std::string>(args.begin() + 1, args.end()), &positional);
+  if (parsed && !positional.empty()) parsed = Status::error("consume: unknown argument " + positional[0]);
+  if (!parsed) return fail(parsed.message()) + 1;
+  co.batch = static_cast<int>(batch);
+  co.lease_ms = static_cast<int>(lease_ms);
   if (domain.empty()) return fail("consume: --domain D is required") + 1;
   if (Status s = journal::check_domain(domain); !s) return fail(s.message()) + 1;
   long long done = 0;

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 
+#include "common/flags.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "tether/app.h"
@@ -46,42 +47,28 @@ constexpr const char* kUsage =
 int App::run(int argc, char** argv) {
   std::string config_path = "tether.json";
   ConfigOverrides ov;
-  bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* flag) -> const char* {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value\n", argv[0], flag);
-        return nullptr;
-      }
-      return argv[++i];
-    };
-    const char* v = nullptr;
-    if (a == "--help" || a == "-h") {
-      printf(kUsage, argv[0]);
-      return 0;
-    } else if (a == "--check-config") {
-      check_only = true;
-    } else if (a == "--config" || a == "--worker" || a == "--listen" || a == "--host") {
-      if ((v = value(a.c_str())) == nullptr) return 2;
-      if (a == "--config") config_path = v;
-      if (a == "--listen") ov.listen = v;
-      if (a == "--host") ov.host = v;
-      if (a == "--worker") {
-        char* end = nullptr;
-        long n = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || n < 0 || n > 65535) {
-          fprintf(stderr, "%s: --worker: expected a number from 0 to 65535, got \"%s\"\n", argv[0], v);
-          return 2;
-        }
-        ov.worker = static_cast<int>(n);
-      }
-    } else {
-      fprintf(stderr, "%s: unknown argument \"%s\"\n", argv[0], a.c_str());
-      fprintf(stderr, kUsage, argv[0]);
-      return 2;
-    }
+  bool check_only = false, help = false;
+  std::string listen, host;
+  int64_t worker = -1;
+  Flags flags(argv[0]);
+  flags.flag("--help", &help).flag("-h", &help).flag("--check-config", &check_only);
+  flags.text("--config", &config_path).text("--listen", &listen).text("--host", &host);
+  flags.integer("--worker", 0, 65535, &worker);
+  std::vector<std::string> positional;
+  Status parsed = flags.parse(argc, argv, &positional);
+  if (parsed && !positional.empty()) parsed = Status::error(std::string(argv[0]) + ": unknown argument \"" + positional[0] + "\"");
+  if (!parsed) {
+    fprintf(stderr, "%s\n", parsed.message().c_str());
+    fprintf(stderr, kUsage, argv[0]);
+    return 2;
   }
+  if (help) {
+    printf(kUsage, argv[0]);
+    return 0;
+  }
+  if (!listen.empty()) ov.listen = listen;
+  if (!host.empty()) ov.host = host;
+  if (worker >= 0) ov.worker = static_cast<int>(worker);
   auto config = load_config(config_path, ov);
   if (!config) {
     log::error("config_error", {{"error", config.message()}});
