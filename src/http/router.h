@@ -1,5 +1,5 @@
 // Router: the dispatch rules of tether.json, evaluated in order against the
-// request path. A rule is {"match": "<regex>", "<kind>": <spec>}; each kind
+// request path. A rule is {"match": "<RE2 pattern>", "<kind>": <spec>}; each kind
 // (session, file, and those later components add) is a RouteHandler made by
 // a factory registered under the kind's name. No rule matches -> 404.
 //

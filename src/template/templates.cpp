@@ -28,8 +28,8 @@ namespace {
 
 constexpr const char* kFragmentKeyPrefix = "fragment:";
 
-// The fragment tags' patterns: RE2, over bytes. "\s" is spelled out as
-// std::regex had it (RE2's \s lacks \v).
+// The fragment tags' patterns: RE2, over bytes. White space is spelled out
+// as [\t\n\v\f\r ], what the tags always allowed (RE2's \s lacks \v).
 RE2::Options tag_options() {
   RE2::Options opts;
   opts.set_encoding(RE2::Options::EncodingLatin1);
