@@ -9,9 +9,9 @@
 // Regexes are hostile input (the admin page, tetherctl, anyone who can write
 // to Redis): they are RE2 (linear-time matching, no recursion on the thread
 // stack, no backreferences), at most kMaxRegexBytes long, compiled within
-// kRegexMaxMem, over bytes (Latin-1 mode, as std::regex over std::string
-// was), searched in the key, not fully matched. A pattern RE2 refuses, or a
-// longer one, is refused with the reason.
+// kRegexMaxMem, over bytes (Latin-1 mode: a key that is not UTF-8 is
+// matched byte by byte), searched in the key, not fully matched. A pattern
+// RE2 refuses, or a longer one, is refused with the reason.
 // Pure functions; thread-safe.
 #pragma once
 #include <map>

@@ -3,6 +3,8 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
+
 namespace tether {
 namespace {
 
@@ -129,9 +131,15 @@ size_t ResponseCache::invalidate_regex(const re2::RE2& re) {
   for (auto& k : keys) {
     if (RE2::PartialMatch(k, re)) doomed.push_back(std::move(k));
   }
+  // Erased a chunk per hold of the mutex, each key only if it is still
+  // there (it may have gone, or come back made after this invalidation).
+  constexpr size_t kEraseChunk = 1024;
   size_t n = 0;
-  std::lock_guard lock(mu_);
-  for (const auto& k : doomed) n += erase_locked(k) ? 1 : 0;
+  for (size_t from = 0; from < doomed.size(); from += kEraseChunk) {
+    std::lock_guard lock(mu_);
+    size_t to = std::min(doomed.size(), from + kEraseChunk);
+    for (size_t i = from; i < to; ++i) n += erase_locked(doomed[i]) ? 1 : 0;
+  }
   stats_.invalidated += n;
   return n;
 }

@@ -9,7 +9,8 @@
 // to any number of groups. Invalidation is by regex over keys (search, not
 // full match) or by group, or everything. A regex invalidation copies the
 // keys under the mutex, matches them without it (RE2: linear time) and
-// erases the matches under it again, so requests are not held up by a scan.
+// erases the matches under it again, a chunk of keys per hold, each only if
+// it is still there, so requests are not held up by a scan.
 //
 // Variants (issue 14): a rule's query-string (and path) variants must not
 // push other entries out. Chosen: a cap, not normalisation. Entries stored

@@ -2,9 +2,9 @@
 #include "config/config.h"
 
 #include <arpa/inet.h>
+#include <re2/re2.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -15,6 +15,14 @@ namespace tether {
 namespace {
 
 using nlohmann::json;
+
+// One of the fixed patterns below (RE2 syntax, fully matched; bytes).
+RE2::Options fixed_options(bool case_sensitive = true) {
+  RE2::Options opts;
+  opts.set_encoding(RE2::Options::EncodingLatin1);
+  opts.set_case_sensitive(case_sensitive);
+  return opts;
+}
 
 // Field readers: each returns an error message ("" when fine).
 std::string read_int(const json& j, const char* name, int64_t lo, int64_t hi, int64_t* out) {
@@ -99,8 +107,8 @@ std::string read_redis(const json& j, RedisOptions* r) {
 std::string read_mode(const json& j, const char* name, unsigned* out) {
   if (!j.contains(name)) return "";
   const json& v = j.at(name);
-  static const std::regex octal("^0?[0-7]{3}$");
-  if (!v.is_string() || !std::regex_match(v.get<std::string>(), octal)) {
+  static const RE2 octal("0?[0-7]{3}", fixed_options());
+  if (!v.is_string() || !RE2::FullMatch(v.get<std::string>(), octal)) {
     return std::string("field '") + name + "': expected octal permissions as a string, like \"0660\", got " + v.dump();
   }
   *out = static_cast<unsigned>(std::stoul(v.get<std::string>(), nullptr, 8));
@@ -110,8 +118,8 @@ std::string read_mode(const json& j, const char* name, unsigned* out) {
 // "listen_owner" / "listen_group": a user or group name, or a number.
 std::string read_account(const json& j, const char* name, std::string* out) {
   if (std::string e = read_string(j, name, out); !e.empty()) return e;
-  static const std::regex account("^([a-z_][a-z0-9_.-]{0,31}\\$?|[0-9]{1,10})$", std::regex::icase);
-  if (!out->empty() && !std::regex_match(*out, account)) {
+  static const RE2 account("[a-z_][a-z0-9_.-]{0,31}\\$?|[0-9]{1,10}", fixed_options(false));
+  if (!out->empty() && !RE2::FullMatch(*out, account)) {
     return std::string("field '") + name + "': expected a user or group name or number, got \"" + *out + "\"";
   }
   return "";
@@ -120,12 +128,12 @@ std::string read_account(const json& j, const char* name, std::string* out) {
 // "cookie_name": a cookie-name token nginx can read as $cookie_NAME.
 // "cookie_path": an absolute path, nothing that would end the attribute.
 std::string check_cookie(const Config& c) {
-  static const std::regex name("^[A-Za-z0-9_]{1,64}$");
-  if (!std::regex_match(c.cookie_name, name)) {
+  static const RE2 name("[A-Za-z0-9_]{1,64}", fixed_options());
+  if (!RE2::FullMatch(c.cookie_name, name)) {
     return "field 'cookie_name': expected 1 to 64 letters, digits or '_', got \"" + c.cookie_name + "\"";
   }
-  static const std::regex path("^/[A-Za-z0-9._~!$&'()*+=:@/%-]{0,255}$");
-  if (!std::regex_match(c.cookie_path, path)) {
+  static const RE2 path("/[A-Za-z0-9._~!$&'()*+=:@/%-]{0,255}", fixed_options());
+  if (!RE2::FullMatch(c.cookie_path, path)) {
     return "field 'cookie_path': expected a path starting with '/' (letters, digits, '/', '-', '_', '.', '~'; "
            "no ';', ',' or spaces), got \"" + c.cookie_path + "\"";
   }
@@ -144,11 +152,12 @@ std::string check_listen(const std::string& listen) {
     if (listen.size() - 5 >= 108) return "unix socket path longer than 107 bytes";
     return "";
   }
-  static const std::regex tcp(R"(^(\d{1,3}(\.\d{1,3}){3}|localhost):(\d{1,5})$)");
-  std::smatch m;
+  static const RE2 tcp(R"((\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5}))", fixed_options());
+  std::string host;
+  int port = 0;
   in_addr addr{};
-  if (!std::regex_match(listen, m, tcp) || std::stoi(m[3]) < 1 || std::stoi(m[3]) > 65535 ||
-      (m[1] != "localhost" && inet_pton(AF_INET, m[1].str().c_str(), &addr) != 1)) {
+  if (!RE2::FullMatch(listen, tcp, &host, &port) || port < 1 || port > 65535 ||
+      (host != "localhost" && inet_pton(AF_INET, host.c_str(), &addr) != 1)) {
     return "expected \"unix:/path.sock\" or \"IPv4:port\", got \"" + listen + "\"";
   }
   return "";
@@ -247,8 +256,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (ov.worker >= 0) c.worker = ov.worker;
   if (!ov.listen.empty()) c.listen = ov.listen;
 
-  static const std::regex host_re("^[A-Za-z0-9_]{1,32}$");
-  if (!std::regex_match(c.host, host_re)) {
+  static const RE2 host_re("[A-Za-z0-9_]{1,32}", fixed_options());
+  if (!RE2::FullMatch(c.host, host_re)) {
     return fail("field 'host': expected 1 to 32 letters, digits or '_', got \"" + c.host + "\"");
   }
   if (c.listen.empty()) return fail("field 'listen': required (\"unix:/path/w{worker}.sock\" or \"127.0.0.1:port\")");

@@ -41,7 +41,7 @@ bool FcgiServer::spawn_locked() {
   Slot* slot = slots_.back().get();
   stats_.threads++;
   try {
-    threads_.emplace_back(kAcceptorStackBytes, [this, slot] {
+    threads_.emplace_back([this, slot] {
       // serve_one() has its own firewall; this one catches what the loop
       // around it might throw (out of memory), so the process goes on.
       if (!firewall::guard("fcgi.acceptor", [&] { loop(*slot); })) {
@@ -263,7 +263,7 @@ void FcgiServer::stop() {
   // Taken out of the list, then joined without the lock: a thread that has
   // just accepted a connection calls grow(), which takes the lock (and,
   // draining, adds nothing). Joining under it deadlocked with that thread.
-  std::vector<SizedThread> threads;
+  std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(threads_mu_);
     threads.swap(threads_);

@@ -27,23 +27,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/result.h"
-#include "common/sized_thread.h"
 #include "tether/request.h"
 #include "tether/response.h"
 
 struct FCGX_Request;
 
 namespace tether::fcgi {
-
-// Each acceptor thread's stack. The handler runs the dispatch rules there,
-// and std::regex recurses once per character of the path: `^/static/(.*)$`
-// over a path of kMaxPathBytes (8192) needs 2-3 MB in a plain build and
-// 8-10 MB under AddressSanitizer (measured), where the default is 8 MB.
-// Only the pages a thread touches are committed.
-inline constexpr size_t kAcceptorStackBytes = size_t{32} << 20;
 
 struct ServerOptions {
   int threads = 16;       // started at once
@@ -105,7 +98,7 @@ class FcgiServer {
   std::atomic<int> listening_{0};  // threads in accept(2) on the listener
   std::mutex threads_mu_;          // guards slots_ and threads_ (they grow)
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<SizedThread> threads_;  // kAcceptorStackBytes each
+  std::vector<std::thread> threads_;  // default stacks: nothing they run recurses per input byte
   std::atomic<int64_t> spawn_failed_log_{0};  // log::every stamps
   std::atomic<int64_t> accept_failed_log_{0};
 };

@@ -1,10 +1,19 @@
 // Router: the dispatch rules of tether.json, evaluated in order against the
-// request path. A rule is {"match": "<regex>", "<kind>": <spec>}; each kind
+// request path. A rule is {"match": "<RE2 pattern>", "<kind>": <spec>}; each kind
 // (session, file, and those later components add) is a RouteHandler made by
 // a factory registered under the kind's name. No rule matches -> 404.
-// A path longer than kMaxPathBytes matches no rule and gets 414: std::regex
-// recurses once per character, so a long enough path would overflow the
-// acceptor thread's stack (a FastCGI caller is not held to nginx's limit).
+//
+// Patterns are RE2 syntax (https://github.com/google/re2/wiki/Syntax): no
+// backreferences, no lookaround; a pattern RE2 refuses is refused by build()
+// with the rule and RE2's reason. They are searched in the path (not fully
+// matched: anchor with ^ and $), over bytes (Latin-1 mode, so a path that
+// is not UTF-8 is matched byte by byte). Matching is linear in the path and
+// uses no stack per character: every rule is tried in one pass (RE2::Set),
+// then only the first matching rule runs again for its capture group.
+//
+// A path longer than kMaxPathBytes matches no rule and gets 414. That is a
+// protocol limit, as nginx's own for a request line: a FastCGI caller that
+// is not held to nginx's limit gets the same answer as one that is.
 //
 // Thread safety: built once, then immutable; match() and the handlers'
 // serve() are called from every acceptor thread at once.
@@ -13,13 +22,16 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "tether/request.h"
 #include "tether/response.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace tether {
 
@@ -62,6 +74,9 @@ class Router {
   // longer than kMaxPathBytes).
   Response dispatch(Request& req, const Forwarded* forwarded = nullptr) const;
   size_t size() const { return rules_.size(); }
+  // As dispatch(); *rule is set to the index of the rule that served it (-1:
+  // none), so a caller that logs the rule need not match the path again.
+  Response dispatch(Request& req, const Forwarded* forwarded, int* rule) const;
   // Index of the first rule matching path (-1: none, or path too long), and its capture.
   int match(const std::string& path, RouteMatch* out) const;
   // The pattern of rule i (from match()).
@@ -71,11 +86,14 @@ class Router {
   struct Rule {
     std::string pattern;
     std::string kind;
-    std::string literal_prefix;  // a fast pre-check: what every match starts with
-    std::regex re;
+    std::shared_ptr<const re2::RE2> re;
     std::shared_ptr<RouteHandler> handler;
   };
+  struct Matcher;  // every rule's pattern in one RE2::Set (router.cpp)
+  // The first rule whose pattern is found in path, or -1.
+  int first_match(const std::string& path) const;
   std::vector<Rule> rules_;
+  std::shared_ptr<const Matcher> all_;  // null: no rules
 };
 
 }  // namespace tether

@@ -1,10 +1,11 @@
 // Loading and rendering mustache templates with a fragment cache (see templates.h).
 #include "template/templates.h"
 
+#include <re2/re2.h>
+
 #include <filesystem>
 #include <fstream>
 #include <kainjow/mustache.hpp>
-#include <regex>
 #include <sstream>
 
 #include "common/log.h"
@@ -26,6 +27,14 @@ struct Templates::Template {
 namespace {
 
 constexpr const char* kFragmentKeyPrefix = "fragment:";
+
+// The fragment tags' patterns: RE2, over bytes. White space is spelled out
+// as [\t\n\v\f\r ], what the tags always allowed (RE2's \s lacks \v).
+RE2::Options tag_options() {
+  RE2::Options opts;
+  opts.set_encoding(RE2::Options::EncodingLatin1);
+  return opts;
+}
 
 mu::data to_data(const nlohmann::json& j) {
   switch (j.type()) {
@@ -53,10 +62,10 @@ Result<Templates::Template::Segment> fragment_of(const std::string& attrs) {
   Templates::Template::Segment s;
   s.fragment = true;
   s.policy.mode = CacheMode::Normal;
-  static const std::regex attr(R"re(([a-z]+)\s*=\s*"?([^"\s]*)"?)re");
+  static const RE2 attr(R"re(([a-z]+)[\t\n\v\f\r ]*=[\t\n\v\f\r ]*"?([^"\t\n\v\f\r ]*)"?)re", tag_options());
   std::string id;
-  for (std::sregex_iterator it(attrs.begin(), attrs.end(), attr), end; it != end; ++it) {
-    std::string k = (*it)[1], v = (*it)[2];
+  re2::StringPiece rest(attrs);
+  for (std::string k, v; RE2::FindAndConsume(&rest, attr, &k, &v);) {
     if (k == "id") {
       id = v;
     } else if (k == "groups") {
@@ -91,27 +100,28 @@ Status compile(const std::string& text, Templates::Template::Segment* s) {
 
 Result<std::shared_ptr<Templates::Template>> parse(const std::string& text) {
   using R = Result<std::shared_ptr<Templates::Template>>;
-  static const std::regex tag(R"(\{\{!\s*(/?)cache\b([^}]*)\}\})");
+  static const RE2 tag(R"(\{\{![\t\n\v\f\r ]*(/?)cache\b([^}]*)\}\})", tag_options());
   auto t = std::make_shared<Templates::Template>();
   size_t pos = 0;
   bool open = false;
   Templates::Template::Segment current;
-  for (std::sregex_iterator it(text.begin(), text.end(), tag), end; it != end; ++it) {
-    const std::smatch& m = *it;
-    bool closing = m[1].length() > 0;
+  // m[0] the whole tag, m[1] "/" when closing, m[2] the attributes.
+  for (re2::StringPiece m[3]; tag.Match(text, pos, text.size(), RE2::UNANCHORED, m, 3);) {
+    bool closing = !m[1].empty();
     if (closing != open) return R::error(closing ? "{{! /cache }} without an opening {{! cache ... }}"
                                                  : "fragments do not nest: {{! cache ... }} inside another");
-    std::string piece = text.substr(pos, static_cast<size_t>(m.position(0)) - pos);
+    size_t start = static_cast<size_t>(m[0].data() - text.data());
+    std::string piece = text.substr(pos, start - pos);
     if (Status s = compile(piece, &current); !s) return R::error(s.message());
     t->segments.push_back(std::move(current));
     current = {};
     if (!closing) {
-      auto f = fragment_of(m[2]);
+      auto f = fragment_of(std::string(m[2]));
       if (!f) return R::error(f.message());
       current = std::move(f.value());
     }
     open = !closing;
-    pos = static_cast<size_t>(m.position(0) + m.length(0));
+    pos = start + m[0].size();
   }
   if (open) return R::error("{{! cache ... }} without {{! /cache }}");
   if (Status s = compile(text.substr(pos), &current); !s) return R::error(s.message());

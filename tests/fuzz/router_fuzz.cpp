@@ -2,16 +2,15 @@
 //  even: the example rules of examples/tether.json and a fuzzed path,
 //        repeated up to 255 times (a FastCGI caller is not held to
 //        nginx's URI limit, so paths of hundreds of KiB must be safe);
-//  odd:  up to four rules whose patterns are built from regex pieces chosen
-//        by the input, and a short fuzzed path. At most two repeated pieces
-//        per pattern and never a nested quantifier: rules are the operator's,
-//        and five unanchored "([^/]+)" in a row are O(n^6) in std::regex
-//        (not a tether bug, but it would stall the fuzzer).
-// Either way Router::match must agree with running every rule's regex in
-// order without the literal-prefix pre-check (which only skips work), and
+//  odd:  up to eight rules whose patterns are built from regex pieces chosen
+//        by the input (any number, nested quantifiers included: RE2 is
+//        linear in the path), and a fuzzed path of up to kMaxPathBytes + 1.
+// Either way Router::match (every rule in one RE2::Set pass, then the first
+// one's capture) must agree with running every rule's own RE2 in order, and
 // build must refuse bad patterns with an error, never throw.
+#include <re2/re2.h>
+
 #include <cstdlib>
-#include <regex>
 
 #include "fuzz_input.h"
 #include "http/router.h"
@@ -43,23 +42,22 @@ const std::map<std::string, tether::RouteFactory>& factories() {
 }
 
 const char* const kPieces[] = {"^", "/", "a", "b", "/static/", ".", "\\.", "(", ")", "(.*)", "([^/]+)", "[a-z]",
-                               "\\d", "$", "|", "-", "x", "*", "+", "?", "{1,2}", "*?", "(?:", "\\/"};
-constexpr size_t kQuantifiers = 17;  // kPieces[17..] repeat what comes before them
+                               "\\d", "$", "|", "-", "x", "*", "+", "?", "{1,2}", "*?", "(?:", "\\/",
+                               "\\1", "(?=", "\\b", "[^/]", "\xff", "(?i)", "{2,}", "+?", "\\", "[", "]"};
 
+// Any sequence of pieces: what RE2 refuses (backreferences, lookahead,
+// unbalanced or dangling pieces) must come back as an error.
 std::string pattern(tether::fuzz::Input& in) {
   std::string p;
-  bool after_group_or_quantifier = true;  // nothing to repeat at the start
-  int repeated = 0;                       // pieces that repeat: "(.*)", "([^/]+)", quantifiers
-  for (size_t n = in.byte() % 9; n > 0; --n) {
-    size_t i = in.byte() % (sizeof kPieces / sizeof kPieces[0]);
-    bool quantifier = i >= kQuantifiers;
-    if (quantifier && after_group_or_quantifier) continue;
-    if ((quantifier || i == 9 || i == 10) && ++repeated > 2) continue;
-    p += kPieces[i];
-    std::string_view piece = kPieces[i];
-    after_group_or_quantifier = quantifier || piece.back() == ')' || piece == "(" || piece == "(?:" || piece == "|" || piece == "^";
-  }
+  for (size_t n = in.byte() % 17; n > 0; --n) p += kPieces[in.byte() % (sizeof kPieces / sizeof kPieces[0])];
   return p;
+}
+
+RE2::Options bytes() {
+  RE2::Options opts;
+  opts.set_encoding(RE2::Options::EncodingLatin1);
+  opts.set_log_errors(false);
+  return opts;
 }
 
 }  // namespace
@@ -78,10 +76,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < repeat; ++i) path += unit;
   } else {
     static const char* const kinds[] = {"session", "file", "status", "controller", "nonsense"};
-    for (size_t n = 1 + in.byte() % 4; n > 0; --n) {
+    for (size_t n = 1 + in.byte() % 8; n > 0; --n) {
       rules.push_back({{"match", pattern(in)}, {kinds[in.byte() % 5], "x"}});
     }
-    path = in.take(48);
+    size_t repeat = 1 + in.byte() * 32;  // up to 8 KiB of one short unit
+    std::string unit = in.take(in.byte() % 16 + 1);
+    for (size_t i = 0; i < repeat && path.size() <= tether::kMaxPathBytes; ++i) path += unit;
   }
   auto router = tether::Router::build(rules, factories());
   if (!router) {
@@ -94,11 +94,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int want = -1;
   std::string capture;
   for (size_t i = 0; i < rules.size() && want < 0 && path.size() <= tether::kMaxPathBytes; ++i) {
-    std::regex re(rules[i]["match"].get<std::string>(), std::regex::ECMAScript);
-    std::smatch m;
-    if (std::regex_search(path, m, re)) {
+    RE2 re(rules[i]["match"].get<std::string>(), bytes());
+    if (!re.ok()) std::abort();  // build accepted it
+    bool found = re.NumberOfCapturingGroups() > 0 ? RE2::PartialMatch(path, re, &capture) : RE2::PartialMatch(path, re);
+    if (found) {
       want = static_cast<int>(i);
-      capture = m.size() > 1 ? m[1].str() : path;
+      if (re.NumberOfCapturingGroups() == 0) capture = path;
     }
   }
   if (index != want || (want >= 0 && got.capture != capture)) std::abort();

@@ -93,5 +93,23 @@ TEST(CacheHostileRegexTest, PatternsAndKeysAreBytesSoNoEncodingIsRefusedOrMissed
   EXPECT_EQ(apply_invalidation(cache, check_invalidation({R"(/\xfe$)", {}}).value()), 1u);
 }
 
+// The matches are erased a chunk (1024) at a time: more than one chunk's
+// worth goes, and exactly what matched.
+TEST(CacheHostileRegexTest, MatchesBeyondOneEraseChunkAllGoAndNothingElse) {
+  ManualClock clock;
+  ResponseCache cache(clock, 64 << 20);
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(cache.put("GET /" + std::string(i % 2 ? "odd/" : "even/") + std::to_string(i), Response::text("p"),
+                          normal(), cache.generation()));
+  }
+  auto r = check_invalidation({"^GET /even/", {}});
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(apply_invalidation(cache, r.value()), 2500u);
+  EXPECT_EQ(cache.keys().size(), 2500u);
+  EXPECT_TRUE(cache.get("GET /odd/4999"));
+  EXPECT_FALSE(cache.get("GET /even/4998"));
+  EXPECT_EQ(apply_invalidation(cache, r.value()), 0u);  // nothing left to match
+}
+
 }  // namespace
 }  // namespace tether

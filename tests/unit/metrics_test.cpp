@@ -3,9 +3,9 @@
 #include "ops/metrics.h"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <map>
-#include <regex>
 #include <sstream>
 
 namespace tether::metrics {
@@ -44,24 +44,24 @@ struct Family {
 // of each family, one family once, names and labels well formed.
 std::map<std::string, Family> parse(const std::string& text) {
   std::map<std::string, Family> out;
-  static const std::regex help_re(R"(^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$)");
-  static const std::regex type_re(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|untyped)$)");
-  static const std::regex sample_re(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\} (-?[0-9.eE+]+)$)");
+  static const RE2 help_re(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+))");
+  static const RE2 type_re(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|untyped))");
+  static const RE2 sample_re(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\} (-?[0-9.eE+]+))");
   std::istringstream in(text);
   std::string line, current;
-  std::smatch m;
+  std::string m1, m2, m3;
   while (std::getline(in, line)) {
-    if (std::regex_match(line, m, help_re)) {
-      current = m[1];
+    if (RE2::FullMatch(line, help_re, &m1, &m2)) {
+      current = m1;
       EXPECT_EQ(out.count(current), 0u) << "family twice: " << current;
-      out[current].help = m[2];
-    } else if (std::regex_match(line, m, type_re)) {
-      EXPECT_EQ(m[1], current) << line;
-      out[current].type = m[2];
-    } else if (std::regex_match(line, m, sample_re)) {
-      EXPECT_EQ(m[1], current) << "sample outside its family: " << line;
+      out[current].help = m2;
+    } else if (RE2::FullMatch(line, type_re, &m1, &m2)) {
+      EXPECT_EQ(m1, current) << line;
+      out[current].type = m2;
+    } else if (RE2::FullMatch(line, sample_re, &m1, &m2, &m3)) {
+      EXPECT_EQ(m1, current) << "sample outside its family: " << line;
       EXPECT_FALSE(out[current].type.empty()) << line;
-      out[current].samples[m[2]] = std::stod(m[3]);
+      out[current].samples[m2] = std::stod(m3);
     } else {
       ADD_FAILURE() << "not exposition format: " << line;
     }

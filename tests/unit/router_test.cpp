@@ -1,6 +1,8 @@
 // Tests the dispatch rules (src/http/router): building, rule order, captures and errors.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "http/router.h"
 
 namespace tether {
@@ -104,7 +106,8 @@ TEST(RouterTest, NoMatchIs404) {
 }
 
 // A 1 MiB path through "(.*)" overflowed the thread's stack inside std::regex
-// (found by tests/fuzz/router_fuzz); now anything past kMaxPathBytes is 414.
+// (found by tests/fuzz/router_fuzz). RE2 needs no stack per byte; anything
+// past kMaxPathBytes stays a 414 as a protocol limit (nginx's own).
 TEST(RouterTest, PathBeyondTheLimitIs414WithoutRunningTheRegex) {
   Router r = build_ok(json::parse(R"([{"match": "^/static/(.*)$", "echo": "s"}, {"match": "", "echo": "any"}])"));
   std::string at_limit = "/static/" + std::string(kMaxPathBytes - 8, 'a');
@@ -130,6 +133,17 @@ TEST(RouterTest, InvalidRegexRefusedNamingTheRule) {
   expect_refused(json::parse(R"([{"match": "^/", "echo": "a"}, {"match": "^/(", "echo": "b"}])"),
                  {"routes[1].match", "^/("});
   expect_refused(json::parse(R"([{"match": "[z-a]", "echo": "a"}])"), {"routes[0].match"});
+}
+
+// Patterns are RE2: what it cannot match in linear time (backreferences,
+// lookaround) is refused at build, naming the rule, the pattern and RE2's reason.
+TEST(RouterTest, PatternsRE2RefusesAreRefusedWithTheRuleAndTheReason) {
+  expect_refused(json::parse(R"([{"match": "^/", "echo": "a"}, {"match": "^/(a)\\1", "echo": "b"}])"),
+                 {"routes[1].match", "^/(a)\\1", "invalid escape sequence"});
+  expect_refused(json::parse(R"j([{"match": "^/(?=x)", "echo": "a"}])j"),
+                 {"routes[0].match", "^/(?=x)", "invalid perl operator"});
+  expect_refused(json::parse(R"j([{"match": "^/(?<!x)y", "echo": "a"}])j"), {"routes[0].match", "^/(?<!x)y"});
+  expect_refused(json::parse(R"([{"match": "a{1000}{1000}", "echo": "a"}])"), {"routes[0].match", "a{1000}{1000}"});
 }
 
 TEST(RouterTest, MatchMustBeAString) {
@@ -199,6 +213,71 @@ TEST(RouterTest, UnanchoredPatternsMatchAnywhere) {
   EXPECT_FALSE(matches("foo", "/fo/o"));
   EXPECT_TRUE(matches("\\.css$", "/a/b.css"));
   EXPECT_FALSE(matches("^/a", "/b/a"));  // anchored: only at the start
+}
+
+TEST(RouterTest, TheFirstOfManyMatchingRulesWinsInOnePass) {
+  json rules = json::array();
+  for (int i = 0; i < 60; ++i) rules.push_back({{"match", "^/r" + std::to_string(i) + "(/.*)?$"}, {"echo", "r"}});
+  rules.push_back({{"match", "^/r1"}, {"echo", "late"}});  // after ^/r1(/.*)?$ and ^/r10..19
+  rules.push_back({{"match", "([0-9]+)$"}, {"echo", "digits"}});
+  Router r = build_ok(rules);
+  RouteMatch m;
+  EXPECT_EQ(r.match("/r0", &m), 0);
+  EXPECT_EQ(r.match("/r59/x", &m), 59);
+  EXPECT_EQ(m.capture, "/x");
+  EXPECT_EQ(r.match("/r1x", &m), 60);
+  EXPECT_EQ(m.capture, "/r1x");
+  EXPECT_EQ(r.match("/q/123", &m), 61);
+  EXPECT_EQ(m.capture, "123");
+  EXPECT_EQ(r.match("/q", &m), -1);
+}
+
+TEST(RouterTest, DispatchSaysWhichRuleServed) {
+  Router r = build_ok(json::parse(R"([{"match": "^/a", "echo": "a"}, {"match": "^/b", "echo": "b"}])"));
+  Request req;
+  req.path = "/b";
+  int rule = 7;
+  EXPECT_EQ(r.dispatch(req, nullptr, &rule).body, "b:/b");
+  EXPECT_EQ(rule, 1);
+  req.path = "/c";
+  EXPECT_EQ(r.dispatch(req, nullptr, &rule).status, 404);
+  EXPECT_EQ(rule, -1);
+  req.path = "/a" + std::string(kMaxPathBytes, 'a');
+  EXPECT_EQ(r.dispatch(req, nullptr, &rule).status, 414);
+  EXPECT_EQ(rule, -1);
+}
+
+// What std::regex took exponential time (or the whole stack) on: RE2 is
+// linear in the path, so the longest path through many rules is quick.
+TEST(RouterTest, PatternsThatBacktrackedMatchTheLongestPathQuickly) {
+  Router r = build_ok(json::parse(R"([
+    {"match": "^(a+)+b$", "echo": "nested"},
+    {"match": "^(/([^/]+))+/x$", "echo": "segments"},
+    {"match": "([^/]+)([^/]+)([^/]+)([^/]+)([^/]+)z", "echo": "five"},
+    {"match": "^/(.*)$", "echo": "all"}])"));
+  std::string as = "/" + std::string(kMaxPathBytes - 1, 'a');
+  std::string segs;
+  while (segs.size() + 2 <= kMaxPathBytes) segs += "/a";
+  auto start = std::chrono::steady_clock::now();
+  RouteMatch m;
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(r.match(as, &m), 3);
+    EXPECT_EQ(m.capture.size(), kMaxPathBytes - 1);
+    EXPECT_EQ(r.match(segs, &m), 3);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// Paths and patterns are bytes (Latin-1 mode), as they were under std::regex
+// over std::string: a path that is not UTF-8 is matched, not refused.
+TEST(RouterTest, PathsAndPatternsAreBytes) {
+  EXPECT_TRUE(matches("^/a.b$", "/a\xff" "b"));
+  EXPECT_TRUE(matches("^/caf\xc3\xa9$", "/caf\xc3\xa9"));  // a UTF-8 literal in the pattern
+  EXPECT_FALSE(matches("^/caf.$", "/caf\xc3\xa9"));          // one byte per '.'
+  EXPECT_TRUE(matches("^/caf..$", "/caf\xc3\xa9"));
+  EXPECT_TRUE(matches("^/n\x01ul", std::string("/n\x01ul")));
+  EXPECT_FALSE(matches("^/a$", "/a\n"));  // '$' is the end of the path only
+  EXPECT_FALSE(matches("^/a.b", "/a\nb"));  // '.' is not a newline
 }
 
 }  // namespace
