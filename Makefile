@@ -20,8 +20,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CXXFLAGS := -std=c++20 $(OPT) -g -Wall -Wextra -Werror -pthread -Iinclude -Isrc -MMD -MP
 LDLIBS   := -lfcgi -lhiredis -lsodium -lcurl -lre2 -pthread
 ifneq ($(SANITIZER),)
-  # GCC 12 reports false maybe-uninitialized warnings inside <regex> under ASan.
-  CXXFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -Wno-maybe-uninitialized
+  CXXFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
   LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 

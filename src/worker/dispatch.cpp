@@ -6,8 +6,11 @@
 namespace tether {
 
 Response dispatch_request(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params,
-                          const DispatchParts& p) {
-  if (peer_params.empty()) return site.router.dispatch(req);
+                          const DispatchParts& p, int* rule) {
+  int unused = -1;
+  if (!rule) rule = &unused;
+  *rule = -1;
+  if (peer_params.empty()) return site.router.dispatch(req, nullptr, rule);
   auto forwarded = p.peer_auth.verify(req, peer_params);
   if (!forwarded) {
     p.forwarder.stats().forged++;
@@ -18,7 +21,7 @@ Response dispatch_request(const Site& site, Request& req, const std::map<std::st
   }
   p.forwarder.stats().in++;
   if (req.path == kHandoverPath && p.handover) return p.handover->receive(req, forwarded.value());
-  return site.router.dispatch(req, &forwarded.value());
+  return site.router.dispatch(req, &forwarded.value(), rule);
 }
 
 }  // namespace tether

@@ -28,7 +28,9 @@ struct DispatchParts {
   std::atomic<int64_t>& forged_log;  // log::every's clock for the forged-proof line
 };
 
+// *rule (if given): the index of the dispatch rule that served it, or -1
+// (none, or answered before the rules: forged proof, hand-over).
 Response dispatch_request(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params,
-                          const DispatchParts& parts);
+                          const DispatchParts& parts, int* rule = nullptr);
 
 }  // namespace tether

@@ -145,26 +145,23 @@ class Worker {
   // Every request: peer proof checked first, then the dispatch rules.
   Response handle(Request& req, const std::map<std::string, std::string>& peer_params) {
     std::shared_ptr<const Site> site = current_site();
+    int rule = -1;
     if (!slow_log_.enabled()) {
-      Response r = dispatch(*site, req, peer_params);
+      Response r = dispatch(*site, req, peer_params, &rule);
       site->templates->finish(r, &cache_->store());
       return r;
     }
     int64_t start = slow_log_.begin();
     std::string method = req.method, path = req.path;  // req may be moved from
-    Response r = dispatch(*site, req, peer_params);
+    Response r = dispatch(*site, req, peer_params, &rule);
     site->templates->finish(r, &cache_->store());
-    // The rule is matched again only for a request that is logged.
-    slow_log_.finish(start, method, path, [&] {
-      RouteMatch m;
-      int rule = site->router.match(path, &m);
-      return rule < 0 ? std::string() : site->router.pattern(rule);
-    }, r.status);
+    slow_log_.finish(start, method, path, [&] { return rule < 0 ? std::string() : site->router.pattern(rule); },
+                     r.status);
     return r;
   }
 
-  Response dispatch(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params) {
-    return dispatch_request(site, req, peer_params, {*peer_auth_, *forwarder_, handover_.get(), forged_log_});
+  Response dispatch(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params, int* rule) {
+    return dispatch_request(site, req, peer_params, {*peer_auth_, *forwarder_, handover_.get(), forged_log_}, rule);
   }
 
   const Config& config_;

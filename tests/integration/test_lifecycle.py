@@ -116,6 +116,9 @@ class ConfigErrorTest(unittest.TestCase):
         self.assert_refused(r, "routes[0].session", "unknown session app 'nope'", "notes")
         self.assert_refused(self.run_tetherd(self.good(routes=[{"match": "(", "session": "notes"}])),
                             "routes[0].match")
+        # A pattern std::regex took and RE2 refuses: named at start, with RE2's reason.
+        self.assert_refused(self.run_tetherd(self.good(routes=[{"match": "^/(?=x)", "session": "notes"}])),
+                            "tether.json", "routes[0].match", "^/(?=x)", "invalid perl operator")
 
     def test_key_file_readable_by_others_or_missing(self):
         os.chmod(self.key, 0o644)
@@ -123,7 +126,8 @@ class ConfigErrorTest(unittest.TestCase):
         self.assert_refused(self.run_tetherd(self.good(key_file="/nonexistent/keys")), "/nonexistent/keys")
 
     def test_bad_flag(self):
-        self.assert_refused(self.run_tetherd(self.good(), "--worker", "x"), "--worker")
+        self.assert_refused(self.run_tetherd(self.good(), "--worker", "x"), "--worker", "expected a whole number")
+        self.assert_refused(self.run_tetherd(self.good(), "--wroker", "1"), "unknown option --wroker")
 
     def test_socket_in_use_by_a_live_worker(self):
         with Cluster(workers=1, nginx=False, redis=False) as c:
