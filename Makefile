@@ -30,6 +30,9 @@ UNIT_SRCS := $(shell find tests/unit -name '*.cpp' | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 APP_OBJS  := $(APP_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# Unit tests live in folders that mirror src/ (tests/unit/<component>/); their shared
+# fixtures are in tests/unit/support/.
+$(UNIT_OBJS): CXXFLAGS += -Itests/unit
 LIB       := $(BUILD)/libtether.a
 BINS      := $(BUILD)/bin/tetherd $(BUILD)/bin/tetherctl $(BUILD)/bin/unit_tests $(BUILD)/bin/fcgi_hello \
              $(BUILD)/bin/notes-recent $(BUILD)/bin/journal_bench

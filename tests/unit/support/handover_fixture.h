@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "common/clock.h"
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "registry/entries.h"
 #include "worker/handover.h"
 

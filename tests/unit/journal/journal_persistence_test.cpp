@@ -12,7 +12,7 @@
 #include "journal/options.h"
 #include "journal/redis_persistence.h"
 #include "journal/shipper.h"
-#include "journal_fixture.h"
+#include "support/journal_fixture.h"
 
 namespace tether::journal {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "journal/files.h"
 #include "journal/journal.h"
-#include "redis_server.h"
+#include "support/redis_server.h"
 
 namespace tether::journal {
 

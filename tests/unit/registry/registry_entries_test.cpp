@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "registry/entries.h"
 #include "redis/redis.h"
 

@@ -11,7 +11,7 @@
 #include "cache/docroot.h"
 #include "cache/messages.h"
 #include "common/firewall.h"
-#include "redis_server.h"
+#include "support/redis_server.h"
 
 namespace tether {
 namespace {

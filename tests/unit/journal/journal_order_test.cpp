@@ -11,7 +11,7 @@
 #include "journal/journal.h"
 #include "journal/line.h"
 #include "journal/shipper.h"
-#include "journal_fixture.h"
+#include "support/journal_fixture.h"
 
 namespace tether::journal {
 namespace {

@@ -15,8 +15,8 @@
 #include "journal/line.h"
 #include "journal/reader.h"
 #include "journal/shipper.h"
-#include "journal_fixture.h"
-#include "redis_server.h"
+#include "support/journal_fixture.h"
+#include "support/redis_server.h"
 
 namespace tether::journal {
 namespace {

@@ -7,7 +7,7 @@
 #include "config/reload_report.h"
 #include "registry/bus.h"
 #include "registry/figures.h"
-#include "own_status.h"
+#include "support/own_status.h"
 
 namespace tether {
 namespace {

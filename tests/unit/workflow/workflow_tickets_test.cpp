@@ -2,7 +2,7 @@
 // finish once, requeue after a lost lease, cancel, retry.
 #include <gtest/gtest.h>
 
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "workflow/tickets.h"
 
 namespace tether::workflow {

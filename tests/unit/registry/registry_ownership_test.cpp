@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "registry/entries.h"
 #include "redis/redis.h"
 #include "registry/registry.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "redis/redis.h"
 
 namespace tether {

@@ -14,7 +14,7 @@
 #include "common/firewall.h"
 #include "journal/files.h"
 #include "journal/store.h"
-#include "redis_server.h"
+#include "support/redis_server.h"
 
 namespace tether {
 namespace {

@@ -12,7 +12,7 @@
 #include "journal/line.h"
 #include "journal/reader.h"
 #include "journal/shipper.h"
-#include "journal_fixture.h"
+#include "support/journal_fixture.h"
 
 namespace tether::journal {
 namespace {

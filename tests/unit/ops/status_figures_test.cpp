@@ -9,7 +9,7 @@
 #include "common/firewall.h"
 #include "common/json.h"
 #include "registry/figures.h"
-#include "own_status.h"
+#include "support/own_status.h"
 
 namespace tether {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/firewall.h"
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "workflow/runner.h"
 #include "workflow/tickets.h"
 

@@ -7,7 +7,7 @@
 // left it in no queue at all).
 #include <gtest/gtest.h>
 
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "workflow/tickets.h"
 
 namespace tether::workflow {

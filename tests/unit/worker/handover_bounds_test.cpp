@@ -8,7 +8,7 @@
 #include <future>
 #include <thread>
 
-#include "handover_fixture.h"
+#include "support/handover_fixture.h"
 
 namespace tether {
 namespace {

@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "common/firewall.h"
 #include "ops/fleet.h"
-#include "redis_server.h"
+#include "support/redis_server.h"
 #include "registry/decode.h"
 #include "registry/entries.h"
 #include "registry/figures.h"

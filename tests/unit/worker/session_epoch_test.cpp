@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/json.h"
-#include "handover_fixture.h"
+#include "support/handover_fixture.h"
 #include "worker/placement.h"
 #include "worker/session_route.h"
 
