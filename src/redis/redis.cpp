@@ -2,6 +2,9 @@
 #include "redis/redis.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <string_view>
 #include <sys/time.h>
 
@@ -56,7 +59,21 @@ void Redis::close() {
   pending_ = 0;
 }
 
+bool Redis::drop_if_closed() {
+  // Not mid-pipeline (append): closing there would drop the commands appended before.
+  if (ctx_ == nullptr || pending_ != 0) return false;
+  char byte;
+  ssize_t n = ::recv(ctx_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  // Data waiting (a subscriber's message) is not a close: only EOF or an error is.
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    close();
+    return true;
+  }
+  return false;
+}
+
 Status Redis::connect() {
+  drop_if_closed();  // reconnect (and re-resolve) rather than fail the next command
   if (ctx_ != nullptr) return Status::ok();
   if (!opts_.sentinels.empty()) return connect_through_sentinels();
   return connect_to(opts_.host, opts_.port);

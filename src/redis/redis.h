@@ -35,6 +35,12 @@ class Redis {
   // Connects if not connected. The error says where and why.
   Status connect();
   bool connected() const { return ctx_ != nullptr; }
+  // An idle connection whose peer has gone (Redis killed or restarted, a
+  // failover's CLIENT KILL) reads as end-of-file with nothing asked: closes
+  // it and returns true. connect() does this first, so the next command
+  // reconnects instead of failing; callers that must know about a reconnect
+  // (to load scripts, to write again what Redis may have lost) call it first.
+  bool drop_if_closed();
   void close();
 
   // One command. A Redis error reply ("ERR ...", "NOSCRIPT ...") is an error

@@ -89,6 +89,7 @@ void Registry::outage_started(const std::string& error) {
 }
 
 bool Registry::ensure_connected() {
+  redis_.drop_if_closed();  // a restarted Redis: the path below loads scripts and writes every session again
   if (redis_.connected()) return true;
   Status s = redis_.connect();
   if (s) {
