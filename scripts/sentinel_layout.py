@@ -72,6 +72,9 @@ class Layout:
     def node_conf(self, port, replica_of=None):
         lines = ["port %d" % port, "bind 127.0.0.1", "dir %s" % self.node_dir(port), 'save ""',
                  "appendonly yes", "appendfsync everysec", "daemonize no",
+                 # A replica's first sync at once: with the default 5 s delay a
+                 # replica "connected" but not yet synced could be promoted empty.
+                 "repl-diskless-sync-delay 0",
                  "logfile %s" % os.path.join(self.node_dir(port), "redis.log")]
         if replica_of:
             lines.append("replicaof 127.0.0.1 %d" % replica_of)
@@ -108,8 +111,7 @@ class Layout:
             self.spawn(self.ports[0], self.node_conf(self.ports[0]))
             for p in self.ports[1:]:
                 self.spawn(p, self.node_conf(p, replica_of=self.ports[0]))
-            wait_until(lambda: "connected_slaves:2" in cli(self.ports[0], "INFO", "replication"), 20,
-                       "both replicas to sync with the master")
+            wait_until(self.replicas_synced, 20, "both replicas to sync with the master")
             for p in self.sentinel_ports:
                 self.spawn(p, self.sentinel_conf(p), sentinel=True)
             wait_until(self.sentinels_agree, 30, "every sentinel to know the master, 2 replicas and 2 sentinels")
@@ -117,6 +119,11 @@ class Layout:
             self.stop()
             raise
         return self
+
+    def replicas_synced(self, master=None):
+        """Every replica of the master has finished its sync (state=online)."""
+        info = cli(master or self.ports[0], "INFO", "replication")
+        return info.count("state=online") == len(self.ports) - 1
 
     def sentinel(self, port, *args):
         return cli(port, *args, password=self.sentinel_password)

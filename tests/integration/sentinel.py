@@ -42,6 +42,7 @@ class SentinelCluster(Cluster):
         self.layout = layout or Layout(workdir=os.path.join(self.workdir, "sentinel"),
                                        acl={ACL_USER: TETHER_ACL.format(password=ACL_PASSWORD)})
         self.layout_started = layout is not None
+        self.stopping = False
 
     # What the tests read as "the" Redis: the master the sentinels name now.
     @property
@@ -56,8 +57,8 @@ class SentinelCluster(Cluster):
 
     @property
     def redis(self):
-        if not self.layout_started:
-            return None
+        if not self.layout_started or self.stopping:
+            return None  # Cluster.stop() must not stop the layout's master: stop() below stops the layout
         return self.layout.procs.get(self.redis_port)
 
     @redis.setter
@@ -92,6 +93,7 @@ class SentinelCluster(Cluster):
 
     def stop(self):
         own_workdir, self.own_workdir = self.own_workdir, False  # removed after the layout stops
+        self.stopping = True
         try:
             super().stop()
         finally:
