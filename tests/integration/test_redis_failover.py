@@ -10,6 +10,8 @@ after the failover reaches every worker; no NOPERM from the ACL rule. A second
 cluster (prefix t0:, min_replicas_ack 0, default user) on the same layout
 measures what the journal loses without WAIT. Figures are printed."""
 import json
+import os
+import signal
 import threading
 import time
 import unittest
@@ -17,7 +19,7 @@ import unittest
 from common import Client, redis_cli, tetherctl, wait_until, worker_status
 from sentinel import ACL_PASSWORD, ACL_USER, TETHER_ACL, Layout, SentinelCluster
 from stepserver import StepServer
-from test_journal import assert_exactly_once, members
+from test_journal import append, assert_exactly_once, members
 from test_workflow import FINAL, post_json
 
 REGISTRY_BOUND_S = 10  # new registry entries within the failover time plus this
@@ -104,17 +106,19 @@ def journal_settled(cluster):
 
 
 class RedisFailoverTest(unittest.TestCase):
-    def test_kill_9_of_the_master_under_load(self):
-        began = time.monotonic()
-        self.steps = steps = StepServer({"quick": quick}).start()
-        self.addCleanup(steps.stop)
+    def clusters(self, a_workers=3):
+        """The layout and two clusters on it: a (the ACL user, min_replicas_ack
+        1, the "quick" workflow) and b (prefix t0:, default user,
+        min_replicas_ack 0). Stopped at the test's cleanup."""
+        self.steps = StepServer({"quick": quick}).start()
+        self.addCleanup(self.steps.stop)
         layout = Layout(acl={ACL_USER: TETHER_ACL.format(password=ACL_PASSWORD)}).start()
         self.addCleanup(layout.stop)
         base = {"heartbeat_ms": 300, "idle_timeout_s": 600}
-        a = SentinelCluster(workers=3, layout=layout, config=dict(
+        a = SentinelCluster(workers=a_workers, layout=layout, config=dict(
             base, journal={"fsync": "batch", "min_replicas_ack": 1, "replicas_ack_timeout_ms": 1000,
                            "backoff_max_ms": 200},
-            workflows={"quick": {"start_point_url": steps.url("/quick?key={key}"), "retries": 2,
+            workflows={"quick": {"start_point_url": self.steps.url("/quick?key={key}"), "retries": 2,
                                  "backoff_ms": 50}}))
         self.addCleanup(a.stop)
         a.start()
@@ -123,8 +127,20 @@ class RedisFailoverTest(unittest.TestCase):
                                                        "backoff_max_ms": 200}))
         self.addCleanup(b.stop)
         b.start()
-        wait_until(lambda: all(worker_status(a, n)["redis"]["workers_known"] == 3 for n in a.workers), 15,
+        wait_until(lambda: all(worker_status(a, n)["redis"]["workers_known"] == a_workers for n in a.workers), 15,
                    "cluster a's directory")
+        return layout, a, b
+
+    def wait_new_master(self, layout, old):
+        wait_until(lambda: all((layout.master_port(i) or old) != old for i in range(3)), 30,
+                   "every sentinel to name a new master")
+        new = layout.master_port()
+        wait_until(lambda: layout.role(new) == "master", 10, "the new master to say so")
+        return new
+
+    def test_kill_9_of_the_master_under_load(self):
+        began = time.monotonic()
+        layout, a, b = self.clusters()
         old = layout.master_port()
         users = redis_cli(a, "CLIENT", "LIST")
         self.assertIn("user=" + ACL_USER, users, "cluster a's workers connect as the ACL user")
@@ -133,10 +149,7 @@ class RedisFailoverTest(unittest.TestCase):
             wait_until(lambda: load.rounds >= 20, 30, "20 rounds of load before the kill")
             killed = time.monotonic()
             layout.kill(old)
-            wait_until(lambda: all((layout.master_port(i) or old) != old for i in range(3)), 30,
-                       "every sentinel to name a new master")
-            new = layout.master_port()
-            wait_until(lambda: layout.role(new) == "master", 10, "the new master to say so")
+            self.wait_new_master(layout, old)
             to_master = time.monotonic() - killed
 
             def post_kill_registered():
@@ -183,6 +196,46 @@ class RedisFailoverTest(unittest.TestCase):
         for c in (a, b):
             for n in c.workers:
                 self.assertNotIn("NOPERM", c.log(n), "worker %s-%d hit the ACL rule" % (c.host, n))
+
+    def test_entries_the_replicas_never_got(self):
+        """The replicas stopped and cut off, entries shipped to the master
+        alone, then the master killed: with min_replicas_ack 1 the shipper's
+        WAIT fell short, its checkpoint stayed, and it ships them again to the
+        new master (none lost); with 0 they are lost, as the README says."""
+        layout, a, b = self.clusters(a_workers=1)
+        ca, cb = Client(a.port), Client(b.port)
+        self.addCleanup(ca.close)
+        self.addCleanup(cb.close)
+        append(ca, "lag", 10)
+        append(cb, "lag", 10)
+        wait_until(lambda: journal_settled(a) and journal_settled(b), 30, "the first 10 entries shipped")
+        old = layout.master_port()
+        wait_until(lambda: layout.replicas_synced(old), 10, "the replicas in sync")
+        replicas = [layout.procs[p] for p in layout.ports if p != old]
+        for proc in replicas:
+            os.kill(proc.pid, signal.SIGSTOP)
+            self.addCleanup(os.kill, proc.pid, signal.SIGCONT)  # harmless when already continued
+        redis_cli(a, "CLIENT", "KILL", "TYPE", "replica")  # what the master sends from now on reaches no replica
+        append(ca, "lag", 20)
+        append(cb, "lag", 20)
+        wait_until(lambda: worker_status(a, 0)["journal"]["replica_waits_short"] >= 1 and journal_settled(b), 15,
+                   "a's WAIT to fall short and b to ship its 20 entries")
+        self.assertEqual(int(redis_cli(b, "ZCARD", "t0:list:lag").strip()), 30, "b's 30 entries on the old master")
+        killed = time.monotonic()
+        layout.kill(old)
+        for proc in replicas:
+            os.kill(proc.pid, signal.SIGCONT)
+        self.wait_new_master(layout, old)
+        to_master = time.monotonic() - killed
+        wait_until(lambda: journal_settled(a) and journal_settled(b), 30, "the shippers to settle on the new master")
+        found_a = members(a, "lag")
+        found_b = int(redis_cli(b, "ZCARD", "t0:list:lag").strip() or 0)
+        print("\nentries the replicas never got: new master %.2f s after the kill; min_replicas_ack=1: 30 "
+              "acknowledged, %d found, %d lost (%d WAITs short); min_replicas_ack=0: 30 acknowledged, %d found, "
+              "%d lost" % (to_master, len(found_a), 30 - len(found_a),
+                           worker_status(a, 0)["journal"]["replica_waits_short"], found_b, 30 - found_b))
+        assert_exactly_once(self, found_a, 30)
+        self.assertEqual(found_b, 10, "with min_replicas_ack 0, the 20 entries only the old master had are lost")
 
     def settle_tickets(self, cluster, started):
         """Waits (bounded) for every acknowledged ticket to finish; then
