@@ -25,11 +25,12 @@ from cluster import can_connect, free_port, stop_pid, wait_until
 
 MASTER = "tether"
 # Least privilege for tether's own user: its keys and channels (prefix
-# "tether:"), every command but the dangerous ones, plus the few dangerous
-# ones it uses: CONFIG GET (the journal reads the AOF settings), ROLE (the
-# Sentinel client checks it reached the master), INFO, WAIT (journal
-# min_replicas_ack). Found by trying (tests/integration/test_redis_failover.py).
-TETHER_ACL = "on >{password} ~tether:* &tether:* +@all -@dangerous +config|get +role +info +wait"
+# "tether:"), every command but the dangerous ones, plus the two dangerous
+# ones it uses: CONFIG GET (the journal reads the AOF settings) and ROLE (the
+# Sentinel client checks it reached the master). WAIT (journal
+# min_replicas_ack) is not in @dangerous. Tried with the whole failover test,
+# tetherctl and test_registry (tests/integration/sentinel.py): no NOPERM.
+TETHER_ACL = "on >{password} ~tether:* &tether:* +@all -@dangerous +config|get +role"
 
 
 def cli(port, *args, password=None, user=None, timeout=10):
@@ -55,8 +56,13 @@ class Layout:
                  down_after_ms=1000, failover_timeout_ms=5000, sentinel_password=None):
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="tether-sentinel-")
-        self.ports = list(ports or [free_port() for _ in range(3)])
-        self.sentinel_ports = list(sentinel_ports or [free_port() for _ in range(3)])
+        if ports is None or sentinel_ports is None:
+            free = set()
+            while len(free) < 6:  # six different ports
+                free.add(free_port())
+            free = sorted(free)
+        self.ports = list(ports or free[:3])
+        self.sentinel_ports = list(sentinel_ports or free[3:])
         self.master = master
         self.acl = acl or {}
         self.down_after_ms, self.failover_timeout_ms = down_after_ms, failover_timeout_ms
@@ -115,10 +121,24 @@ class Layout:
             for p in self.sentinel_ports:
                 self.spawn(p, self.sentinel_conf(p), sentinel=True)
             wait_until(self.sentinels_agree, 30, "every sentinel to know the master, 2 replicas and 2 sentinels")
-        except Exception:
+        except Exception as e:
+            logs = self.log_tails()
             self.stop()
-            raise
+            raise RuntimeError("%s\n%s" % (e, logs)) from e
         return self
+
+    def log_tails(self, lines=8):
+        """The last lines of every node's and sentinel's log, and what each sentinel says now."""
+        out = []
+        for port in self.ports + self.sentinel_ports:
+            for name in ("redis.log", "sentinel.log"):
+                path = os.path.join(self.workdir, "redis-%d" % port, name)
+                if os.path.exists(path):
+                    with open(path, errors="replace") as f:
+                        out.append("== %d %s\n%s" % (port, name, "".join(f.readlines()[-lines:])))
+        for port in self.sentinel_ports:
+            out.append("== sentinel %d: %s" % (port, " ".join(self.sentinel(port, "SENTINEL", "master", self.master).split())))
+        return "\n".join(out)
 
     def replicas_synced(self, master=None):
         """Every replica of the master has finished its sync (state=online)."""

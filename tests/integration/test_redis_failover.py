@@ -187,15 +187,15 @@ class RedisFailoverTest(unittest.TestCase):
                  load.acked_b, found_b, load.acked_b - found_b, len(load.tickets), len(load.start_refusals),
                  len(tickets["lost"]), len(tickets["unfinished"]), len(tickets["not_once"]),
                  sum(k[1] for k in load.kept), len(sids), time.monotonic() - began))
+        for c in (a, b):
+            for n in c.workers:
+                self.assertNotIn("NOPERM", c.log(n), "worker %s-%d hit the ACL rule" % (c.host, n))
         assert_exactly_once(self, found_a, load.acked_a)
         when = {t: round(at - killed, 2) for t, _, at in load.tickets}
         for what, items in tickets.items():
             self.assertEqual(items, [], "tickets %s (s after the kill, what the API says); the new master came %.2f s "
                              "after the kill" % (what, to_master) + "".join(
                                  "\n  %s %+.2f s %s" % (t, when[t], detail) for t, detail in items[:5]))
-        for c in (a, b):
-            for n in c.workers:
-                self.assertNotIn("NOPERM", c.log(n), "worker %s-%d hit the ACL rule" % (c.host, n))
 
     def test_entries_the_replicas_never_got(self):
         """The replicas stopped and cut off, entries shipped to the master
