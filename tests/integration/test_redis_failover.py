@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from common import Client, redis_cli, tetherctl, wait_until, worker_status
+from common import Client, Cluster, redis_cli, stop_pid, tetherctl, wait_until, worker_status
 from sentinel import ACL_PASSWORD, ACL_USER, TETHER_ACL, Layout, SentinelCluster
 from stepserver import StepServer
 from test_journal import append, assert_exactly_once, members
@@ -236,6 +236,29 @@ class RedisFailoverTest(unittest.TestCase):
                            worker_status(a, 0)["journal"]["replica_waits_short"], found_b, 30 - found_b))
         assert_exactly_once(self, found_a, 30)
         self.assertEqual(found_b, 10, "with min_replicas_ack 0, the 20 entries only the old master had are lost")
+
+    def test_tickets_after_a_plain_redis_restart(self):
+        """The same without Sentinel: every runner's Redis connection dies with
+        redis-server; a ticket started after it is back runs its step once
+        (not "failed: could not read the ticket" from a connection that was
+        already closed)."""
+        self.steps = StepServer({"quick": quick}).start()
+        self.addCleanup(self.steps.stop)
+        c = Cluster(workers=1, config={"workflows": {"quick": {"start_point_url": self.steps.url("/quick?key={key}"),
+                                                              "concurrency": 2}}})  # both runners used before
+        self.addCleanup(c.stop)
+        c.start()
+        before = [self.start_ticket(c, "before-%d" % i) for i in range(8)]  # every runner thread used once
+        self.assertEqual(self.settle_tickets(c, before), {"lost": [], "unfinished": [], "not_once": []})
+        stop_pid(c.redis, signal.SIGKILL)
+        c.start_redis()  # same port, empty
+        after = [self.start_ticket(c, "after-%d" % i) for i in range(8)]
+        self.assertEqual(self.settle_tickets(c, after), {"lost": [], "unfinished": [], "not_once": []})
+
+    def start_ticket(self, cluster, key):
+        status, _, raw = post_json(cluster.port, "/api/workflow/quick/start", {"key": key})
+        self.assertEqual(status, 201, raw)
+        return json.loads(raw)["ticket"], key, time.monotonic()
 
     def settle_tickets(self, cluster, started):
         """Waits (bounded) for every acknowledged ticket to finish; then
