@@ -377,8 +377,20 @@ def cmd_run(args):
     os.makedirs(RUN_DIR)
     # The demo shows everything: the journal on (notes append to it), and its
     # consumer, notes-recent, keeping the "recently changed" list in Redis.
-    c = Cluster(workdir=RUN_DIR, workers=args.workers, supervisord=True, port=args.port,
-                config={"workflows": demo_workflows(args.port), "journal": {"fsync": "batch"}})
+    config = {"workflows": demo_workflows(args.port), "journal": {"fsync": "batch"}}
+    layout = None
+    if args.redis == "sentinel":  # REDIS=sentinel make run: 1 master, 2 replicas, 3 sentinels
+        import sentinel_layout
+        layout = sentinel_layout.Layout(workdir=os.path.join(RUN_DIR, "sentinel"), ports=[6380, 6381, 6382],
+                                        sentinel_ports=[26379, 26380, 26381])
+        busy = [p for p in layout.ports + layout.sentinel_ports if can_connect("127.0.0.1:%d" % p)]
+        if busy:
+            sys.exit("tether: REDIS=sentinel needs ports %s free" % ", ".join(map(str, busy)))
+        layout.start()
+        config["redis"] = layout.redis_section()
+        config["journal"]["min_replicas_ack"] = 1
+    c = Cluster(workdir=RUN_DIR, workers=args.workers, supervisord=True, port=args.port, redis=layout is None,
+                config=config)
     consumer = None
     try:
         c.start()
@@ -388,23 +400,37 @@ def cmd_run(args):
                                     stderr=subprocess.STDOUT)
     except Exception:
         c.stop()
+        if layout:
+            layout.stop()
         raise
+    pids = {"nginx": c.nginx.pid, "supervisord": c.supervisord.pid, "notes-recent": consumer.pid}
+    if layout:
+        pids.update(("redis-%d" % port, proc.pid) for port, proc in layout.procs.items())
+    else:
+        pids["redis"] = c.redis.pid
     with open(state, "w") as f:
-        json.dump({"nginx": c.nginx.pid, "supervisord": c.supervisord.pid, "redis": c.redis.pid,
-                   "notes-recent": consumer.pid}, f)
-    print("tether: serving the demo on %s  (%d workers, redis on 127.0.0.1:%d, files in %s)"
-          % (c.url(), args.workers, c.redis_port, RUN_DIR))
+        json.dump(pids, f)
+    if layout:
+        print("tether: serving the demo on %s  (%d workers, Redis Sentinel: master 127.0.0.1:6380, replicas 6381-6382,"
+              " sentinels 26379-26381, files in %s)" % (c.url(), args.workers, RUN_DIR))
+        print("tether: fail over by hand: redis-cli -p 26379 SENTINEL failover tether; "
+              "where the master is: redis-cli -p 26379 SENTINEL get-master-addr-by-name tether")
+    else:
+        print("tether: serving the demo on %s  (%d workers, redis on 127.0.0.1:%d, files in %s)"
+              % (c.url(), args.workers, c.redis_port, RUN_DIR))
     print("tether: journal on (notes-recent consumes it); to use tetherctl against this demo:")
     print("  export TETHER_CONFIG=%s; %s workers" % (c.config_path, os.path.join(build_dir(), "bin", "tetherctl")))
     print("tether: Ctrl-C or `make stop` stops everything.", flush=True)
     stopping = []
     signal.signal(signal.SIGINT, lambda *a: stopping.append(1))
     signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
-    while not stopping and all(p.poll() is None for p in (c.nginx, c.supervisord, c.redis)):
+    while not stopping and all(p.poll() is None for p in (c.nginx, c.supervisord) + ((c.redis,) if c.redis else ())):
         signal.sigtimedwait([signal.SIGINT, signal.SIGTERM], 1.0)
     print("tether: stopping", flush=True)
     stop_pid(consumer)
     c.stop()
+    if layout:
+        layout.stop()
     remove_state(state)  # `stop` may have removed it already: it stops the same pids
 
 
@@ -422,7 +448,7 @@ def cmd_stop(_args):
         return
     with open(state) as f:
         pids = json.load(f)
-    for name in ("notes-recent", "nginx", "supervisord", "redis"):
+    for name in ["notes-recent", "nginx", "supervisord", "redis"] + sorted(n for n in pids if n.startswith("redis-")):
         if name in pids:
             stop_pid(pids[name], timeout=60)
     remove_state(state)
@@ -445,6 +471,9 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("--port", type=int, default=8080)
     r.add_argument("--workers", type=int, default=4)
+    r.add_argument("--redis", choices=["single", "sentinel"],
+                   default="sentinel" if os.environ.get("REDIS") == "sentinel" else "single",
+                   help="sentinel: 1 master + 2 replicas (6380-6382) + 3 sentinels (26379-26381); env REDIS")
     sub.add_parser("stop")
     g = sub.add_parser("nginx-conf")
     g.add_argument("--host", default="h1")
