@@ -60,20 +60,31 @@ bool Follower::position(Redis& redis) {
     stats_.caught_up = true;  // nothing before last_id_ concerns an empty cache
     return true;
   }
+  auto lost_track = [&](const char* why) {
+    stats_.lost_track++;
+    log::warn("cache_lost_track", {{"last_read", last_id_}, {"why", why}, {"effect", "every cached entry dropped"}});
+    firewall::guard("cache.follower.resync", [&] { hooks_.resync(redis, true); });
+  };
   auto info = redis.command({"XINFO", "STREAM", key()});
   if (!info) {
-    if (info.message().find("no such key") != std::string::npos) return true;  // nothing was ever trimmed
-    return false;
+    if (info.message().find("no such key") == std::string::npos) return false;
+    // Never written: nothing missed. Gone after we read from it: Redis lost
+    // it (a restart without AOF, a failover to an empty replica).
+    if (last_id_ != "0-0") lost_track("the stream is gone");
+    return true;
   }
   const redisReply* a = info.value().get();
   for (size_t i = 0; a != nullptr && a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
-    if (reply_string(a->element[i]) != "max-deleted-entry-id") continue;
-    std::string deleted = reply_string(a->element[i + 1]);
+    std::string field = reply_string(a->element[i]), id = reply_string(a->element[i + 1]);
     // An id that cannot be read means we cannot know what was missed: drop everything.
-    if (!valid_stream_id(deleted) || compare_stream_ids(deleted, last_id_) > 0) {
-      stats_.lost_track++;
-      log::warn("cache_lost_track", {{"last_read", last_id_}, {"effect", "every cached entry dropped"}});
-      firewall::guard("cache.follower.resync", [&] { hooks_.resync(redis, true); });
+    if (field == "max-deleted-entry-id" && (!valid_stream_id(id) || compare_stream_ids(id, last_id_) > 0)) {
+      lost_track("entries not read were trimmed");
+      break;
+    }
+    // Behind what we read: a failover to a replica that had not received it.
+    if (field == "last-generated-id" && (!valid_stream_id(id) || compare_stream_ids(id, last_id_) < 0)) {
+      lost_track("the stream is behind what was read (a failover)");
+      break;
     }
   }
   return true;

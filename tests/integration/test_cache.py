@@ -270,6 +270,30 @@ class Proxy:
         self.server.close()
 
 
+class LostStreamTest(unittest.TestCase):
+    """Redis restarted empty (AOF off: the invalidation stream is gone), as a
+    failover to a replica that had not received it would leave it."""
+
+    def test_a_worker_whose_stream_is_gone_drops_its_cache(self):
+        c = Cluster(workers=1, routes=PAGE_RULES, nginx=False).start()
+        self.addCleanup(c.stop)
+        wait_cache_ready(c)
+        rc, _, err = tetherctl(c, "invalidate", "--group", "pages")  # the follower has read from the stream
+        self.assertEqual(rc, 0, err)
+        wait_until(lambda: worker_status(c, 0)["cache"]["follower"]["entries"] >= 1, 10, "the invalidation read")
+        _, first, _ = get(c, 0, "/kit/page/p/lost")
+        self.assertEqual(get(c, 0, "/kit/page/p/lost")[:2], ("hit", first))
+        os.kill(c.redis.pid, signal.SIGKILL)
+        c.redis.wait(10)
+        c.start_redis()  # empty: whatever was published meanwhile is unknowable
+        wait_until(lambda: worker_status(c, 0)["cache"]["follower"]["lost_track"] >= 1, 15,
+                   "the follower to notice its stream is gone (failed before: the cache was kept)")
+        wait_cache_ready(c)
+        how, after, _ = get(c, 0, "/kit/page/p/lost")
+        self.assertEqual(how, "miss")
+        self.assertNotEqual(after, first)
+
+
 class ReconnectTest(unittest.TestCase):
     """Two hosts on one Redis; host h2 reaches it through a proxy the test cuts."""
 
