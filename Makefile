@@ -93,7 +93,7 @@ SAN_ENV_thread  := TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0"
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
-	$(SAN_ENV_$(SANITIZER)) BUILD=$(BUILD) TEST_FUZZ_SECONDS=$(if $(SANITIZER),0,10) bash tests/run-all.sh
+	$(SAN_ENV_$(SANITIZER)) BUILD=$(BUILD) TEST_FUZZ_SECONDS=$(if $(SANITIZER),0,5) bash tests/run-all.sh
 
 # Every test again with AddressSanitizer and with ThreadSanitizer builds.
 check-all: test

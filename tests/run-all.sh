@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: unit tests (GoogleTest), then integration tests (real nginx,
 # redis-server, supervisord and workers on loopback), then, when clang is
-# installed, each fuzz target for TEST_FUZZ_SECONDS (default 10; 0 skips).
+# installed, each fuzz target for TEST_FUZZ_SECONDS (default 5; 0 skips).
 # Ends with one line
 # 'tests: N passed, N failed'. Exit 1 if anything failed.
 set -u
@@ -34,10 +34,10 @@ i_fail=$(echo "$line" | sed -E 's/^integration: [0-9]+ passed, ([0-9]+) failed.*
 
 f_pass=0
 f_fail=0
-if [ "${TEST_FUZZ_SECONDS:-10}" != 0 ] && command -v "${FUZZ_CXX:-clang++-14}" >/dev/null; then
-  echo "== fuzz targets (${TEST_FUZZ_SECONDS:-10} s each)"
+if [ "${TEST_FUZZ_SECONDS:-5}" != 0 ] && command -v "${FUZZ_CXX:-clang++-14}" >/dev/null; then
+  echo "== fuzz targets (${TEST_FUZZ_SECONDS:-5} s each)"
   if make --no-print-directory -j"${JOBS:-2}" fuzz-build >"$out/fuzz-build.log" 2>&1; then
-    bash tests/fuzz/run.sh "${TEST_FUZZ_SECONDS:-10}" | tee "$out/fuzz.log"
+    bash tests/fuzz/run.sh "${TEST_FUZZ_SECONDS:-5}" | tee "$out/fuzz.log"
     f_pass=""
     read -r f_pass f_fail < <(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed/\1 \2/p' "$out/fuzz.log")
     [ -n "${f_pass:-}" ] || { f_pass=0; f_fail=1; }
