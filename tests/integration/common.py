@@ -62,7 +62,30 @@ class Client:
             self.conn.close()
 
 
-class CounterLoad:
+class LoopThread:
+    """A client loop (the subclass's _loop, which returns once _stop is set)
+    on its own thread while a with-block runs; leaving the block stops it and
+    waits at most join_s, then calls done()."""
+    join_s = 150
+
+    def _start_thread(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(self.join_s)
+        self.done()
+
+    def done(self):
+        pass
+
+
+class CounterLoad(LoopThread):
     """Clients of the test kit's counter (/t/count), each with a session of its
     own, polled round after round in a thread while the with-block runs
     (bounded: 4000 rounds, 120 s). Every reply must be a 200 that keeps the
@@ -77,16 +100,7 @@ class CounterLoad:
                 raise AssertionError("a new client's first count is %r, not 1" % n)
             self.clients.append([cl, 1])
         self.failures, self.served = [], 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(150)
+        self._start_thread()
 
     def _loop(self):
         deadline = time.monotonic() + 120
@@ -135,6 +149,14 @@ def make_run(test, prefix, workers=2, stop_timeout=30):
 def make_stop(env):
     """`make stop` for a make_run() started with env: cluster.py stop's result."""
     return subprocess.run([sys.executable, CLUSTER_PY, "stop"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def pid_of(c, n):
+    """Worker n's pid, or 0 while it has none (restarting)."""
+    try:
+        return c.worker_pid(n)
+    except (ValueError, OSError):
+        return 0
 
 
 def redis_cli(cluster, *args):

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 
-from common import Cluster, can_connect, stopped_all, tetherctl, wait_until, worker_status
+from common import Cluster, can_connect, pid_of, stopped_all, tetherctl, wait_until, worker_status
 
 
 class LatencyProxy:
@@ -139,13 +139,6 @@ def all_see(c, n):
         return all(r["up"] and r["workers_known"] == n for r in (worker_status(c, k)["redis"] for k in range(c.n)))
     except (OSError, EOFError, ValueError, KeyError):
         return False
-
-
-def pid_of(c, n):
-    try:
-        return c.worker_pid(n)
-    except (ValueError, OSError):
-        return 0
 
 
 class Faults:

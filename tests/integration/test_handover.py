@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from common import Client, Cluster, CounterLoad, can_connect, tetherctl, wait_until, worker_status
+from common import Client, Cluster, CounterLoad, can_connect, pid_of, tetherctl, wait_until, worker_status
 
 SESSIONS = 12
 
@@ -17,13 +17,6 @@ def all_see(c, n):
         return all(worker_status(c, k)["redis"]["workers_known"] == n for k in range(c.n))
     except (OSError, EOFError, ValueError, KeyError):
         return False
-
-
-def pid_of(c, n):
-    try:
-        return c.worker_pid(n)
-    except (ValueError, OSError):
-        return 0
 
 
 class RollingRestartTest(unittest.TestCase):

@@ -12,11 +12,10 @@ measures what the journal loses without WAIT. Figures are printed."""
 import json
 import os
 import signal
-import threading
 import time
 import unittest
 
-from common import Client, Cluster, redis_cli, stop_pid, tetherctl, wait_until, worker_status
+from common import Client, Cluster, LoopThread, redis_cli, stop_pid, tetherctl, wait_until, worker_status
 from sentinel import ACL_PASSWORD, ACL_USER, TETHER_ACL, Layout, SentinelCluster
 from stepserver import StepServer
 from test_journal import append, assert_exactly_once, members
@@ -29,7 +28,7 @@ def quick(body, path, count):
     return 200, {"name": "quick", "data": {"key": body.get("key")}}
 
 
-class Load:
+class Load(LoopThread):
     """The client loop, in a thread: per round, every kept session's counter
     (must be 200 and count on), one new session, journal appends on both
     clusters, one workflow start. Bounded: 60 s or 5000 rounds."""
@@ -41,16 +40,11 @@ class Load:
         self.journal_b = Client(b.port)
         self.failures, self.new_sessions, self.tickets, self.start_refusals = [], [], [], []
         self.acked_a = self.acked_b = self.rounds = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop)
+        self._start_thread()
 
-    def __enter__(self):
-        self._thread.start()
-        return self
+    join_s = 90
 
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(90)
+    def done(self):
         for cl in [k[0] for k in self.kept] + self.journal_a + [self.journal_b]:
             cl.close()
 

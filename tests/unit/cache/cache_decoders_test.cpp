@@ -12,25 +12,12 @@
 #include "cache/messages.h"
 #include "common/firewall.h"
 #include "support/redis_server.h"
+#include "support/resp.h"
 
 namespace tether {
 namespace {
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-Reply parse_resp(const std::string& resp) {
-  redisReader* reader = redisReaderCreate();
-  redisReaderFeed(reader, resp.data(), resp.size());
-  void* out = nullptr;
-  int rc = redisReaderGetReply(reader, &out);
-  redisReaderFree(reader);
-  EXPECT_EQ(rc, REDIS_OK);
-  EXPECT_NE(out, nullptr) << resp;
-  return Reply(static_cast<redisReply*>(out));
-}
+using test_support::parse_resp;
 
 std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
 std::string entry(const std::string& id, const std::vector<std::string>& kv) {

@@ -8,20 +8,13 @@
 #include "config/config.h"
 #include "redis/redis.h"
 #include "redis/sentinel.h"
+#include "support/resp.h"
 
 namespace tether {
 namespace {
 
 // One reply parsed from RESP bytes, as a node or sentinel would send it.
-RedisReply resp(const std::string& bytes) {
-  redisReader* r = redisReaderCreate();
-  redisReaderFeed(r, bytes.data(), bytes.size());
-  void* out = nullptr;
-  int rc = redisReaderGetReply(r, &out);
-  redisReaderFree(r);
-  EXPECT_EQ(rc, REDIS_OK) << bytes;
-  return RedisReply(static_cast<redisReply*>(out));
-}
+RedisReply resp(const std::string& bytes) { return test_support::parse_resp(bytes); }
 
 TEST(SentinelTest, HostPortIsReadStrictly) {
   auto hp = parse_host_port("10.0.0.1:26379");
