@@ -109,6 +109,11 @@ void SessionHost::serve(SessionJob& job) {
     end(it, idle ? EndReason::Idle : EndReason::Lifetime);
     it = sessions_.end();
   }
+  // The client was served by a newer owner than this copy: never answer from it.
+  if (it != sessions_.end() && job.token_epoch > job.epoch) {
+    job.stale = true;
+    return;
+  }
   Session* s;
   if (it == sessions_.end() && job.existing) {
     auto moved = moved_.find(job.sid);

@@ -24,6 +24,7 @@ struct SessionJob {
   SessionId sid;                            // the session asked for, or the new id to use
   bool existing = false;                    // sid came from a valid cookie for this worker
   int64_t epoch = 1;                        // the ownership epoch this worker holds sid at (Session::epoch)
+  int64_t token_epoch = 0;                  // the epoch in the client's cookie (0: none): later than epoch -> stale
   StartReason reason_if_new = StartReason::New;
   bool create_if_missing = true;            // false: an existing sid not found here sets `missing` instead
   // Bounds the acceptor applies (from the config); 0: none.
@@ -38,6 +39,7 @@ struct SessionJob {
   bool ended = false;        // the session ended after this request: clear the cookie
   bool missing = false;      // existing sid not here, and create_if_missing was false
   bool full = false;         // a new session was needed and the worker holds max_sessions: none made
+  bool stale = false;        // sid is here at an epoch older than the cookie's: not served
   std::string moved_to;      // the session was handed over to this peer address: forward there
   int64_t started_us = 0, finished_us = 0;  // steady clock, on the session thread (slow log)
 

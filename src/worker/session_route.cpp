@@ -154,6 +154,7 @@ Response SessionRoute::stale(Request& req, const SessionId& sid, int64_t token_e
     const registry::Owner& now = (*entry)->owner;
     if (now.host != config_.host || now.worker != config_.worker) {
       pool_.drop(sid);  // a newer generation lives there: this copy must never answer again
+      registry_->forget(sid);
       fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
       if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
       if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
@@ -167,14 +168,14 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   if (existing && registry_ != nullptr && registry_->unsettled(sid)) {
     if (auto answer = settle(req, sid)) return std::move(*answer);
   }
-  // The epoch this worker holds sid at; a token from a later one means the
-  // client was already served by a newer owner: this copy is stale.
+  // The epoch this worker holds sid at; a copy here older than the token's
+  // epoch is stale (the session thread checks, where it knows there is one).
   const int64_t epoch = registry_ != nullptr ? registry_->epoch(sid) : 1;
-  if (existing && registry_ != nullptr && token_epoch > epoch) return stale(req, sid, token_epoch, epoch);
   auto job = std::make_shared<SessionJob>();
   job->factory = factory_;
   job->existing = existing;
   job->epoch = epoch;
+  job->token_epoch = registry_ != nullptr ? token_epoch : 0;
   job->sid = sid;
   job->reason_if_new = reason;
   // A session this worker does not have may have been handed over by its
@@ -211,6 +212,7 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
     return Response::text("the session moved and its new worker did not answer\n", 502);
   }
   if (job->full) return no_room();  // counted by the session thread
+  if (job->stale) return stale(job->request, sid, token_epoch, epoch);
   if (job->missing) {
     if (auto moved = follow_move(job->request, sid, config_.host, config_.worker)) return std::move(*moved);
     return run_here(job->request, existing, sid, reason, flags | kCreate, token_epoch);

@@ -93,6 +93,20 @@ TEST_F(SessionEpochTest, WithoutARegistryOwnerAtThatEpochTheAnswerIs503AndTheCop
   EXPECT_EQ(live(), 1u) << "nobody newer is known: the copy is kept for the registry to settle";
 }
 
+// A restarted worker holds nothing of its previous run: a cookie from a
+// later epoch that names it is not a stale copy here, and the request goes
+// the usual way (the registry, then a new session), never a 503 loop.
+TEST_F(SessionEpochTest, ALaterEpochForASessionThisWorkerDoesNotHoldIsNoStaleCopy) {
+  SessionId gone = SessionId::random();
+  Response r = get(token(gone, 3));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(field_of(r, "n"), 1);
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_NE(c->sid, gone) << "a client never chooses its session id";
+  EXPECT_EQ(pool_->stats().refused_stale.load(), 0u);
+}
+
 TEST_F(SessionEpochTest, AnOwnerAtALaterEpochReissuesTheCookieAndTheAppSeesIt) {
   SessionId sid = SessionId::random();
   owned_by(sid, a_, 3);
