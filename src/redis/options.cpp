@@ -1,7 +1,7 @@
 // parse_host_port (see options.h).
 #include "redis/options.h"
 
-#include <cstdlib>
+#include "common/flags.h"
 
 namespace tether {
 
@@ -11,12 +11,9 @@ Result<HostPort> parse_host_port(const std::string& text) {
     return Status::error("expected \"host:port\", got \"" + text + "\"");
   }
   std::string port = text.substr(colon + 1);
-  char* end = nullptr;
-  long p = std::strtol(port.c_str(), &end, 10);
-  if (*end != '\0' || p < 1 || p > 65535 || port.size() > 5) {
-    return Status::error("expected a port 1-65535 after the colon, got \"" + text + "\"");
-  }
-  return HostPort{text.substr(0, colon), static_cast<int>(p)};
+  auto p = parse_integer(port, 1, 65535);
+  if (!p || port.size() > 5) return Status::error("expected a port 1-65535 after the colon, got \"" + text + "\"");
+  return HostPort{text.substr(0, colon), static_cast<int>(*p)};
 }
 
 }  // namespace tether

@@ -114,7 +114,11 @@ std::optional<Response> SessionRoute::follow_move(Request& req, const SessionId&
   const registry::Owner& now = (*entry)->owner;
   if (now.host == was_host && now.worker == was_worker) return std::nullopt;
   if (now.host == config_.host && now.worker == config_.worker) return std::nullopt;  // ours, yet not here
-  fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
+  return to_owner(req, now);
+}
+
+std::optional<Response> SessionRoute::to_owner(Request& req, const registry::Owner& owner) {
+  fcgi::CallResult r = forward(owner.addr, req, "", make_route(owner.host, owner.worker));
   if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
   if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
   return std::nullopt;
@@ -132,12 +136,9 @@ std::optional<Response> SessionRoute::settle(Request& req, const SessionId& sid)
                                                      : "not served until the registry tells whose it is"}});
   }
   if (owner) {
-    const registry::Owner& now = **owner;
     pool_.drop(sid);  // the receiver took it: the copy here must never answer again
     registry_->forget(sid);
-    fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
-    if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
-    if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
+    if (auto answer = to_owner(req, **owner)) return answer;
   }
   return refuse(503, "the session's owner is being settled: try again shortly\n", 1);
 }
@@ -155,9 +156,7 @@ Response SessionRoute::stale(Request& req, const SessionId& sid, int64_t token_e
     if (now.host != config_.host || now.worker != config_.worker) {
       pool_.drop(sid);  // a newer generation lives there: this copy must never answer again
       registry_->forget(sid);
-      fcgi::CallResult r = forward(now.addr, req, "", make_route(now.host, now.worker));
-      if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
-      if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
+      if (auto answer = to_owner(req, now)) return std::move(*answer);
     }
   }
   return refuse(503, "the session's owner is being settled: try again shortly\n", 1);

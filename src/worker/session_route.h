@@ -45,6 +45,9 @@ inline constexpr const char* kSessionCookie = "tether_sid";
 // gets 429 with Retry-After: 1.
 inline constexpr int kFullRetryAfterS = 5;
 
+namespace registry {
+struct Owner;
+}
 class Forwarder;
 class Handover;
 class Placement;
@@ -85,6 +88,9 @@ class SessionRoute final : public RouteHandler {
   // The session's registry entry names an owner other than `was` (it was
   // handed over): serve it there (or here). nullopt if it did not move.
   std::optional<Response> follow_move(Request& req, const SessionId& sid, const std::string& was_host, int was_worker);
+  // Forwards req to owner: its answer, 502 if it took the request and failed,
+  // nullopt if it is gone or silent (nothing ran there).
+  std::optional<Response> to_owner(Request& req, const registry::Owner& owner);
   // Forwards through the forwarder, noting the time and owner for the slow log.
   fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason,
                            const std::string& owner);

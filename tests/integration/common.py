@@ -146,9 +146,13 @@ def make_run(test, prefix, workers=2, stop_timeout=30):
     return proc, port, env
 
 
-def make_stop(env):
-    """`make stop` for a make_run() started with env: cluster.py stop's result."""
-    return subprocess.run([sys.executable, CLUSTER_PY, "stop"], env=env, capture_output=True, text=True, timeout=120)
+def make_stop(test, proc, env, port):
+    """`make stop` for what make_run() returned: it must say it stopped, the
+    run must exit 0, and its port must be free."""
+    out = subprocess.run([sys.executable, CLUSTER_PY, "stop"], env=env, capture_output=True, text=True, timeout=120)
+    test.assertIn("stopped", out.stdout)
+    test.assertEqual(proc.wait(60), 0)
+    test.assertFalse(can_connect("127.0.0.1:%d" % port))
 
 
 def pid_of(c, n):

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from common import (REPO, make_run, make_stop, Client, Cluster, CounterLoad, build_dir, can_connect, free_port, stop_pid, tetherctl, wait_until,
+from common import (REPO, make_run, make_stop, Client, Cluster, CounterLoad, build_dir, free_port, stop_pid, tetherctl, wait_until,
                     worker_status, write_key_file)
 
 TETHERCTL = os.path.join(build_dir(), "bin", "tetherctl")
@@ -179,10 +179,7 @@ class MakeRunShowsTetherctlTest(unittest.TestCase):
                                env=ctl_env)
             return r.returncode == 0 and "h1-" in r.stdout
         wait_until(journal_has_workers, 20, "tetherctl journal status lists the demo's workers")
-        out = make_stop(env)
-        self.assertIn("stopped", out.stdout)
-        self.assertEqual(proc.wait(60), 0)
-        self.assertFalse(can_connect("127.0.0.1:%d" % port))
+        make_stop(self, proc, env, port)
 
 
 if __name__ == "__main__":

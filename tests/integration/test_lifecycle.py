@@ -204,10 +204,7 @@ class MakeRunTest(unittest.TestCase):
         cl.close()
         self.assertEqual(status, 200)
         self.assertIn(b"Notes", page)
-        out = make_stop(env)
-        self.assertIn("stopped", out.stdout)
-        self.assertEqual(proc.wait(60), 0)
-        self.assertFalse(can_connect("127.0.0.1:%d" % port))
+        make_stop(self, proc, env, port)
 
 
 if __name__ == "__main__":
