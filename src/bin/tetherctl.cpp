@@ -8,9 +8,9 @@
 #include "cache/settings.h"
 #include "common/flags.h"
 #include "config/config.h"
-#include "ops/ctl.h"
-#include "ops/journal_ctl.h"
-#include "ops/workflow_ctl.h"
+#include "ctl/ctl.h"
+#include "ctl/journal_ctl.h"
+#include "ctl/workflow_ctl.h"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include <string>
 
 #include "http/router.h"
-#include "worker/status_route.h"
+#include "ops/status_route.h"
 
 namespace tether {
 

@@ -10,11 +10,6 @@
 
 namespace tether {
 
-RequestTrace& trace() {
-  thread_local RequestTrace t;
-  return t;
-}
-
 std::string hashed_sid(const SessionId& sid) {
   uint8_t h[8];
   crypto_generichash(h, sizeof h, sid.bytes.data(), sid.bytes.size(), nullptr, 0);

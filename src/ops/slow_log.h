@@ -4,9 +4,9 @@
 // the owner, and the time spent in each stage: waiting in the session
 // thread's queue, running on the session thread, and forwarding to a peer.
 //
-// The stages are noted in a RequestTrace that belongs to the acceptor
-// thread serving the request (thread_local): the session rule writes it,
-// the worker reads it when the reply is ready. Thread safety: trace() is
+// The stages are noted in the acceptor thread's RequestTrace
+// (session/trace.h): the session rule writes it, the worker reads it when
+// the reply is ready. Thread safety: trace() is
 // per thread; SlowLog's counter is atomic; any acceptor thread.
 #pragma once
 #include <atomic>
@@ -14,21 +14,10 @@
 #include <cstdint>
 #include <string>
 
-#include "token/session_id.h"
+#include "session/trace.h"
 
 namespace tether {
 
-struct RequestTrace {
-  int64_t queue_us = 0;    // posted -> the session thread took it
-  int64_t session_us = 0;  // on the session thread
-  int64_t forward_us = 0;  // waiting for a peer worker
-  bool has_session = false;
-  SessionId sid;
-  std::string owner;  // route of the worker that ran it ("h1-2"), or a peer's address
-};
-
-// The calling thread's trace of the request it is serving.
-RequestTrace& trace();
 // The id as the slow log shows it: 16 hex digits of BLAKE2b(id).
 std::string hashed_sid(const SessionId& sid);
 

@@ -14,9 +14,9 @@
 
 #include "tether/request.h"
 #include "tether/response.h"
-#include "worker/forwarder.h"
-#include "worker/handover.h"
-#include "worker/peer_auth.h"
+#include "cluster/forwarder.h"
+#include "cluster/handover.h"
+#include "cluster/peer_auth.h"
 #include "worker/site.h"
 
 namespace tether {

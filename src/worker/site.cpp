@@ -6,7 +6,7 @@
 #include "http/static_files.h"
 #include "ops/admin_route.h"
 #include "template/template_route.h"
-#include "worker/session_route.h"
+#include "cluster/session_route.h"
 #include "workflow/api_route.h"
 
 namespace tether {

@@ -23,12 +23,12 @@
 #include "registry/bus.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
-#include "worker/forwarder.h"
-#include "worker/handover.h"
-#include "worker/peer_auth.h"
-#include "worker/placement.h"
+#include "cluster/forwarder.h"
+#include "cluster/handover.h"
+#include "cluster/peer_auth.h"
+#include "cluster/placement.h"
 #include "worker/site.h"
-#include "worker/status_route.h"
+#include "ops/status_route.h"
 #include "workflow/engine.h"
 
 namespace tether {

@@ -1,4 +1,4 @@
-// Fuzzes taking in a session another worker hands over (src/worker/handover):
+// Fuzzes taking in a session another worker hands over (src/cluster/handover):
 // any bytes, as the body of POST /tether/handover from a verified peer.
 // Handover::decode_envelope decodes it; a decoded envelope is adopted by a
 // SessionHost as Handover::receive does (SessionPool::adopt runs the same
@@ -21,7 +21,7 @@
 #include "session/host.h"
 #include "session/job.h"
 #include "session/stats.h"
-#include "worker/handover.h"
+#include "cluster/handover.h"
 
 namespace {
 

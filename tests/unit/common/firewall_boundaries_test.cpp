@@ -16,7 +16,7 @@
 #include "fcgi/server.h"
 #include "registry/bus.h"
 #include "session/pool.h"
-#include "worker/handover.h"
+#include "cluster/handover.h"
 
 namespace tether {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "session/pool.h"
-#include "worker/placement.h"
+#include "cluster/placement.h"
 
 namespace tether {
 namespace {

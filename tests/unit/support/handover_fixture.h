@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "support/redis_server.h"
 #include "registry/entries.h"
-#include "worker/handover.h"
+#include "cluster/handover.h"
 
 namespace tether {
 

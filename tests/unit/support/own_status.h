@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "worker/status_route.h"
+#include "ops/status_route.h"
 
 namespace tether::test_support {
 

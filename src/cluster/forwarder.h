@@ -18,7 +18,7 @@
 #include "config/config.h"
 #include "fcgi/client.h"
 #include "registry/registry.h"
-#include "worker/peer_auth.h"
+#include "cluster/peer_auth.h"
 
 namespace tether {
 

@@ -8,7 +8,7 @@
 #include "cache/docroot.h"
 #include "cache/invalidation.h"
 #include "common/json.h"
-#include "ops/ctl.h"
+#include "ctl/ctl.h"
 
 namespace tether::ctl {
 namespace {

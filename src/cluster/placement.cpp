@@ -1,5 +1,5 @@
 // Choosing the worker for a new session (see placement.h).
-#include "worker/placement.h"
+#include "cluster/placement.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // Finding a worker and forwarding to it (see forwarder.h).
-#include "worker/forwarder.h"
+#include "cluster/forwarder.h"
 
 #include "common/firewall.h"
 

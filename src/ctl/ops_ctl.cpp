@@ -20,7 +20,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/route.h"
-#include "ops/ctl.h"
+#include "ctl/ctl.h"
 #include "ops/fleet.h"
 #include "ops/metrics.h"
 #include "registry/entries.h"

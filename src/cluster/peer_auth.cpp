@@ -1,12 +1,12 @@
 // Signing and verifying forwarded requests (see peer_auth.h).
-#include "worker/peer_auth.h"
+#include "cluster/peer_auth.h"
 
 #include <chrono>
 #include <cstring>
 
 #include "common/clock.h"
 #include "http/parse.h"
-#include "worker/session_route.h"
+#include "cluster/session_route.h"
 
 namespace tether {
 namespace {

@@ -1,5 +1,5 @@
 // tetherctl workflow commands (see workflow_ctl.h).
-#include "ops/workflow_ctl.h"
+#include "ctl/workflow_ctl.h"
 
 #include <cstdio>
 #include <map>

@@ -1,5 +1,5 @@
 // Session hand-over between workers on drain (see handover.h).
-#include "worker/handover.h"
+#include "cluster/handover.h"
 
 #include <algorithm>
 

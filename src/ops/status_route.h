@@ -22,7 +22,7 @@
 #include "registry/figures.h"
 #include "registry/registry.h"
 #include "session/stats.h"
-#include "worker/forwarder.h"
+#include "cluster/forwarder.h"
 
 namespace tether {
 

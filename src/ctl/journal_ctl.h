@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/ctl.h"
+#include "ctl/ctl.h"
 #include "redis/redis.h"
 
 namespace tether::ctl {

@@ -1,5 +1,5 @@
 // The "session" rule kind (see session_route.h).
-#include "worker/session_route.h"
+#include "cluster/session_route.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,10 +7,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/route.h"
-#include "ops/slow_log.h"
-#include "worker/forwarder.h"
-#include "worker/handover.h"
-#include "worker/placement.h"
+#include "session/trace.h"
+#include "cluster/forwarder.h"
+#include "cluster/handover.h"
+#include "cluster/placement.h"
 
 namespace tether {
 

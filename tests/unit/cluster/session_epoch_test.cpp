@@ -8,8 +8,8 @@
 
 #include "common/json.h"
 #include "support/handover_fixture.h"
-#include "worker/placement.h"
-#include "worker/session_route.h"
+#include "cluster/placement.h"
+#include "cluster/session_route.h"
 
 namespace tether {
 namespace {

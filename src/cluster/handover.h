@@ -46,7 +46,7 @@
 #include "http/router.h"
 #include "registry/registry.h"
 #include "session/pool.h"
-#include "worker/forwarder.h"
+#include "cluster/forwarder.h"
 
 namespace tether {
 

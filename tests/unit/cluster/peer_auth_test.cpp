@@ -1,4 +1,4 @@
-// Tests PeerAuth (src/worker/peer_auth): signing and verifying forwarded requests, key rotation, and request_params.
+// Tests PeerAuth (src/cluster/peer_auth): signing and verifying forwarded requests, key rotation, and request_params.
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "token/token.h"
-#include "worker/peer_auth.h"
+#include "cluster/peer_auth.h"
 
 namespace tether {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "ops/ctl.h"
+#include "ctl/ctl.h"
 #include "redis/redis.h"
 
 namespace tether::ctl {

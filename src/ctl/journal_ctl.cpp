@@ -1,5 +1,5 @@
 // tetherctl journal status / consume (see journal_ctl.h).
-#include "ops/journal_ctl.h"
+#include "ctl/journal_ctl.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

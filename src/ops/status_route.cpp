@@ -1,5 +1,5 @@
 // The "status" rule kind (see status_route.h).
-#include "worker/status_route.h"
+#include "ops/status_route.h"
 
 #include <unistd.h>
 

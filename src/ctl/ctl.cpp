@@ -1,5 +1,5 @@
 // tetherctl commands over the Redis registry (see ctl.h).
-#include "ops/ctl.h"
+#include "ctl/ctl.h"
 
 #include <sodium.h>
 
