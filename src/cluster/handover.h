@@ -43,6 +43,7 @@
 #include <unordered_map>
 
 #include "config/config.h"
+#include "cluster/forwarded.h"
 #include "http/router.h"
 #include "registry/registry.h"
 #include "session/pool.h"

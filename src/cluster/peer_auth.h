@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fcgi/client.h"
+#include "cluster/forwarded.h"
 #include "http/router.h"
 #include "tether/request.h"
 #include "token/token.h"
@@ -36,7 +37,7 @@ class PeerAuth {
 
   // The params to add when forwarding req on behalf of this worker.
   fcgi::Params sign(const Request& req, const std::string& my_route, const std::string& reason) const;
-  // peer_params: the request's TETHER_* params (empty: not forwarded).
+  // peer_params: the request's kPeerParamPrefix params (empty: not forwarded).
   // Error when they do not verify. On success req.remote_addr becomes the
   // original client's address.
   Result<Forwarded> verify(Request& req, const std::map<std::string, std::string>& peer_params) const;

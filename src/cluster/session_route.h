@@ -32,6 +32,7 @@
 
 #include "config/config.h"
 #include "fcgi/client.h"
+#include "cluster/forwarded.h"
 #include "http/router.h"
 #include "session/pool.h"
 #include "token/token.h"

@@ -22,8 +22,8 @@ int64_t params_bytes(const FCGX_Request& fr) {
   return total;
 }
 
-bool read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params,
-                 int64_t max_bytes) {
+bool read_params(FCGX_Request& fr, Request& req, std::string_view side_prefix,
+                 std::map<std::string, std::string>* side_params, int64_t max_bytes) {
   if (params_bytes(fr) > max_bytes) return false;
   std::string_view request_uri, document_uri;
   bool have_query = false;
@@ -51,8 +51,8 @@ bool read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::stri
       req.remote_addr = v;
     } else if (k == "HTTPS") {
       req.https = !v.empty() && v != "off";
-    } else if (k.rfind("TETHER_", 0) == 0) {
-      (*peer_params)[std::string(k)] = std::string(v);
+    } else if (!side_prefix.empty() && k.substr(0, side_prefix.size()) == side_prefix) {
+      (*side_params)[std::string(k)] = std::string(v);
     }
   }
   std::string_view raw_path = request_uri.substr(0, request_uri.find('?'));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "tether/request.h"
 #include "tether/response.h"
@@ -18,14 +19,14 @@ enum class BodyStatus { Ok, TooLarge, Broken };
 // byte per pair (libfcgi keeps each as "name=value").
 int64_t params_bytes(const FCGX_Request& fr);
 // Fills method, path, query, headers, cookies, remote address and https
-// from the FastCGI params; params named TETHER_* (added by a forwarding peer,
-// never by nginx from client headers, which are HTTP_*) go to peer_params.
-// False, and req and peer_params left as they were, when params_bytes(fr)
+// from the FastCGI params; params whose name starts with side_prefix (not
+// empty; never HTTP_*, which nginx makes from client headers) go to
+// side_params. False, and req and side_params left as they were, when params_bytes(fr)
 // passes max_bytes: answer 431 and close the connection.
 // libfcgi has read the whole params stream into memory before this runs
 // (FCGX_Accept_r); the bound keeps what tether copies and parses small.
-bool read_params(FCGX_Request& fr, Request& req, std::map<std::string, std::string>* peer_params,
-                 int64_t max_bytes = INT64_MAX);
+bool read_params(FCGX_Request& fr, Request& req, std::string_view side_prefix,
+                 std::map<std::string, std::string>* side_params, int64_t max_bytes = INT64_MAX);
 // Reads the body to its end. Beyond max_bytes the rest is read and dropped
 // (up to a bound; past it the connection is closed after the response) and
 // TooLarge is returned, so the connection stays usable for the next request.

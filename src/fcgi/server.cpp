@@ -97,11 +97,25 @@ bool wait_readable(int fd, int idle_s) {
   }
 }
 
-// The other end has closed the connection (or its sending side).
-bool peer_hung_up(int fd) {
-  pollfd p{fd, POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
+// The request's connection as the handler sees it (connection.h).
+class RequestConnection final : public Connection {
+ public:
+  explicit RequestConnection(FCGX_Request& fr) : fr_(fr) {}
+  bool caller_gone() override {
+    pollfd p{fr_.ipcFd, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+  void early_note(std::string_view text) override {
+    FCGX_PutStr(text.data(), static_cast<int>(text.size()), fr_.err);
+    FCGX_FFlush(fr_.err);
+  }
+  void abandon() override { abandoned_ = true; }
+  bool abandoned() const { return abandoned_; }
+
+ private:
+  FCGX_Request& fr_;
+  bool abandoned_ = false;
+};
 
 }  // namespace
 
@@ -186,9 +200,9 @@ void FcgiServer::loop(Slot& slot) {
 
 void FcgiServer::serve_one(FCGX_Request* fr, bool* wrote) {
   Request req;
-  std::map<std::string, std::string> peer_params;
+  Params side_params;
   stats_.accepted++;
-  if (!read_params(*fr, req, &peer_params, opts_.max_params_bytes)) {
+  if (!read_params(*fr, req, opts_.side_prefix, &side_params, opts_.max_params_bytes)) {
     stats_.params_too_large++;
     fr->keepConnection = 0;  // the body is left unread: close after the reply
     Response big = Response::text(
@@ -199,25 +213,17 @@ void FcgiServer::serve_one(FCGX_Request* fr, bool* wrote) {
   }
   Response resp;
   switch (read_body(*fr, opts_.max_body_bytes, req)) {
-    case BodyStatus::Ok:
-      if (!peer_params.empty()) {
-        // A forwarding peer that gave up before this worker read the request
-        // (its quick timeout passed while this process was stopped or
-        // stalled) has closed the connection and made a new session for it:
-        // running it here as well would run it twice.
-        if (peer_hung_up(fr->ipcFd)) {
-          stats_.abandoned++;
-          fr->keepConnection = 0;
-          *wrote = true;  // nothing is to be sent
-          return;
-        }
-        // A peer forwarded this: tell it at once that this worker is alive,
-        // so its quick timeout measures liveness, not the handler's time.
-        FCGX_PutS("tether: accepted\n", fr->err);
-        FCGX_FFlush(fr->err);
+    case BodyStatus::Ok: {
+      RequestConnection conn(*fr);
+      resp = handler_(req, side_params, conn);
+      if (conn.abandoned()) {
+        stats_.abandoned++;
+        fr->keepConnection = 0;
+        *wrote = true;  // nothing is to be sent
+        return;
       }
-      resp = handler_(req, peer_params);
       break;
+    }
     case BodyStatus::TooLarge:
       stats_.too_large++;
       resp = Response::text("request body larger than " + std::to_string(opts_.max_body_bytes) + " bytes\n", 413);

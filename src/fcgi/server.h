@@ -27,10 +27,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "common/result.h"
+#include "fcgi/connection.h"
 #include "tether/request.h"
 #include "tether/response.h"
 
@@ -44,6 +46,9 @@ struct ServerOptions {
   int64_t max_body_bytes = 1 << 20;
   int keepalive_idle_s = 75;
   int64_t max_params_bytes = 64 * 1024;  // a request's FastCGI params beyond this get 431 (see exchange.h)
+  // Params whose name starts with this are not the HTTP request's: they go
+  // to the handler apart ("side params"; "" = none are).
+  std::string side_prefix;
 };
 
 struct ServerStats {
@@ -52,7 +57,7 @@ struct ServerStats {
   std::atomic<uint64_t> params_too_large{0};  // 431s: params past max_params_bytes
   std::atomic<uint64_t> broken{0};        // bodies cut short by the peer
   std::atomic<uint64_t> write_failed{0};  // replies the peer did not take
-  std::atomic<uint64_t> abandoned{0};     // forwarded requests not run: the peer had given up
+  std::atomic<uint64_t> abandoned{0};     // requests the handler abandoned (Connection::abandon)
   std::atomic<uint64_t> failed{0};        // requests whose serving threw (500; see common/firewall.h)
   std::atomic<int> in_flight{0};          // requests between accept and finish
   std::atomic<int> threads{0};            // acceptor threads running
@@ -61,8 +66,9 @@ struct ServerStats {
 
 class FcgiServer {
  public:
-  // peer_params: the request's TETHER_* params (see exchange.h).
-  using Handler = std::function<Response(Request&, const std::map<std::string, std::string>& peer_params)>;
+  // side_params: the request's params named with opts.side_prefix.
+  using Params = std::map<std::string, std::string>;
+  using Handler = std::function<Response(Request&, const Params& side_params, Connection& conn)>;
 
   // stats outlives the server (its owner shows it on the status route).
   FcgiServer(int listen_fd, ServerOptions opts, Handler handler, ServerStats& stats);

@@ -35,18 +35,16 @@ class RE2;
 
 namespace tether {
 
-// What a verified peer worker said about a request it forwarded.
-struct Forwarded {
-  std::string from;    // the forwarding worker's route
-  std::string reason;  // why a new session is needed ("lost", ...), or ""
-};
+// Who else took part in a request before it reached this worker, if anyone
+// did (cluster/forwarded.h). The router only passes it along to the rule.
+struct Forwarded;
 
 // nginx's default limit for a request line (large_client_header_buffers 8k).
 inline constexpr size_t kMaxPathBytes = 8192;
 
 struct RouteMatch {
   std::string capture;                  // the first capture group, or the whole path if none
-  const Forwarded* forwarded = nullptr;  // set when a peer worker forwarded the request
+  const Forwarded* forwarded = nullptr;  // what dispatch() was given (null: the request came from nginx)
 };
 
 class RouteHandler {

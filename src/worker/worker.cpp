@@ -23,6 +23,8 @@
 #include "registry/bus.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
+#include "worker/services.h"
+#include "cluster/peer_gate.h"
 #include "cluster/forwarder.h"
 #include "cluster/handover.h"
 #include "cluster/peer_auth.h"
@@ -89,6 +91,7 @@ class Worker {
     placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
                        apps_.placement);
     if (registry_) handover_ = std::make_unique<Handover>(config_, *forwarder_, *pool_, *registry_, apps_.sessions);
+    peer_gate_.emplace(*peer_auth_, forwarder_->stats(), handover_.get());
     auto settings = parse_cache_settings(config_.cache, config_.base_dir);
     if (!settings) return Status::error(config_.file + ": " + settings.message());
     cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
@@ -142,27 +145,29 @@ class Worker {
   // SIGHUP: the file's rules and templates again; a bad file keeps the old ones.
   void reload();
 
-  // Every request: peer proof checked first, then the dispatch rules.
-  Response handle(Request& req, const std::map<std::string, std::string>& peer_params) {
+  // Every request: a forwarding peer's through the PeerGate, then the dispatch rules.
+  Response handle(Request& req, const fcgi::FcgiServer::Params& side, fcgi::Connection& conn) {
     std::shared_ptr<const Site> site = current_site();
     int rule = -1;
     if (!slow_log_.enabled()) {
-      Response r = dispatch(*site, req, peer_params, &rule);
+      Response r = dispatch_request(*site, req, side, conn, *peer_gate_, &rule);
       site->templates->finish(r, &cache_->store());
       return r;
     }
     int64_t start = slow_log_.begin();
     std::string method = req.method, path = req.path;  // req may be moved from
-    Response r = dispatch(*site, req, peer_params, &rule);
+    Response r = dispatch_request(*site, req, side, conn, *peer_gate_, &rule);
     site->templates->finish(r, &cache_->store());
     slow_log_.finish(start, method, path, [&] { return rule < 0 ? std::string() : site->router.pattern(rule); },
                      r.status);
     return r;
   }
 
-  Response dispatch(const Site& site, Request& req, const std::map<std::string, std::string>& peer_params, int* rule) {
-    return dispatch_request(site, req, peer_params, {*peer_auth_, *forwarder_, handover_.get(), forged_log_}, rule);
-  }
+  // The parts that run threads, in start order (stopped in reverse).
+  void add_services(fcgi::FcgiServer& server);
+  // SIGTERM: no new sessions, sessions that can move handed over, no new
+  // connections, what is in flight finished. False: it did not finish in time.
+  bool drain(fcgi::FcgiServer& server);
 
   const Config& config_;
   const AppRegistry& apps_;
@@ -190,13 +195,17 @@ class Worker {
     site_ = std::move(s);
   }
   std::unique_ptr<journal::JournalService> journal_;  // null without "journal" in the config
-  std::atomic<int64_t> forged_log_{0};
   workflow::Definitions wf_defs_;
   workflow::Stats wf_stats_;
   std::unique_ptr<workflow::Engine> wf_engine_;  // null without workflows
   int64_t started_ = unix_seconds();
   ReloadReport reload_report_;  // each reload's result, status section "config"
   SlowLog slow_log_{config_.slow_request_ms};
+  std::optional<PeerGate> peer_gate_;
+  size_t moved_ = 0;  // sessions handed over during the drain
+  // Last, so destroyed first: its destructor stops every running part
+  // before the objects their threads and hooks reach are destroyed.
+  Services services_;
 };
 
 void Worker::reload() {
@@ -223,6 +232,51 @@ void Worker::reload() {
   reload_report_.succeeded(rules);
 }
 
+void Worker::add_services(fcgi::FcgiServer& server) {
+  // First, so a refused start (require_durable_redis) starts nothing else;
+  // stopped last, after the sessions' final appends: fsynced and shipped.
+  if (journal_) services_.add("journal", [this] { return journal_->start(); }, [this] { journal_->stop(); });
+  if (registry_) {
+    services_.add("registry", [this] { registry_->start(); }, [this] { registry_->stop(); });
+    bus_->on("kill", [this](const BusMessage& m) {
+      if (pool_->kill(m.sid)) log::info("session_killed", {{"session", m.sid.hex().substr(0, 12)}});
+    });
+    bus_->on("drain", [this](const BusMessage& m) {
+      if (m.worker != config_.route()) return;
+      log::info("drain_requested", {{"by", "bus"}});
+      kill(getpid(), SIGTERM);  // the main thread drains as on SIGTERM
+    });
+    bus_->on("reload", [this](const BusMessage& m) {
+      if (!m.host.empty() && m.host != config_.host) return;
+      log::info("reload_requested", {{"by", "bus"}});
+      kill(getpid(), SIGHUP);  // the main thread reloads as on SIGHUP
+    });
+    services_.add("bus", [this] { bus_->start(); }, [this] { bus_->stop(); });
+  }
+  services_.add("cache", [this] { cache_->start(); }, [this] { cache_->stop(); });
+  // Stopping ends the sessions that stayed (reason drained); their registry
+  // entries are released before the registry stops.
+  services_.add("sessions", [this] { pool_->start(); }, [this] { pool_->stop(EndReason::Drained); });
+  // Stopping moves what was made during the drain.
+  if (handover_) services_.add("handover", [] {}, [this] { moved_ += handover_->move_all(); });
+  // Stopping puts running tickets back in the queue.
+  if (wf_engine_) services_.add("workflows", [this] { wf_engine_->start(); }, [this] { wf_engine_->stop(); });
+  services_.add("fcgi", [&server] { return server.start(); }, [&server] { server.stop(); });
+}
+
+bool Worker::drain(fcgi::FcgiServer& server) {
+  if (registry_) registry_->set_accepting(false);
+  placement_->set_draining();
+  if (handover_) {
+    handover_->set_draining();
+    moved_ += handover_->move_all();
+  }
+  server.begin_drain();
+  if (server.wait_drained(config_.drain_timeout_s * 1000LL)) return true;
+  log::error("drain_timeout", {{"in_flight", server.stats().in_flight.load()}, {"waited_s", config_.drain_timeout_s}});
+  return false;
+}
+
 int Worker::serve() {
   // Signals go to this thread only (sigwait below); no thread is interrupted.
   sigset_t sigs;
@@ -237,41 +291,17 @@ int Worker::serve() {
     return 1;
   }
   fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
-                           config_.keepalive_idle_s, config_.max_params_bytes};
+                           config_.keepalive_idle_s, config_.max_params_bytes, kPeerParamPrefix};
   fcgi::FcgiServer server(
       *listen_fd, opts,
-      [this](Request& req, const std::map<std::string, std::string>& peer) { return handle(req, peer); },
+      [this](Request& req, const fcgi::FcgiServer::Params& side, fcgi::Connection& conn) {
+        return handle(req, side, conn);
+      },
       server_stats_);
-  // The journal first: a refused start (require_durable_redis) returns
-  // before any thread that would need stopping has started.
-  if (journal_) {
-    if (Status s = journal_->start(); !s) {
-      log::error("journal_start_failed", {{"error", s.message()}});
-      return 1;
-    }
-  }
-  if (registry_) {
-    registry_->start();
-    bus_->on("kill", [this](const BusMessage& m) {
-      if (pool_->kill(m.sid)) log::info("session_killed", {{"session", m.sid.hex().substr(0, 12)}});
-    });
-    bus_->on("drain", [this](const BusMessage& m) {
-      if (m.worker != config_.route()) return;
-      log::info("drain_requested", {{"by", "bus"}});
-      kill(getpid(), SIGTERM);  // the main thread drains as on SIGTERM
-    });
-    bus_->on("reload", [this](const BusMessage& m) {
-      if (!m.host.empty() && m.host != config_.host) return;
-      log::info("reload_requested", {{"by", "bus"}});
-      kill(getpid(), SIGHUP);  // the main thread reloads as on SIGHUP
-    });
-    bus_->start();
-  }
-  pool_->start();
-  cache_->start();
-  if (wf_engine_) wf_engine_->start();
-  if (Status s = server.start(); !s) {
-    log::error("start_failed", {{"error", s.message()}});
+  add_services(server);
+  // A part that fails to start: those started are stopped again, in reverse.
+  if (Status s = services_.start(); !s) {
+    fcgi::remove_listener_file(config_.listen);
     return 1;
   }
   log::info("listening", {{"listen", config_.listen},
@@ -288,38 +318,18 @@ int Worker::serve() {
     log::info("draining", {{"signal", strsignal(sig)}, {"in_flight", server.stats().in_flight.load()}});
     break;
   }
-  // Drain: take no new sessions, hand the sessions that can move to other
-  // workers (requests for them meanwhile wait, then go to the new owner),
-  // stop listening, finish what is in flight, move what was made meanwhile;
-  // the rest end with reason drained.
-  if (registry_) registry_->set_accepting(false);
-  placement_->set_draining();
-  size_t moved = 0;
-  if (handover_) {
-    handover_->set_draining();
-    moved += handover_->move_all();
-  }
-  server.begin_drain();
-  if (!server.wait_drained(config_.drain_timeout_s * 1000LL)) {
-    log::error("drain_timeout",
-               {{"in_flight", server.stats().in_flight.load()}, {"waited_s", config_.drain_timeout_s}});
+  // Drain, then stop in reverse order of start: the server, the workflow
+  // engine, the hand-over of what was made meanwhile, the sessions that
+  // stayed, the cache, the bus, the registry, the journal.
+  if (!drain(server)) {
     fcgi::remove_listener_file(config_.listen);
     _exit(1);  // threads are stuck in handlers: do not wait for them
   }
-  server.stop();
-  if (wf_engine_) wf_engine_->stop();  // running tickets go back to the queue
-  if (handover_) moved += handover_->move_all();
-  pool_->stop(EndReason::Drained);  // ends the sessions that stayed: their entries are released below
-  cache_->stop();
-  if (journal_) journal_->stop();  // after the last append: final fsync, ship what is left
-  if (registry_) {
-    bus_->stop();
-    registry_->stop();
-  }
+  services_.stop();
   fcgi::remove_listener_file(config_.listen);
   log::info("stopped",
             {{"requests", server.stats().accepted.load()},
-             {"sessions_moved", moved},
+             {"sessions_moved", moved_},
              {"sessions_ended", pool_->stats().ended_drained.load()}});
   return 0;
 }

@@ -59,6 +59,7 @@
 #include "tether/app.h"
 #include "worker/dispatch.h"
 #include "cluster/forwarder.h"
+#include "cluster/peer_gate.h"
 #include "cluster/peer_auth.h"
 #include "cluster/placement.h"
 #include "worker/site.h"
@@ -92,6 +93,14 @@ int run_worker(const Config&, const AppRegistry&) { std::abort(); }
 namespace {
 
 using namespace tether;
+
+// The connection as a request in memory has it: the caller never hangs up.
+struct FuzzConnection final : fcgi::Connection {
+  bool caller_gone() override { return false; }
+  void early_note(std::string_view) override {}
+  void abandon() override { abandoned = true; }
+  bool abandoned = false;
+};
 
 void die(const std::string& why) {
   fprintf(stderr, "request_fuzz: %s\n", why.c_str());
@@ -153,7 +162,7 @@ struct World {
   workflow::Stats wf_stats;
   fcgi::ServerStats server_stats;
   std::atomic<uint64_t> slow{0};
-  std::atomic<int64_t> forged_log{0};
+  std::optional<PeerGate> gate;
   int64_t started = unix_seconds();
   std::shared_ptr<const Site> site;
   std::deque<std::string> jar;  // session tokens responses set, newest last
@@ -218,6 +227,7 @@ World& world() {
     w->codec.emplace(std::move(codec.value()));
     w->peer_auth.emplace(*w->codec);
     w->forwarder.emplace(c, *w->peer_auth, nullptr);
+    w->gate.emplace(*w->peer_auth, w->forwarder->stats(), nullptr);
     auto policy = Placement::parse(c.placement);
     if (!policy) die(policy.message());
     w->placement.emplace(*policy, c.accept_sessions, c.host, c.worker, nullptr, w->apps->placement);
@@ -330,12 +340,14 @@ void serve(World& w, std::string_view text) {
   fr.envp = envp.data();
   Request req;
   std::map<std::string, std::string> peer_params;
-  if (!fcgi::read_params(fr, req, &peer_params, w.config.max_params_bytes)) return;  // 431
+  if (!fcgi::read_params(fr, req, kPeerParamPrefix, &peer_params, w.config.max_params_bytes)) return;  // 431
   if (static_cast<int64_t>(b.body.size()) > w.config.max_body_bytes) return;         // 413
   if (req.path == "/t/slow") return;                                                 // sleeps on purpose
   req.body = std::move(b.body);
   std::string shown = req.method + " " + req.path;  // the session route moves req
-  Response r = dispatch_request(*w.site, req, peer_params, {*w.peer_auth, *w.forwarder, nullptr, w.forged_log});
+  FuzzConnection conn;
+  Response r = dispatch_request(*w.site, req, peer_params, conn, *w.gate, nullptr);
+  if (conn.abandoned) return;  // no reply is written
   w.site->templates->finish(r, &w.cache->store());
   check(r, shown);
   keep_cookie(w, r);

@@ -38,7 +38,7 @@ TEST(FcgiExchangeTest, ParamsWithinTheBoundAreRead) {
   Params p({"REQUEST_METHOD=POST", "REQUEST_URI=/x?y=1", "HTTP_COOKIE=a=b", "TETHER_REASON=new"});
   Request req;
   std::map<std::string, std::string> peer;
-  ASSERT_TRUE(read_params(p.request(), req, &peer, params_bytes(p.request())));  // exactly at the bound
+  ASSERT_TRUE(read_params(p.request(), req, "TETHER_", &peer, params_bytes(p.request())));  // exactly at the bound
   EXPECT_EQ(req.method, "POST");
   EXPECT_EQ(req.path, "/x");
   EXPECT_EQ(req.query, "y=1");
@@ -51,7 +51,7 @@ TEST(FcgiExchangeTest, ParamsPastTheBoundAreRefusedAndNothingIsRead) {
   Params p({"REQUEST_METHOD=POST", "REQUEST_URI=/x", "HTTP_X_BIG=" + big, "TETHER_REASON=new"});
   Request req;
   std::map<std::string, std::string> peer;
-  EXPECT_FALSE(read_params(p.request(), req, &peer, 64 * 1024));
+  EXPECT_FALSE(read_params(p.request(), req, "TETHER_", &peer, 64 * 1024));
   EXPECT_TRUE(req.method.empty());
   EXPECT_TRUE(req.headers.empty());
   EXPECT_TRUE(peer.empty());
@@ -64,7 +64,7 @@ TEST(FcgiExchangeTest, ManySmallParamsAddUp) {
   Request req;
   std::map<std::string, std::string> peer;
   EXPECT_GT(params_bytes(p.request()), 64 * 1024);
-  EXPECT_FALSE(read_params(p.request(), req, &peer, 64 * 1024));
+  EXPECT_FALSE(read_params(p.request(), req, "TETHER_", &peer, 64 * 1024));
   EXPECT_TRUE(req.headers.empty());
 }
 
@@ -72,8 +72,23 @@ TEST(FcgiExchangeTest, NoBoundByDefault) {
   Params p({"REQUEST_URI=/", "HTTP_X_BIG=" + std::string(200 * 1024, 'x')});
   Request req;
   std::map<std::string, std::string> peer;
-  EXPECT_TRUE(read_params(p.request(), req, &peer));
+  EXPECT_TRUE(read_params(p.request(), req, "", &peer));
   EXPECT_EQ(req.headers.at("x-big").size(), 200u * 1024);
+}
+
+// The server knows no prefix of its own: without one, no param is set apart,
+// and a header nginx made from a client's "Tether-From:" (HTTP_TETHER_FROM)
+// never is.
+TEST(FcgiExchangeTest, SideParamsOnlyByTheGivenPrefix) {
+  Params p({"REQUEST_URI=/", "TETHER_FROM=h1-0", "HTTP_TETHER_FROM=forged", "X_OTHER=1"});
+  Request req;
+  std::map<std::string, std::string> side;
+  ASSERT_TRUE(read_params(p.request(), req, "", &side));
+  EXPECT_TRUE(side.empty());
+  ASSERT_TRUE(read_params(p.request(), req, "TETHER_", &side));
+  EXPECT_EQ(side.size(), 1u);
+  EXPECT_EQ(side.at("TETHER_FROM"), "h1-0");
+  EXPECT_EQ(req.headers.at("tether-from"), "forged");
 }
 
 TEST(FcgiExchangeTest, NewStatusTextsAreNamed) {
