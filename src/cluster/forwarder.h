@@ -19,6 +19,7 @@
 #include "fcgi/client.h"
 #include "registry/registry.h"
 #include "cluster/peer_auth.h"
+#include "cluster/route_parts.h"
 
 namespace tether {
 
@@ -30,16 +31,16 @@ struct ForwardStats {
   std::atomic<uint64_t> forged{0};        // peer params that did not verify (403)
 };
 
-class Forwarder {
+class Forwarder final : public PeerLink {
  public:
   Forwarder(const Config& config, const PeerAuth& auth, Registry* registry)
       : config_(config), auth_(auth), registry_(registry) {}
 
   // "" when the worker is not known to be alive.
-  std::string address_of(const std::string& host, int worker) const;
+  std::string address_of(const std::string& host, int worker) const override;
   // Forwards req, signed, with the reason a new session is needed ("" if none),
   // counted in stats().
-  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason);
+  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override;
   // The same signed peer call, not counted (the hand-over of a session). A
   // peer that is gone or silent has its idle connections closed.
   fcgi::CallResult call(const std::string& addr, const Request& req, const std::string& reason);

@@ -48,12 +48,13 @@
 #include "registry/registry.h"
 #include "session/pool.h"
 #include "cluster/forwarder.h"
+#include "cluster/route_parts.h"
 
 namespace tether {
 
 inline constexpr const char* kHandoverPath = "/tether/handover";
 
-class Handover {
+class Handover final : public Adoptions {
  public:
   Handover(const Config& config, Forwarder& forwarder, SessionPool& pool, Registry& registry,
            const std::map<std::string, SessionFactory>& apps)
@@ -65,7 +66,7 @@ class Handover {
   Response receive(const Request& req, const Forwarded& from);
   // A session moved here from another worker (its cookie names that worker).
   // True within lifetime_s of the move (no cookie issued before it is valid later).
-  bool adopted(const SessionId& sid) const;
+  bool adopted(const SessionId& sid) const override;
   size_t adopted_count() const;  // entries kept (pruned on each adoption)
   // From now on, sessions offered to this worker are refused (it is leaving too).
   void set_draining() { draining_ = true; }

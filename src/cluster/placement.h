@@ -16,19 +16,14 @@
 #include <atomic>
 #include <string>
 
+#include "cluster/route_parts.h"
 #include "common/result.h"
 #include "registry/registry.h"
 #include "tether/app.h"
 
 namespace tether {
 
-// Which workers have room for a new session (the max_sessions bound).
-struct PlacementRoom {
-  int64_t max_sessions = 0;  // a worker with this many sessions takes no new one; 0: no bound
-  bool here_full = false;    // this worker holds max_sessions now (its own count, not its heartbeat)
-};
-
-class Placement {
+class Placement final : public Placer {
  public:
   enum class Policy { Local, RoundRobin, LeastLoaded, App };
   static Result<Policy> parse(const std::string& name);
@@ -46,7 +41,7 @@ class Placement {
   // "" to create the session here; else the address of the chosen worker.
   // Error when no worker accepts sessions, or none has room (then *full,
   // if given, is set).
-  Result<std::string> choose(const Request& req, const Room& room = {}, bool* full = nullptr);
+  Result<std::string> choose(const Request& req, const Room& room, bool* full) override;
   // Drain: new sessions go to other accepting workers (here only if there is none).
   void set_draining() { draining_ = true; }
 

@@ -8,9 +8,6 @@
 #include "common/log.h"
 #include "common/route.h"
 #include "session/trace.h"
-#include "cluster/forwarder.h"
-#include "cluster/handover.h"
-#include "cluster/placement.h"
 
 namespace tether {
 
@@ -77,7 +74,7 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   }
   if (from_peer != nullptr && !from_peer->reason.empty()) reason = parse_start_reason(from_peer->reason);
   if (from_peer == nullptr) {
-    Placement::Room room{config_.max_sessions, pool_.stats().live.load() >= config_.max_sessions};
+    PlacementRoom room{config_.max_sessions, pool_.stats().live.load() >= config_.max_sessions};
     bool full = false;
     auto target = placement_.choose(req, room, &full);
     if (!target && full) {

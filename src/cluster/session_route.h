@@ -30,10 +30,12 @@
 #include <atomic>
 #include <optional>
 
+#include "cluster/route_parts.h"
 #include "config/config.h"
 #include "fcgi/client.h"
 #include "cluster/forwarded.h"
 #include "http/router.h"
+#include "registry/owner_book.h"
 #include "session/pool.h"
 #include "token/token.h"
 
@@ -46,19 +48,14 @@ inline constexpr const char* kSessionCookie = "tether_sid";
 // gets 429 with Retry-After: 1.
 inline constexpr int kFullRetryAfterS = 5;
 
-namespace registry {
-struct Owner;
-}
-class Forwarder;
-class Handover;
-class Placement;
-class Registry;
 
 class SessionRoute final : public RouteHandler {
  public:
-  // handover and registry may be null (no Redis): then sessions never move.
+  // adoptions and owners may be null (no Redis): then sessions never move.
+  // Production passes the worker's Forwarder, Placement, Handover and
+  // Registry; unit tests pass fakes (route_parts.h).
   SessionRoute(const SessionFactory* factory, const TokenCodec& codec, SessionPool& pool, const Config& config,
-               Forwarder& forwarder, Placement& placement, Handover* handover = nullptr, Registry* registry = nullptr)
+               PeerLink& forwarder, Placer& placement, Adoptions* handover = nullptr, OwnerBook* registry = nullptr)
       : factory_(factory),
         codec_(codec),
         pool_(pool),
@@ -103,10 +100,10 @@ class SessionRoute final : public RouteHandler {
   const TokenCodec& codec_;
   SessionPool& pool_;
   const Config& config_;
-  Forwarder& forwarder_;
-  Placement& placement_;
-  Handover* handover_;
-  Registry* registry_;
+  PeerLink& forwarder_;
+  Placer& placement_;
+  Adoptions* handover_;
+  OwnerBook* registry_;
   std::atomic<int64_t> full_log_{0}, busy_log_{0}, stale_log_{0};  // log::every stamps
 };
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "registry/entries.h"
+#include "registry/owner_book.h"
 #include "redis/redis.h"
 #include "session/observer.h"
 
@@ -51,7 +52,7 @@ struct RegistryStats {
   std::atomic<int64_t> pending{0};          // reports not yet written
 };
 
-class Registry final : public SessionObserver {
+class Registry final : public SessionObserver, public OwnerBook {
  public:
   struct Hooks {
     std::function<int64_t()> live_sessions;                                 // for the heartbeat
@@ -73,7 +74,7 @@ class Registry final : public SessionObserver {
   // One session's entry, read now (any thread), for a session this worker
   // does not hold: an entry that cannot be decoded, or that names this
   // worker by name or by address, is reported as none. Error when Redis is down.
-  Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid);
+  Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid) override;
   // Hand-over: makes this worker the owner of sid, which `from` owned at
   // from_epoch (0: unknown, read first), by the transfer script that compares
   // owner and epoch together; an entry Redis lost is created if absent above
@@ -89,13 +90,13 @@ class Registry final : public SessionObserver {
   Result<std::optional<registry::Owner>> reclaim(const SessionId& sid, int64_t created_ms);
   // A reclaim of sid failed and none has told since: the receiver may own it,
   // so the copy here must not be served until settle() says whose it is.
-  bool unsettled(const SessionId& sid);
+  bool unsettled(const SessionId& sid) override;
   // Reclaims an unsettled sid again (as reclaim()).
-  Result<std::optional<registry::Owner>> settle(const SessionId& sid);
+  Result<std::optional<registry::Owner>> settle(const SessionId& sid) override;
   // The session left this worker (handed over): its pending report and epoch go.
-  void forget(const SessionId& sid);
+  void forget(const SessionId& sid) override;
   // The epoch this worker holds sid at (1 unless taken over or reclaimed).
-  int64_t epoch(const SessionId& sid) { return epoch_of(sid); }
+  int64_t epoch(const SessionId& sid) override { return epoch_of(sid); }
   void set_accepting(bool accepting) { accepting_ = accepting; }
   const RegistryStats& stats() const { return stats_; }
   const RegistryConfig& config() const { return config_; }

@@ -1,0 +1,311 @@
+// The session route's decision table (src/cluster/session_route), with
+// fakes for its collaborators (route_parts.h, registry/owner_book.h) and a
+// real session pool and token codec: which cookie goes where, and why a
+// new session starts (new, invalid, expired, lost), what a forwarded
+// request may not do, and the answers of placement, adoption, the stale
+// copy and the unsettled hand-over. End to end (real workers, Redis,
+// nginx) the same paths are covered by tests/integration/.
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+#include <string>
+#include <vector>
+
+#include "cluster/forwarded.h"
+#include "cluster/session_route.h"
+#include "common/json.h"
+#include "support/handover_fixture.h"
+
+namespace tether {
+namespace {
+
+// Says why it started and counts.
+class Reasoned final : public Session {
+ public:
+  void on_start(StartReason r) override { reason_ = to_string(r); }
+  Response handle(const Request&) override {
+    return Response::json(nlohmann::json{{"n", ++n_}, {"reason", reason_}}.dump());
+  }
+
+ private:
+  std::string reason_;
+  int n_ = 0;
+};
+
+struct FakePeers final : PeerLink {
+  std::map<std::string, std::string> addrs;  // "host-n" -> address of live workers
+  fcgi::CallResult::Kind answer = fcgi::CallResult::Kind::Ok;
+  struct Call {
+    std::string addr, reason, path;
+  };
+  std::vector<Call> calls;
+  std::string address_of(const std::string& host, int worker) const override {
+    auto it = addrs.find(host + "-" + std::to_string(worker));
+    return it == addrs.end() ? "" : it->second;
+  }
+  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override {
+    calls.push_back({addr, reason, req.path});
+    fcgi::CallResult r;
+    r.kind = answer;
+    if (answer == fcgi::CallResult::Kind::Ok) r.response = Response::text("from " + addr);
+    return r;
+  }
+};
+
+struct FakePlacer final : Placer {
+  Result<std::string> target = std::string();  // "" = here
+  bool full = false;
+  PlacementRoom asked;
+  Result<std::string> choose(const Request&, const PlacementRoom& room, bool* f) override {
+    asked = room;
+    *f = full;
+    return target;
+  }
+};
+
+struct FakeAdoptions final : Adoptions {
+  std::unordered_set<SessionId, SessionIdHash> sids;
+  bool adopted(const SessionId& sid) const override { return sids.count(sid) != 0; }
+};
+
+struct FakeBook final : OwnerBook {
+  std::unordered_map<SessionId, registry::SessionEntry, SessionIdHash> entries;
+  std::unordered_set<SessionId, SessionIdHash> unsettled_sids;
+  Result<std::optional<registry::Owner>> settled = std::optional<registry::Owner>();
+  std::unordered_map<SessionId, int64_t, SessionIdHash> epochs;
+  std::vector<SessionId> forgotten;
+  Result<std::optional<registry::SessionEntry>> lookup(const SessionId& sid) override {
+    auto it = entries.find(sid);
+    if (it == entries.end()) return std::optional<registry::SessionEntry>();
+    return std::optional<registry::SessionEntry>(it->second);
+  }
+  bool unsettled(const SessionId& sid) override { return unsettled_sids.count(sid) != 0; }
+  Result<std::optional<registry::Owner>> settle(const SessionId& sid) override {
+    unsettled_sids.erase(sid);
+    return settled;
+  }
+  void forget(const SessionId& sid) override { forgotten.push_back(sid); }
+  int64_t epoch(const SessionId& sid) override {
+    auto it = epochs.find(sid);
+    return it == epochs.end() ? 1 : it->second;
+  }
+};
+
+class SessionRouteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
+  void SetUp() override {
+    config_.host = "h1";
+    config_.worker = 0;
+    config_.request_timeout_s = 30;
+    pool_ = std::make_unique<SessionPool>(clock_, SessionTimeouts{}, "h1-0", 1);
+    pool_->start();
+    route_ = std::make_unique<SessionRoute>(&factory_, codec_, *pool_, config_, peers_, placer_, &adoptions_, &book_);
+  }
+  void TearDown() override { pool_->stop(); }
+
+  Response get(const std::string& cookie, const Forwarded* from = nullptr) {
+    Request req;
+    req.method = "GET";
+    req.path = "/n";
+    if (!cookie.empty()) req.cookies[config_.cookie_name] = cookie;
+    RouteMatch m;
+    m.forwarded = from;
+    return route_->serve(req, m);
+  }
+  std::string token(const SessionId& sid, const std::string& host, int worker, int64_t issued = unix_seconds(),
+                    int64_t epoch = 0) {
+    return codec_.encode(TokenClaims{sid, host, worker, issued, epoch});
+  }
+  static std::string set_cookie(const Response& r) {
+    for (const auto& [n, v] : r.headers) {
+      if (n == "Set-Cookie") return v.substr(v.find('=') + 1, v.find(';') - v.find('=') - 1);
+    }
+    return "";
+  }
+  static std::string reason_of(const Response& r) {
+    auto j = parse_json(r.body);
+    return j ? string_field(*j, "reason").value_or("?") : "?";
+  }
+  static int64_t n_of(const Response& r) {
+    auto j = parse_json(r.body);
+    return j ? int_field(*j, "n").value_or(-1) : -1;
+  }
+  // A session made here by a cookie-less request: its id.
+  SessionId fresh() {
+    Response r = get("");
+    auto c = codec_.decode(set_cookie(r));
+    EXPECT_TRUE(c.has_value()) << r.body;
+    return c ? c->sid : SessionId{};
+  }
+
+  Config config_;
+  SteadyClock clock_;
+  TokenCodec codec_ = test_codec();
+  std::unique_ptr<SessionPool> pool_;
+  SessionFactory factory_ = [] { return std::make_unique<Reasoned>(); };
+  FakePeers peers_;
+  FakePlacer placer_;
+  FakeAdoptions adoptions_;
+  FakeBook book_;
+  std::unique_ptr<SessionRoute> route_;
+};
+
+TEST_F(SessionRouteTest, NoCookieMakesANewSessionHereWithACookie) {
+  Response r = get("");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(reason_of(r), "new");
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->host, "h1");
+  EXPECT_EQ(c->worker, 0);
+  EXPECT_TRUE(peers_.calls.empty());
+}
+
+TEST_F(SessionRouteTest, AnInvalidCookieStartsOverAsInvalid) {
+  Response r = get("h1-0.not-a-token");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "invalid");
+}
+
+TEST_F(SessionRouteTest, AnExpiredCookieStartsOverAsExpired) {
+  SessionId sid = fresh();
+  Response r = get(token(sid, "h1", 0, unix_seconds() - config_.lifetime_s - 10));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "expired");
+  EXPECT_NE(codec_.decode(set_cookie(r))->sid, sid);
+}
+
+TEST_F(SessionRouteTest, ACookieOfThisWorkerIsServedHereWithoutANewCookie) {
+  SessionId sid = fresh();
+  Response r = get(token(sid, "h1", 0));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(n_of(r), 2);
+  EXPECT_EQ(set_cookie(r), "");
+}
+
+TEST_F(SessionRouteTest, ACookieOfALiveWorkerIsForwardedThereAndItsAnswerRelayed) {
+  peers_.addrs["h2-1"] = "127.0.0.1:9001";
+  Response r = get(token(SessionId::random(), "h2", 1));
+  EXPECT_EQ(r.body, "from 127.0.0.1:9001");
+  ASSERT_EQ(peers_.calls.size(), 1u);
+  EXPECT_EQ(peers_.calls[0].reason, "");
+}
+
+TEST_F(SessionRouteTest, AnOwnerThatFailsAfterTakingTheRequestGives502AndNoNewSession) {
+  peers_.addrs["h2-1"] = "127.0.0.1:9001";
+  peers_.answer = fcgi::CallResult::Kind::Failed;
+  Response r = get(token(SessionId::random(), "h2", 1));
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(pool_->stats().live.load(), 0u);
+}
+
+TEST_F(SessionRouteTest, AGoneOwnerWithNoMoveInTheRegistryStartsOverAsLost) {
+  Response r = get(token(SessionId::random(), "h2", 1));  // h2-1 is not alive
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "lost");
+}
+
+TEST_F(SessionRouteTest, ASilentOwnerWhoseSessionMovedIsFollowedToTheNewOwner) {
+  peers_.addrs["h2-1"] = "127.0.0.1:9001";
+  peers_.answer = fcgi::CallResult::Kind::NoAnswer;
+  SessionId sid = SessionId::random();
+  book_.entries[sid] = registry::SessionEntry{{"h3", 4, "127.0.0.1:9004"}, 2, 0, 0};
+  Response r = get(token(sid, "h2", 1));
+  ASSERT_EQ(peers_.calls.size(), 2u);
+  EXPECT_EQ(peers_.calls[1].addr, "127.0.0.1:9004");
+}
+
+TEST_F(SessionRouteTest, AForwardedRequestIsNeverForwardedAgain) {
+  peers_.addrs["h2-1"] = "127.0.0.1:9001";
+  Forwarded from{"h2-1", ""};
+  Response r = get(token(SessionId::random(), "h2", 1), &from);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "lost");
+  EXPECT_TRUE(peers_.calls.empty());
+}
+
+TEST_F(SessionRouteTest, APeersReasonIsTheNewSessionsReason) {
+  Forwarded from{"h2-1", "expired"};
+  Response r = get("", &from);
+  EXPECT_EQ(reason_of(r), "expired");
+  EXPECT_TRUE(peers_.calls.empty()) << "placement chose this worker: never asked again";
+}
+
+TEST_F(SessionRouteTest, AnAdoptedSessionIsServedHereAndGetsACookieNamingThisWorker) {
+  SessionId sid = fresh();
+  adoptions_.sids.insert(sid);
+  Response r = get(token(sid, "h2", 1));  // its cookie still names its old worker
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(n_of(r), 2);
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->host, "h1");
+  EXPECT_TRUE(peers_.calls.empty());
+}
+
+TEST_F(SessionRouteTest, PlacementElsewhereForwardsWithTheReason) {
+  placer_.target = std::string("127.0.0.1:9002");
+  Response r = get("h1-0.not-a-token");
+  EXPECT_EQ(r.body, "from 127.0.0.1:9002");
+  ASSERT_EQ(peers_.calls.size(), 1u);
+  EXPECT_EQ(peers_.calls[0].reason, "invalid");
+  EXPECT_EQ(pool_->stats().live.load(), 0u);
+}
+
+TEST_F(SessionRouteTest, ASilentChosenWorkerMeansTheSessionIsMadeHere) {
+  placer_.target = std::string("127.0.0.1:9002");
+  peers_.answer = fcgi::CallResult::Kind::Unreachable;
+  Response r = get("");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "new");
+  EXPECT_EQ(pool_->stats().live.load(), 1u);
+}
+
+TEST_F(SessionRouteTest, NoRoomAnywhereIs503WithRetryAfterAndCounted) {
+  config_.max_sessions = 7;
+  placer_.target = Result<std::string>::error("every worker is full");
+  placer_.full = true;
+  Response r = get("");
+  EXPECT_EQ(r.status, 503);
+  bool retry_after = false;
+  for (const auto& [n, v] : r.headers) retry_after |= n == "Retry-After" && v == std::to_string(kFullRetryAfterS);
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(placer_.asked.max_sessions, 7);
+  EXPECT_EQ(pool_->stats().refused_full.load(), 1u);
+  EXPECT_EQ(set_cookie(r), "");
+}
+
+TEST_F(SessionRouteTest, AnUnsettledSessionThatTheReceiverTookGoesThereAndTheCopyIsDropped) {
+  SessionId sid = fresh();
+  book_.unsettled_sids.insert(sid);
+  book_.settled = std::optional<registry::Owner>(registry::Owner{"h3", 4, "127.0.0.1:9004"});
+  Response r = get(token(sid, "h1", 0));
+  EXPECT_EQ(r.body, "from 127.0.0.1:9004");
+  EXPECT_EQ(pool_->stats().live.load(), 0u);
+  EXPECT_EQ(book_.forgotten, std::vector<SessionId>{sid});
+}
+
+TEST_F(SessionRouteTest, AnUnsettledSessionIs503WhileTheRegistryCannotTell) {
+  SessionId sid = fresh();
+  book_.unsettled_sids.insert(sid);
+  book_.settled = Result<std::optional<registry::Owner>>::error("redis down");
+  Response r = get(token(sid, "h1", 0));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(pool_->stats().live.load(), 1u) << "nobody else is known to have it: kept";
+}
+
+TEST_F(SessionRouteTest, AStaleCopyIsNeverServedAndTheRequestGoesToTheNewerOwner) {
+  SessionId sid = fresh();
+  book_.entries[sid] = registry::SessionEntry{{"h3", 4, "127.0.0.1:9004"}, 5, 0, 0};
+  Response r = get(token(sid, "h1", 0, unix_seconds(), 5));  // a client served at epoch 5; here it is 1
+  EXPECT_EQ(r.body, "from 127.0.0.1:9004");
+  EXPECT_EQ(pool_->stats().refused_stale.load(), 1u);
+  EXPECT_EQ(pool_->stats().live.load(), 0u);
+}
+
+}  // namespace
+}  // namespace tether
