@@ -1,9 +1,17 @@
 // tether::Session: the base class of an application's per-user state.
 //
-// One object per user session lives in memory on one session thread of one
-// worker. Every call (on_start, handle, on_end) runs on that thread, one at a
-// time, in the order requests arrived: write it as if it talked to one user,
-// with no locks. The object is created, used and destroyed on that thread.
+// One object per user session lives in memory on one worker. Every call
+// (on_start, handle, on_end, snapshot, restore) runs one at a time, in the
+// order requests arrived, with everything the previous call wrote visible:
+// write it as if it talked to one user, with no locks.
+//
+// Which thread runs a call: with session_turns "inline" (the default), a
+// request for a session nobody is running runs on the thread that read it,
+// and only one that finds the session busy waits for the session's own
+// thread; timers and hand-overs run on the session's thread. So do not keep
+// thread_local state across calls. An app that needs one thread per session
+// for life sets session_turns "pinned" (every call on the session's thread,
+// at the cost of two thread wake-ups per request).
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -44,16 +52,16 @@ class Session {
 
   // Runs once, before the first handle(), with the reason it started.
   virtual void on_start(StartReason /*reason*/) {}
-  // Serves one request. Runs on the session's thread; never concurrently.
+  // Serves one request. Never concurrently with another call of this session.
   virtual Response handle(const Request& req) = 0;
-  // Runs once when the session ends, on the same thread.
+  // Runs once when the session ends.
   virtual void on_end(EndReason /*reason*/) {}
 
   // Hand-over on drain (optional, both or neither). When its worker drains
   // (SIGTERM, `tetherctl drain`), a session whose snapshot() returns its
   // state is moved to another live worker: a fresh object of the same app is
   // made there and restore(state) runs instead of on_start; the old object
-  // is destroyed without on_end. Both run on their session's thread. The
+  // is destroyed without on_end. Neither runs concurrently with another call. The
   // default (nullopt) keeps the session where it is: it finishes its
   // requests and ends with EndReason::Drained. restore() returns false to
   // refuse a state it cannot use (the session then stays and is drained).

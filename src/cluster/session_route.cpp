@@ -182,7 +182,7 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   bool https = req.https;
   job->request = std::move(req);
   int64_t posted = steady_micros();
-  switch (pool_.post(job)) {
+  switch (pool_.run(job)) {  // on this thread when the session is idle
     case Posted::Ok: break;
     case Posted::Stopping: return Response::text("worker is shutting down\n", 503);
     case Posted::Busy:  // nothing ran

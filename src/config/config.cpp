@@ -164,7 +164,7 @@ std::string check_listen(const std::string& listen) {
 }
 
 const std::set<std::string> kKnownFields = {
-    "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "idle_timeout_s", "lifetime_s",
+    "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "session_turns", "idle_timeout_s", "lifetime_s",
     "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
     "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
     "cache", "journal", "workflows", "templates", "slow_request_ms", "max_sessions", "max_queued_per_session",
@@ -235,6 +235,10 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   }
   if (!(e = read_int(j, "heartbeat_ms", 50, 60000, &c.heartbeat_ms)).empty()) return fail(e);
   if (!(e = read_int(j, "quick_timeout_ms", 10, 600000, &c.quick_timeout_ms)).empty()) return fail(e);
+  if (!(e = read_string(j, "session_turns", &c.session_turns)).empty()) return fail(e);
+  if (c.session_turns != "inline" && c.session_turns != "pinned") {
+    return fail("field 'session_turns': expected \"inline\" or \"pinned\", got \"" + c.session_turns + "\"");
+  }
   if (!(e = read_string(j, "placement", &c.placement)).empty()) return fail(e);
   if (!(e = read_bool(j, "accept_sessions", &c.accept_sessions)).empty()) return fail(e);
   static const std::set<std::string> policies = {"local", "round_robin", "least_loaded", "app"};

@@ -25,6 +25,9 @@ struct Config {
   int acceptor_threads = 16;     // acceptor threads started at once
   int max_acceptor_threads = 1024;  // ... grown to while connections need them
   int session_threads = 2;       // threads that own sessions
+  // "inline": a request for an idle session runs on the thread that read
+  // it; "pinned": every request runs on its session's thread (session/pool.h).
+  std::string session_turns = "inline";
   int idle_timeout_s = 1800;     // a session ends after this long without a request
   int lifetime_s = 86400;        // ... and at this age whatever its activity
   int64_t max_body_bytes = 1 << 20;  // larger request bodies get 413

@@ -14,14 +14,15 @@
 namespace tether {
 
 SessionThread::SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard,
-                             int shards, SessionStats* stats, SessionObserver* observer)
-    : clock_(clock), host_(clock, timeouts, route, shard, shards, stats, observer) {}
+                             int shards, SessionStats* stats, SessionObserver* observer, bool run_inline)
+    : clock_(clock), host_(clock, timeouts, route, shard, shards, stats, observer), run_inline_(run_inline) {}
 
 SessionThread::~SessionThread() { stop(); }
 
 void SessionThread::start() { thread_ = std::thread([this] { loop(); }); }
 
-Posted SessionThread::post(SessionJobPtr job) {
+Posted SessionThread::post(SessionJobPtr job, bool here) {
+  bool now = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Posted::Stopping;
@@ -32,10 +33,43 @@ Posted SessionThread::post(SessionJobPtr job) {
       it->second++;
       job->queued_counted = true;
     }
-    jobs_.push_back(std::move(job));
+    if (here && run_inline_ && thread_.joinable() && !busy_ && jobs_.empty() && tasks_.empty()) {
+      busy_ = true;  // the shard is idle: take its turn and run the job here
+      now = true;
+    } else {
+      jobs_.push_back(job);
+    }
   }
-  cv_.notify_one();
+  if (!now) {
+    cv_.notify_one();
+    return Posted::Ok;
+  }
+  run_job(*job);
+  release_turn();
   return Posted::Ok;
+}
+
+void SessionThread::run_job(SessionJob& job) {
+  job.started_us = steady_micros();
+  if (!job.abandoned.load(std::memory_order_acquire) && !firewall::guard("session.job", [&] { host_.serve(job); })) {
+    job.response = Response::text("internal error\n", 500);  // the session table is left as it was
+  }
+  job.finished_us = steady_micros();
+  done_waiting(job);  // before finish(): whoever waited may post the next one at once
+  job.finish();
+}
+
+void SessionThread::release_turn() {
+  Millis deadline = host_.next_deadline();  // still holding the turn
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ = false;
+    // The shard's thread sleeps until work comes or its next timer; wake it
+    // only if work came meanwhile, or the job made a timer due earlier.
+    wake = stopping_ || !jobs_.empty() || !tasks_.empty() || deadline < wake_at_;
+  }
+  if (wake) cv_.notify_one();
 }
 
 void SessionThread::done_waiting(const SessionJob& job) {
@@ -73,28 +107,28 @@ void SessionThread::loop() {
     bool stopping;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      Millis deadline = host_.next_deadline();
-      auto ready = [&] { return stopping_ || !jobs_.empty() || !tasks_.empty(); };
-      if (deadline == INT64_MAX) {
-        cv_.wait(lock, ready);
-      } else {
-        Millis wait = deadline - clock_.now_ms();
-        if (wait > 0) cv_.wait_for(lock, std::chrono::milliseconds(wait), ready);
+      // Wait for work or the next timer, then take the turn. host_ is read
+      // only while nobody holds the turn (busy_ false, under mu_).
+      Millis deadline = INT64_MAX;
+      for (;;) {
+        if (!busy_) {
+          deadline = host_.next_deadline();
+          if (stopping_ || !jobs_.empty() || !tasks_.empty() || deadline <= clock_.now_ms()) break;
+        }
+        wake_at_ = deadline;
+        if (deadline == INT64_MAX) {
+          cv_.wait(lock);
+        } else {
+          cv_.wait_for(lock, std::chrono::milliseconds(std::max<Millis>(1, deadline - clock_.now_ms())));
+        }
       }
+      wake_at_ = INT64_MAX;
+      busy_ = true;
       jobs.swap(jobs_);
       tasks.swap(tasks_);
       stopping = stopping_;
     }
-    for (auto& job : jobs) {
-      job->started_us = steady_micros();
-      if (!job->abandoned.load(std::memory_order_acquire) &&
-          !firewall::guard("session.job", [&] { host_.serve(*job); })) {
-        job->response = Response::text("internal error\n", 500);  // the session table is left as it was
-      }
-      job->finished_us = steady_micros();
-      done_waiting(*job);  // before finish(): whoever waited may post the next one at once
-      job->finish();
-    }
+    for (auto& job : jobs) run_job(*job);
     jobs.clear();
     for (auto& fn : tasks) firewall::guard("session.task", [&] { fn(host_); });
     tasks.clear();
@@ -104,9 +138,12 @@ void SessionThread::loop() {
       malloc_trim(0);
       ended_since_trim = 0;
     }
-    if (stopping) {
+    {
       std::lock_guard<std::mutex> lock(mu_);
-      if (jobs_.empty() && tasks_.empty()) break;
+      // Stopping with nothing left: keep the turn for end_all (post and
+      // run_on refuse everything from now on).
+      if (stopping && jobs_.empty() && tasks_.empty()) break;
+      busy_ = false;
     }
   }
   EndReason reason;
@@ -118,10 +155,11 @@ void SessionThread::loop() {
 }
 
 SessionPool::SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
-                         SessionObserver* observer)
+                         SessionObserver* observer, bool run_inline)
     : route_(std::move(route)) {
   for (int i = 0; i < threads; ++i) {
-    threads_.push_back(std::make_unique<SessionThread>(clock, timeouts, &route_, i, threads, &stats_, observer));
+    threads_.push_back(
+        std::make_unique<SessionThread>(clock, timeouts, &route_, i, threads, &stats_, observer, run_inline));
   }
 }
 
@@ -218,6 +256,12 @@ size_t SessionPool::shard_of(const SessionId& sid) const { return SessionIdHash{
 
 Posted SessionPool::post(SessionJobPtr job) {
   Posted r = threads_[shard_of(job->sid)]->post(std::move(job));
+  if (r == Posted::Busy) stats_.refused_queued++;
+  return r;
+}
+
+Posted SessionPool::run(SessionJobPtr job) {
+  Posted r = threads_[shard_of(job->sid)]->post(std::move(job), true);
   if (r == Posted::Busy) stats_.refused_queued++;
   return r;
 }

@@ -1,8 +1,16 @@
-// SessionPool: the fixed set of session threads of one worker.
+// SessionPool: the fixed set of session shards of one worker.
 //
-// A session is pinned for life to the thread chosen by its id's hash; that
-// thread alone creates, runs and ends it (SessionHost). Any thread may
-// post() jobs; they run in the order posted. A job for an existing session
+// A session belongs for life to the shard chosen by its id's hash; its
+// SessionHost is touched only by whoever holds that shard's turn, one
+// thread at a time. The shard's own thread takes the turn for queued jobs,
+// tasks and timers. With `inline` (the default), a job posted while the
+// shard is idle (nobody holds the turn, nothing queued) runs at once on
+// the posting thread, which takes the turn itself: no hand-off to the
+// shard's thread and back (the turn model of Orleans grains and Asio
+// strands). A job that finds the shard busy is queued behind the holder.
+// Either way a session's jobs run one at a time, in the order posted; what
+// changes is which thread runs them (app code must not keep thread-locals
+// across requests: include/tether/session.h). Any thread may post(). A job for an existing session
 // is refused (Busy) while job->max_queued others for that session wait or
 // run, so one slow session cannot hold every acceptor thread. stop() refuses
 // new jobs, lets the queued ones finish, ends every session
@@ -31,11 +39,14 @@ enum class Posted {
 
 class SessionThread {
  public:
+  // run_inline: a job posted while the shard is idle runs on the posting thread.
   SessionThread(const Clock& clock, SessionTimeouts timeouts, const std::string* route, int shard, int shards,
-                SessionStats* stats, SessionObserver* observer);
+                SessionStats* stats, SessionObserver* observer, bool run_inline);
   ~SessionThread();
   void start();
-  Posted post(SessionJobPtr job);
+  // Queues the job. here (and run_inline): if the shard is idle, runs it on
+  // the calling thread instead, before returning.
+  Posted post(SessionJobPtr job, bool here = false);
   // Runs fn on this thread (for kills and inspection). False when stopping.
   bool run_on(std::function<void(SessionHost&)> fn);
   // Drains the queue, ends all sessions (with `reason`), joins.
@@ -43,6 +54,10 @@ class SessionThread {
 
  private:
   void loop();
+  // Runs one job; the caller holds the turn.
+  void run_job(SessionJob& job);
+  // The posting thread gives back the turn it took for an inline job.
+  void release_turn();
   // The job is over (served or abandoned): one fewer waiting for its session.
   void done_waiting(const SessionJob& job);
 
@@ -56,18 +71,31 @@ class SessionThread {
   // any (an entry goes when its count does): what max_queued bounds.
   std::unordered_map<SessionId, int, SessionIdHash> waiting_;
   bool stopping_ = false;
+  // The turn: true while some thread (this shard's, or a poster running a
+  // job inline) may touch host_. Guarded by mu_.
+  bool busy_ = false;
+  // When this shard's thread means to wake for its next timer (INT64_MAX:
+  // none), so a poster that made an earlier one wakes it. Guarded by mu_.
+  Millis wake_at_ = INT64_MAX;
+  const bool run_inline_;
   EndReason end_reason_ = EndReason::Shutdown;
   std::thread thread_;
 };
 
 class SessionPool {
  public:
+  // run_inline: see above (config session_turns: "inline", or "pinned" to
+  // run every job on the session's shard thread).
   SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
-              SessionObserver* observer = nullptr);
+              SessionObserver* observer = nullptr, bool run_inline = true);
   ~SessionPool();
   void start();
   void stop(EndReason reason = EndReason::Shutdown);
+  // Queues the job for its session's shard thread; wait for it (job.h).
   Posted post(SessionJobPtr job);
+  // As post(), but with inline turns a job whose shard is idle runs on the
+  // calling thread, and is finished when run() returns (the session route).
+  Posted run(SessionJobPtr job);
   // The acceptor found no worker with room for a new session (placement).
   void count_refused_full() { stats_.refused_full++; }
   void count_refused_stale() { stats_.refused_stale++; }

@@ -69,7 +69,8 @@ class Worker {
       registry_ = std::make_unique<Registry>(rc, hooks);
       bus_ = std::make_unique<Bus>(c.redis);
     }
-    pool_ = std::make_unique<SessionPool>(clock_, timeouts_of(c), c.route(), c.session_threads, registry_.get());
+    pool_ = std::make_unique<SessionPool>(clock_, timeouts_of(c), c.route(), c.session_threads, registry_.get(),
+                                          c.session_turns == "inline");
   }
 
   // Key file and dispatch rules; the error names the file.
