@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/route.h"
+#include "redis/bus.h"
 #include "redis/reply.h"
 #include "registry/entries.h"
 
@@ -170,8 +171,9 @@ int kill(Redis& redis, const std::string& sid_arg, const Options& opt) {
   auto host = o[0].bulk();
   if (!host) return fail("no session " + *sid);
   std::string who = *host + "-" + std::string(o[1].text_view().value_or(""));
-  std::string msg = json_text(json{{"type", "kill"}, {"sid", *sid}});
-  auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
+  SessionId id;
+  if (!SessionId::from_hex(*sid, &id)) return fail("no session " + *sid);
+  auto pub = publish(redis, BusMessage::kill(id));
   if (!pub) return fail(pub.message());
   // The owner ends the session and removes its entry; wait for that.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.wait_ms);
