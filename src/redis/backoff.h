@@ -32,7 +32,8 @@ class Backoff {
   // A try failed. True when this failure begins an outage (log it then):
   // false for every later failure until up().
   bool down(int64_t now_ms = wall_ms()) {
-    if (down_since_ms_.has_value()) return false;
+    if (down_) return false;
+    down_ = true;
     down_since_ms_ = now_ms;
     return true;
   }
@@ -40,12 +41,11 @@ class Backoff {
   // in ms when one was going on (log its end then), nullopt otherwise.
   std::optional<int64_t> up(int64_t now_ms = wall_ms()) {
     reset();
-    if (!down_since_ms_.has_value()) return std::nullopt;
-    int64_t since = *down_since_ms_;
-    down_since_ms_.reset();
-    return std::max<int64_t>(0, now_ms - since);
+    if (!down_) return std::nullopt;
+    down_ = false;
+    return std::max<int64_t>(0, now_ms - down_since_ms_);
   }
-  bool is_down() const { return down_since_ms_.has_value(); }
+  bool is_down() const { return down_; }
 
   // The wait before the next try; grow() doubles it up to the maximum.
   int64_t delay_ms() const { return delay_ms_; }
@@ -81,7 +81,8 @@ class Backoff {
 
   int64_t max_ms_;
   int64_t delay_ms_ = kFirstMs;
-  std::optional<int64_t> down_since_ms_;
+  bool down_ = false;
+  int64_t down_since_ms_ = 0;
 };
 
 }  // namespace tether
