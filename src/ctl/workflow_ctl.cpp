@@ -88,6 +88,7 @@ int list_all(Redis& redis, const Config& config, const Options& opt) {
     redis.append({"LLEN", workflow::processing_key(p, name)});
     auto r = redis.flush();
     if (!r) return complain(r.message());
+    if (Status n = expect_replies(*r, 2); !n) return complain(n.message());
     std::map<std::string, int64_t> by_status;
     auto rows = tickets_of(redis, name, 0, &by_status);
     if (!rows) return complain(rows.message());
