@@ -230,13 +230,13 @@ FUZZ_SRCS_router  := src/http/router.cpp
 FUZZ_SRCS_journal_line := src/journal/line.cpp src/common/json.cpp
 FUZZ_SRCS_step    := src/workflow/step_response.cpp src/common/json.cpp
 # The Redis-side decoders (issue 14) and what they call.
-FUZZ_SRCS_bus     := src/registry/bus.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp src/token/token.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp src/registry/decode.cpp
-FUZZ_SRCS_registry := src/registry/decode.cpp src/registry/figures.cpp src/registry/entries.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp \
+FUZZ_SRCS_bus     := src/redis/bus.cpp src/redis/reply.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp src/token/token.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp
+FUZZ_SRCS_registry := src/registry/decode.cpp src/registry/figures.cpp src/registry/entries.cpp src/redis/reply.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp \
                      src/token/token.cpp \
                      src/journal/line.cpp src/common/json.cpp src/common/firewall.cpp src/common/log.cpp
-FUZZ_SRCS_ticket  := src/workflow/ticket_decode.cpp src/workflow/tickets.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp src/common/json.cpp
+FUZZ_SRCS_ticket  := src/workflow/ticket_decode.cpp src/workflow/tickets.cpp src/redis/reply.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp src/common/json.cpp
 FUZZ_SRCS_cache_stream := src/cache/messages.cpp src/cache/invalidation.cpp src/cache/docroot.cpp src/cache/store.cpp \
-                          src/cache/policy.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp src/common/json.cpp src/common/firewall.cpp \
+                          src/cache/policy.cpp src/redis/reply.cpp src/redis/redis.cpp src/redis/sentinel.cpp src/redis/options.cpp src/common/flags.cpp src/common/json.cpp src/common/firewall.cpp \
                           src/common/log.cpp
 # The whole request path: every library source but the worker's process
 # wiring (worker.cpp; request_fuzz stands in for its run/check entry points),

@@ -10,6 +10,7 @@
 #include "cache/invalidation.h"
 #include "common/firewall.h"
 #include "common/json.h"
+#include "redis/reply.h"
 
 namespace tether {
 
@@ -94,14 +95,12 @@ Result<size_t> sync_docroot(Redis& redis, const std::string& root, size_t* skipp
   for (int round = 0; round < kMaxRounds; ++round) {
     auto r = redis.command({"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "200"});
     if (!r) return Result<size_t>::error(r.message());
-    const redisReply* a = r.value().get();
-    if (a == nullptr || a->type != REDIS_REPLY_ARRAY || a->elements != 2 || a->element[1] == nullptr ||
-        a->element[1]->type != REDIS_REPLY_ARRAY) {
-      return Result<size_t>::error("SCAN: unexpected reply");
-    }
-    cursor = reply_string(a->element[0]);
-    for (size_t i = 0; i < a->element[1]->elements; ++i) {
-      std::string key = reply_string(a->element[1]->element[i]);
+    ReplyView a(r.value().get());
+    auto next = a[0].text();
+    if (!a.array(2) || !a[1].is_array() || !next) return Result<size_t>::error("SCAN: unexpected reply");
+    cursor = *next;
+    for (size_t i = 0; i < a[1].size(); ++i) {
+      std::string key(a[1][i].text_view().value_or(""));  // not a string: not a key of ours
       if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0) continue;
       if (Status s = fetch_docroot_file(redis, root, key.substr(prefix.size())); !s) {
         if (skipped != nullptr) (*skipped)++;

@@ -7,6 +7,8 @@
 
 #include "common/firewall.h"
 #include "common/log.h"
+#include "redis/backoff.h"
+#include "redis/reply.h"
 
 namespace tether {
 namespace {
@@ -73,9 +75,10 @@ bool Follower::position(Redis& redis) {
     if (last_id_ != "0-0") lost_track("the stream is gone");
     return true;
   }
-  const redisReply* a = info.value().get();
-  for (size_t i = 0; a != nullptr && a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
-    std::string field = reply_string(a->element[i]), id = reply_string(a->element[i + 1]);
+  ReplyView a(info.value().get());
+  for (size_t i = 0; i + 1 < a.size(); i += 2) {
+    // Not a string: not a field we know, or an id that cannot be read.
+    std::string field(a[i].text_view().value_or("")), id(a[i + 1].text_view().value_or(""));
     // An id that cannot be read means we cannot know what was missed: drop everything.
     if (field == "max-deleted-entry-id" && (!valid_stream_id(id) || compare_stream_ids(id, last_id_) > 0)) {
       lost_track("entries not read were trimmed");
@@ -113,8 +116,7 @@ void Follower::read(Redis& redis) {
 }
 
 void Follower::loop() {
-  int backoff_ms = 100;
-  bool down = false;
+  Backoff backoff;
   while (!stopping_) {
     std::string error = "connection lost";
     bool returned = firewall::guard("cache.follower", [&] {
@@ -125,22 +127,16 @@ void Follower::loop() {
         return;
       }
       if (!position(redis)) return;
-      if (down) log::info("cache_follower_up", {{"from", last_id_}});
-      down = false;
-      backoff_ms = 100;
+      if (backoff.up()) log::info("cache_follower_up", {{"from", last_id_}});
       read(redis);
     });
     if (!returned) error = "an exception (counted in errors.caught)";
     if (stopping_) break;
-    if (!down) {
+    if (backoff.down()) {
       stats_.outages++;
       log::warn("cache_follower_down", {{"error", error}});
     }
-    down = true;
-    for (int waited = 0; waited < backoff_ms && !stopping_; waited += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // backoff, stop-aware
-    }
-    backoff_ms = std::min(backoff_ms * 2, 2000);
+    backoff.sleep([this] { return stopping_.load(); });
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "cache/docroot.h"
 #include "common/json.h"
+#include "redis/reply.h"
 
 namespace tether {
 namespace {
@@ -16,12 +17,6 @@ bool decimal_u64(std::string_view s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc() && end == s.data() + s.size();
 }
-
-bool is_string(const redisReply* r) {
-  return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-
-std::string text(const redisReply* r) { return std::string(r->str, r->len); }
 
 bool valid_type_name(const std::string& t) {
   if (t.empty() || t.size() > 64) return false;
@@ -57,30 +52,32 @@ bool valid_stream_id(const std::string& id) {
   return decimal_u64(v.substr(0, dash)) && decimal_u64(v.substr(dash + 1));
 }
 
-Result<std::vector<StreamEntry>> decode_stream_entries(const redisReply* r) {
+Result<std::vector<StreamEntry>> decode_stream_entries(const redisReply* reply) {
   using R = Result<std::vector<StreamEntry>>;
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return R::error("stream entries: expected an array");
+  ReplyView r(reply);
+  if (!r.is_array()) return R::error("stream entries: expected an array");
   std::vector<StreamEntry> out;
-  out.reserve(r->elements);
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    if (e == nullptr || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !is_string(e->element[0]) ||
-        !valid_stream_id(text(e->element[0]))) {
+  out.reserve(r.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    ReplyView e = r[i];
+    auto id = e[0].text();
+    if (!e.array(2) || !id || !valid_stream_id(*id)) {
       return R::error("stream entries: entry " + std::to_string(i) + " is not [id, fields]");
     }
     StreamEntry entry;
-    entry.id = text(e->element[0]);
-    const redisReply* kv = e->element[1];
-    if (kv == nullptr || kv->type != REDIS_REPLY_ARRAY || kv->elements % 2 != 0) {
+    entry.id = *id;
+    ReplyView kv = e[1];
+    if (!kv.pairs()) {
       entry.error = "entry " + entry.id + ": fields are not name/value pairs";
     } else {
-      for (size_t j = 0; j < kv->elements; j += 2) {
-        if (!is_string(kv->element[j]) || !is_string(kv->element[j + 1])) {
+      for (size_t j = 0; j < kv.size(); j += 2) {
+        auto name = kv[j].text(), value = kv[j + 1].text();
+        if (!name || !value) {
           entry.error = "entry " + entry.id + ": a field is not a string";
           entry.fields.clear();
           break;
         }
-        entry.fields.emplace_back(text(kv->element[j]), text(kv->element[j + 1]));
+        entry.fields.emplace_back(std::move(*name), std::move(*value));
       }
     }
     out.push_back(std::move(entry));
@@ -88,16 +85,14 @@ Result<std::vector<StreamEntry>> decode_stream_entries(const redisReply* r) {
   return out;
 }
 
-Result<std::vector<StreamEntry>> decode_xread_reply(const redisReply* r) {
+Result<std::vector<StreamEntry>> decode_xread_reply(const redisReply* reply) {
   using R = Result<std::vector<StreamEntry>>;
-  if (r == nullptr || r->type == REDIS_REPLY_NIL) return std::vector<StreamEntry>{};
-  if (r->type != REDIS_REPLY_ARRAY) return R::error("XREAD: expected an array or nil");
-  if (r->elements == 0) return std::vector<StreamEntry>{};
-  const redisReply* s = r->element[0];
-  if (r->elements != 1 || s == nullptr || s->type != REDIS_REPLY_ARRAY || s->elements != 2) {
-    return R::error("XREAD: expected [[stream, entries]]");
-  }
-  return decode_stream_entries(s->element[1]);
+  ReplyView r(reply);
+  if (r.is_nil()) return std::vector<StreamEntry>{};
+  if (!r.is_array()) return R::error("XREAD: expected an array or nil");
+  if (r.size() == 0) return std::vector<StreamEntry>{};
+  if (!r.array(1) || !r[0].array(2)) return R::error("XREAD: expected [[stream, entries]]");
+  return decode_stream_entries(r[0][1].raw());
 }
 
 Result<BusLogEntry> decode_bus_log_entry(const StreamFields& fields) {

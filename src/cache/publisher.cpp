@@ -6,6 +6,7 @@
 #include "cache/invalidation.h"
 #include "common/firewall.h"
 #include "common/log.h"
+#include "redis/backoff.h"
 
 namespace tether {
 
@@ -75,8 +76,7 @@ bool Publisher::flush(Redis& redis, std::deque<std::vector<std::string>>& batch)
 void Publisher::loop() {
   Redis redis(opts_);
   std::deque<std::vector<std::string>> batch;  // taken from the queue, not yet acknowledged
-  bool down = false;
-  int backoff_ms = 100;
+  Backoff backoff;
   auto stop_deadline = std::chrono::steady_clock::time_point::max();
   for (;;) {
     {
@@ -92,20 +92,16 @@ void Publisher::loop() {
     }
     if (batch.empty()) return;  // stopping with nothing left
     if (redis.connect() && flush(redis, batch)) {
-      if (down) log::info("cache_publish_up");
-      down = false;
-      backoff_ms = 100;
+      if (backoff.up()) log::info("cache_publish_up");
       continue;
     }
-    if (!down) log::warn("cache_publish_down", {{"queued", batch.size()}});
-    down = true;
+    if (backoff.down()) log::warn("cache_publish_down", {{"queued", batch.size()}});
     if (std::chrono::steady_clock::now() >= stop_deadline) {
       log::error("cache_publish_abandoned", {{"unsent", batch.size()}});
       return;
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_ && stop_deadline == std::chrono::steady_clock::time_point::max(); });
-    backoff_ms = std::min(backoff_ms * 2, 2000);
+    backoff.wait(cv_, lock, [&] { return stopping_ && stop_deadline == std::chrono::steady_clock::time_point::max(); });
   }
 }
 

@@ -12,6 +12,8 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/route.h"
+#include "redis/bus.h"
+#include "redis/reply.h"
 #include "registry/entries.h"
 
 namespace tether::ctl {
@@ -38,9 +40,10 @@ Result<std::vector<std::string>> scan_sessions(Redis& redis, const std::string& 
   do {
     auto r = redis.command({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
     if (!r) return r.status();
-    cursor = reply_string((*r)->element[0]);
-    const redisReply* batch = (*r)->element[1];
-    for (size_t i = 0; i < batch->elements; ++i) keys.push_back(reply_string(batch->element[i]));
+    auto page = decode_scan(ReplyView(r->get()));
+    if (!page) return page.status();
+    cursor = page->cursor;
+    for (auto& k : page->keys) keys.push_back(std::move(k));
   } while (cursor != "0");
   return keys;
 }
@@ -76,16 +79,19 @@ int sessions(Redis& redis, const Options& opt) {
     for (size_t k = i; k < end; ++k) redis.append({"HMGET", (*keys)[k], "host", "worker", "created", "last_seen"});
     auto replies = redis.flush();
     if (!replies) return fail(replies.message());
+    if (Status n = expect_replies(*replies, end - i); !n) return fail(n.message());
     for (size_t k = i; k < end; ++k) {
-      const redisReply* h = (*replies)[k - i].get();
-      if (h->type != REDIS_REPLY_ARRAY || h->element[0]->type != REDIS_REPLY_STRING) continue;  // expired meanwhile
-      std::string owner = reply_string(h->element[0]) + "-" + reply_string(h->element[1]);
+      ReplyView h((*replies)[k - i].get());
+      auto host = h[0].bulk();
+      if (!h.array(4) || !host) continue;  // expired meanwhile
+      std::string owner = *host + "-" + std::string(h[1].text_view().value_or(""));
       per_owner[owner]++;
       if (rows.size() < opt.limit) {
+        auto created = h[2].number(), last_seen = h[3].number();  // unreadable: shown as 0
         rows.push_back({{"sid", (*keys)[k].substr(prefix.size())},
                         {"owner", owner},
-                        {"created", reply_integer(h->element[2])},
-                        {"last_seen", reply_integer(h->element[3])}});
+                        {"created", created ? *created : 0},
+                        {"last_seen", last_seen ? *last_seen : 0}});
       }
     }
   }
@@ -115,10 +121,14 @@ int session(Redis& redis, const std::string& sid_arg, const Options& opt) {
   redis.append({"PTTL", key});
   auto r = redis.flush();
   if (!r) return fail(r.message());
-  const redisReply* h = (*r)[0].get();
-  if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) return fail("no session " + *sid);
-  json j = {{"sid", *sid}, {"ttl_ms", reply_integer((*r)[1].get())}};
-  for (size_t i = 0; i + 1 < h->elements; i += 2) j[reply_string(h->element[i])] = reply_string(h->element[i + 1]);
+  if (Status n = expect_replies(*r, 2); !n) return fail(n.message());
+  ReplyView h((*r)[0].get());
+  if (h.size() == 0) return fail("no session " + *sid);
+  auto ttl = ReplyView((*r)[1].get()).integer();
+  json j = {{"sid", *sid}, {"ttl_ms", ttl ? *ttl : 0}};
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    j[std::string(h[i].text_view().value_or(""))] = std::string(h[i + 1].text_view().value_or(""));
+  }
   if (opt.json) {
     printf("%s\n", json_text(j, 2).c_str());
     return 0;
@@ -157,10 +167,13 @@ int kill(Redis& redis, const std::string& sid_arg, const Options& opt) {
   std::string key = redis.options().prefix + "session:" + *sid;
   auto owner = redis.command({"HMGET", key, "host", "worker"});
   if (!owner) return fail(owner.message());
-  if ((*owner)->element[0]->type != REDIS_REPLY_STRING) return fail("no session " + *sid);
-  std::string who = reply_string((*owner)->element[0]) + "-" + reply_string((*owner)->element[1]);
-  std::string msg = json_text(json{{"type", "kill"}, {"sid", *sid}});
-  auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
+  ReplyView o(owner->get());
+  auto host = o[0].bulk();
+  if (!host) return fail("no session " + *sid);
+  std::string who = *host + "-" + std::string(o[1].text_view().value_or(""));
+  SessionId id;
+  if (!SessionId::from_hex(*sid, &id)) return fail("no session " + *sid);
+  auto pub = publish(redis, BusMessage::kill(id));
   if (!pub) return fail(pub.message());
   // The owner ends the session and removes its entry; wait for that.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opt.wait_ms);

@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "journal/consumer.h"
 #include "journal/line.h"
+#include "redis/reply.h"
 #include "registry/decode.h"
 
 namespace tether::ctl {
@@ -34,8 +35,10 @@ int fail(const std::string& what) {
 // The oldest entry of a list (by key_start_date among the first priority's).
 int64_t oldest_us(Redis& redis, const std::string& domain) {
   auto r = redis.command({"ZRANGE", journal::list_key(redis.options().prefix, domain), "0", "0"});
-  if (!r || (*r)->elements == 0) return 0;
-  std::string m = reply_string((*r)->element[0]);  // "ppp|kkkkkkkkkkkkkkkk|id"
+  if (!r) return 0;
+  auto first = ReplyView(r->get())[0].text();
+  if (!first) return 0;  // an empty list
+  const std::string& m = *first;  // "ppp|kkkkkkkkkkkkkkkk|id"
   return m.size() > 21 ? strtoll(m.substr(4, 16).c_str(), nullptr, 10) : 0;
 }
 
@@ -54,10 +57,10 @@ int status(Redis& redis, const Options& opt) {
   do {
     auto r = redis.command({"SCAN", cursor, "MATCH", redis.options().prefix + "journal:worker:*", "COUNT", "100"});
     if (!r) return fail(r.message());
-    cursor = reply_string((*r)->element[0]);
-    const redisReply* keys = (*r)->element[1];
-    for (size_t i = 0; i < keys->elements; ++i) {
-      std::string k = reply_string(keys->element[i]);
+    auto page = decode_scan(ReplyView(r->get()));
+    if (!page) return fail(page.message());
+    cursor = page->cursor;
+    for (const std::string& k : page->keys) {
       auto h = redis.command({"HGETALL", k});
       if (!h && h.message().rfind("WRONGTYPE", 0) == 0) {
         firewall::refused("journal.bad_worker_hash", k + ": not a hash");
@@ -66,9 +69,10 @@ int status(Redis& redis, const Options& opt) {
       if (!h) return fail(h.message());
       // Only the figures tether writes, each decoded; anything else is left out.
       json w = {{"worker", utf8_or_replaced(k.substr(k.rfind(':') + 1))}};
-      for (size_t f = 0; f + 1 < (*h)->elements; f += 2) {
-        std::string name = reply_string((*h)->element[f]);
-        std::string v = reply_string((*h)->element[f + 1]);
+      ReplyView hash(h->get());
+      for (size_t f = 0; f + 1 < hash.size(); f += 2) {
+        std::string name(hash[f].text_view().value_or(""));  // not a string: not a figure we know
+        std::string v(hash[f + 1].text_view().value_or(""));   // not a string: refused below
         if (name == "source" || name == "redis_aof") {
           w[name] = utf8_or_replaced(v);
           continue;

@@ -23,6 +23,7 @@
 #include "ctl/ctl.h"
 #include "ops/fleet.h"
 #include "ops/metrics.h"
+#include "redis/bus.h"
 #include "registry/entries.h"
 
 namespace tether::ctl {
@@ -122,13 +123,12 @@ static int request_drain(Redis& redis, const std::string& worker, int wait_ms, b
     fprintf(stderr, "tetherctl: no live worker %s (see tetherctl workers)\n", worker.c_str());
     return 1;
   }
-  std::string msg = json_text(json{{"type", "drain"}, {"worker", worker}});
-  auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
+  auto pub = publish(redis, BusMessage::drain(worker));
   if (!pub) {
     fprintf(stderr, "tetherctl: %s\n", pub.message().c_str());
     return 1;
   }
-  if (reply_integer(pub->get()) == 0) {
+  if (*pub == 0) {
     fprintf(stderr, "tetherctl: no worker listens on the bus; nothing drained\n");
     return 1;
   }

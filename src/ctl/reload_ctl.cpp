@@ -13,6 +13,7 @@
 #include "common/route.h"
 #include "ctl/ctl.h"
 #include "ops/fleet.h"
+#include "redis/bus.h"
 
 namespace tether::ctl {
 namespace {
@@ -51,6 +52,10 @@ Result<std::map<std::string, ReloadState>> read_states(Redis& redis, const Optio
 }  // namespace
 
 int reload(Redis& redis, const std::string& host, const Options& opt) {
+  if (host.empty()) {  // a reload without a host is every worker's: not what was asked
+    fprintf(stderr, "tetherctl: expected a host id like h1\n");
+    return 1;
+  }
   auto before = read_states(redis, opt, host);
   if (!before) {
     fprintf(stderr, "tetherctl: %s\n", before.message().c_str());
@@ -60,8 +65,7 @@ int reload(Redis& redis, const std::string& host, const Options& opt) {
     fprintf(stderr, "tetherctl: host %s has no live worker (see tetherctl workers)\n", host.c_str());
     return 1;
   }
-  std::string msg = json_text(json{{"type", "reload"}, {"host", host}});
-  auto pub = redis.command({"PUBLISH", redis.options().prefix + "bus", msg});
+  auto pub = publish(redis, BusMessage::reload(host));
   if (!pub) {
     fprintf(stderr, "tetherctl: %s\n", pub.message().c_str());
     return 1;

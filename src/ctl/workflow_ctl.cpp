@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "redis/reply.h"
 #include "workflow/definition.h"
 #include "workflow/tickets.h"
 
@@ -44,15 +45,21 @@ Result<json> tickets_of(Redis& redis, const std::string& name, size_t limit, std
     }
     auto replies = redis.flush();
     if (!replies) return replies.status();
+    if (Status n = expect_replies(*replies, end - i); !n) return n;
     for (size_t k = i; k < end; ++k) {
-      const redisReply* h = (*replies)[k - i].get();
-      if (h == nullptr || h->type != REDIS_REPLY_ARRAY || h->elements != 5) continue;  // not a hash
-      std::string st = reply_string(h->element[0]);
+      ReplyView h((*replies)[k - i].get());
+      if (!h.array(5)) continue;  // not a hash
+      // A field that is absent (nil) or unreadable shows as "" or 0.
+      auto text = [&](size_t f) { return std::string(h[f].text_view().value_or("")); };
+      auto number = [&](size_t f) {
+        auto n = h[f].number();
+        return n ? *n : 0;
+      };
+      std::string st = text(0);
       (*by_status)[st]++;
       if (rows.size() < limit) {
-        rows.push_back({{"ticket", (*keys)[k].substr(head.size())}, {"status", st},
-                        {"key", reply_string(h->element[1])}, {"enqueued", reply_integer(h->element[2])},
-                        {"steps", reply_integer(h->element[3])}, {"worker", reply_string(h->element[4])}});
+        rows.push_back({{"ticket", (*keys)[k].substr(head.size())}, {"status", st}, {"key", text(1)},
+                        {"enqueued", number(2)}, {"steps", number(3)}, {"worker", text(4)}});
       }
     }
   }
@@ -81,6 +88,7 @@ int list_all(Redis& redis, const Config& config, const Options& opt) {
     redis.append({"LLEN", workflow::processing_key(p, name)});
     auto r = redis.flush();
     if (!r) return complain(r.message());
+    if (Status n = expect_replies(*r, 2); !n) return complain(n.message());
     std::map<std::string, int64_t> by_status;
     auto rows = tickets_of(redis, name, 0, &by_status);
     if (!rows) return complain(rows.message());

@@ -3,6 +3,7 @@
 
 #include "common/firewall.h"
 #include "common/json.h"
+#include "redis/reply.h"
 
 namespace tether::journal {
 namespace {
@@ -16,12 +17,13 @@ Result<std::string> config_value(const redisReply* r, const std::string& name, b
     refused = true;
     return R::error("CONFIG GET " + name + " refused: " + utf8_or_replaced(std::string(r->str, r->len)).substr(0, 200));
   }
-  bool pair = r->type == REDIS_REPLY_ARRAY && r->elements == 2;
-  if (!pair || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
-      reply_string(r->element[0]) != name) {
+  ReplyView v(r);
+  auto key = v[0].bulk();
+  auto value = v[1].bulk();
+  if (!v.array(2) || !key || !value || *key != name) {
     return R::error("CONFIG GET " + name + ": expected [\"" + name + "\", value]");
   }
-  return reply_string(r->element[1]);
+  return std::move(value.value());
 }
 
 }  // namespace

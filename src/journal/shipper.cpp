@@ -11,7 +11,7 @@
 namespace tether::journal {
 
 Shipper::Shipper(Journal& journal, RedisOptions redis, JournalStats& stats)
-    : journal_(journal), redis_(std::move(redis)), stats_(stats) {}
+    : journal_(journal), redis_(std::move(redis)), stats_(stats), backoff_(journal.options().backoff_max_ms) {}
 
 Status Shipper::start() {
   auto cp = load_checkpoint(journal_.dir());
@@ -97,8 +97,7 @@ void Shipper::outage(const std::string& error) {
   stats_.redis_up = false;
   persistence_read_ = false;  // read again once Redis is back: it may have restarted with other settings
   redis_.close();
-  if (outage_start_ms_ != 0) return;  // logged when it began
-  outage_start_ms_ = unix_millis();
+  if (!backoff_.down()) return;  // logged when it began
   stats_.outages++;
   log::error("journal_redis_down", {{"error", error}, {"effect", "entries wait on disk; shipping resumes when "
                                                                   "Redis is back"}});
@@ -141,9 +140,7 @@ bool Shipper::replicated() {
 }
 
 void Shipper::redis_back() {
-  if (outage_start_ms_ != 0) log::info("journal_redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
-  outage_start_ms_ = 0;
-  backoff_ms_ = 100;
+  if (auto down_ms = backoff_.up()) log::info("journal_redis_up", {{"down_ms", *down_ms}});
   stats_.redis_up = true;
 }
 
@@ -200,7 +197,7 @@ void Shipper::tick() {
   last_tick_ms_ = now;
   last_tick_shipped_ = shipped;
   delete_old_files();
-  if (outage_start_ms_ != 0) {  // idle during an outage: is Redis back?
+  if (backoff_.is_down()) {  // idle during an outage: is Redis back?
     if (!redis_.command({"PING"})) return;
     redis_back();
   }
@@ -254,8 +251,8 @@ void Shipper::loop() {
     bool acked = ship(batch);
     while (!acked && !stopping) {
       update_pending();
-      stopping = wait_stop(static_cast<int>(backoff_ms_));
-      backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, journal_.options().backoff_max_ms);
+      stopping = wait_stop(static_cast<int>(backoff_.delay_ms()));
+      backoff_.grow();
       if (!stopping) acked = ship(batch);
     }
     if (!acked) break;  // stopping while Redis is down: the batch stays on disk

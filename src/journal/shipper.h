@@ -43,6 +43,7 @@
 #include "journal/journal.h"
 #include "journal/reader.h"
 #include "journal/redis_persistence.h"
+#include "redis/backoff.h"
 #include "redis/redis.h"
 
 namespace tether::journal {
@@ -87,12 +88,11 @@ class Shipper {
   JournalReader reader_{"", {}};
   uint64_t base_pending_ = 0;     // lines on disk after the checkpoint at start
   uint64_t consumed_ = 0;         // lines shipped or skipped since start
-  int64_t outage_start_ms_ = 0;
   bool persistence_read_ = false;  // since the last outage
   RedisAof logged_aof_ = RedisAof::Unchecked;
   int64_t checkpoint_ms_ = 0;
   bool checkpoint_dirty_ = false;
-  int64_t backoff_ms_ = 100;
+  Backoff backoff_;  // 100 ms doubling to backoff_max_ms; the outage logged once
   std::atomic<int64_t> replica_log_{0};  // log::every stamp
   std::set<std::string> domains_;
   int64_t last_tick_ms_ = 0;

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "journal/line.h"
+#include "redis/reply.h"
 
 namespace tether::journal {
 namespace {
@@ -92,12 +93,15 @@ Result<std::vector<Taken>> take(Redis& redis, const std::string& domain, int n, 
   auto r = redis.command({"EVAL", kTake, "3", k[0], k[1], k[2], std::to_string(n), std::to_string(lease_ms)});
   if (!r) return r.status();
   std::vector<Taken> out;
-  const redisReply* a = r->get();
-  for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
+  ReplyView a(r->get());
+  for (size_t i = 0; i + 1 < a.size(); i += 2) {
     Taken t;
-    t.member = reply_string(a->element[i]);
-    std::string json = reply_string(a->element[i + 1]);
-    if (json.empty()) {
+    auto member = a[i].text();
+    t.member = member ? *member : std::string();
+    std::string json(a[i + 1].text_view().value_or(""));  // nil: the entry is gone
+    if (!member) {
+      t.entry = Result<Entry>::error("a member of " + k[0] + ": " + member.message());
+    } else if (json.empty()) {
       t.entry = Result<Entry>::error("entry missing from " + k[1]);
     } else if (json_depth(json, kMaxJsonDepth) > kMaxJsonDepth) {
       t.entry = Result<Entry>::error("nested deeper than " + std::to_string(kMaxJsonDepth));  // before any parser recurses
@@ -134,14 +138,19 @@ Result<ListFigures> list_figures(Redis& redis, const std::string& domain) {
   redis.append({"ZCARD", k[2]});
   auto r = redis.flush();
   if (!r) return r.status();
-  return ListFigures{reply_integer((*r)[0].get()), reply_integer((*r)[1].get())};
+  if (Status n = expect_replies(*r, 2); !n) return n;
+  auto waiting = ReplyView((*r)[0].get()).integer(), leased = ReplyView((*r)[1].get()).integer();
+  if (!waiting) return Status::error("ZCARD " + k[0] + ": " + waiting.message());
+  if (!leased) return Status::error("ZCARD " + k[2] + ": " + leased.message());
+  return ListFigures{*waiting, *leased};
 }
 
 Result<std::vector<std::string>> domains(Redis& redis) {
   auto r = redis.command({"SMEMBERS", redis.options().prefix + "journal:domains"});
   if (!r) return r.status();
-  std::vector<std::string> out;
-  for (size_t i = 0; i < (*r)->elements; ++i) out.push_back(reply_string((*r)->element[i]));
+  auto members = ReplyView(r->get()).strings();
+  if (!members) return Status::error("SMEMBERS journal:domains: " + members.message());
+  std::vector<std::string> out = std::move(members.value());
   std::sort(out.begin(), out.end());
   return out;
 }

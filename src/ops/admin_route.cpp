@@ -4,7 +4,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "ops/metrics.h"
-#include "redis/redis.h"
+#include "redis/bus.h"
+#include "redis/pool.h"
+#include "registry/registry.h"
 #include "tether/cache.h"
 
 namespace tether {
@@ -61,13 +63,14 @@ Response AdminRoute::serve(Request& req, const RouteMatch& /*match*/) {
 Response AdminRoute::drain(const Request& req) {
   std::string worker = req.form_param("worker");
   if (!valid_worker_name(worker)) return Response::text("worker: expected HOST-N, e.g. h1-2\n", 400);
-  if (!src_.config.registry) return Response::text("drain goes over the bus: no \"redis\" configured\n", 503);
-  Redis redis(src_.config.redis);
-  auto r = redis.command({"PUBLISH", src_.config.redis.prefix + "bus",
-                          json_text(nlohmann::json{{"type", "drain"}, {"worker", worker}})});
+  if (!src_.config.registry || src_.registry == nullptr) {
+    return Response::text("drain goes over the bus: no \"redis\" configured\n", 503);
+  }
+  auto redis = src_.registry->redis_pool().acquire();
+  auto r = publish(*redis, BusMessage::drain(worker));
   if (!r) return Response::text(r.message() + "\n", 503);
   log::info("drain_published", {{"worker", worker}, {"by", req.remote_addr}});
-  return Response::json(json_text(nlohmann::json{{"drain", worker}, {"receivers", reply_integer(r->get())}}));
+  return Response::json(json_text(nlohmann::json{{"drain", worker}, {"receivers", *r}}));
 }
 
 Response AdminRoute::invalidate(const Request& req) {

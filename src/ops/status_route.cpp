@@ -99,10 +99,12 @@ nlohmann::json status_json(const StatusSources& src) {
 
 Result<std::vector<registry::Figures>> fleet_status(const StatusSources& src, const std::string& scope) {
   using R = Result<std::vector<registry::Figures>>;
-  if (!src.config.registry) return R::error("scope=" + scope + " reads the other workers from Redis: no \"redis\" configured");
-  Redis redis(src.config.redis);
-  if (Status s = redis.connect(); !s) return s;
-  auto all = fleet::read(redis, src.config.heartbeat_ms, scope == "host" ? src.config.host : "");
+  if (!src.config.registry || src.registry == nullptr) {
+    return R::error("scope=" + scope + " reads the other workers from Redis: no \"redis\" configured");
+  }
+  auto redis = src.registry->redis_pool().acquire();
+  if (Status s = redis->connect(); !s) return s;
+  auto all = fleet::read(*redis, src.config.heartbeat_ms, scope == "host" ? src.config.host : "");
   if (!all) return all;
   auto mine = registry::Figures::own(status_json(src));
   if (!mine) return R::error("this worker's own figures: " + mine.message());

@@ -2,31 +2,33 @@
 #include "redis/sentinel.h"
 
 #include "redis/redis.h"
+#include "redis/reply.h"
 
 namespace tether {
 
 Result<HostPort> decode_master_addr(const redisReply* r) {
   if (r == nullptr || r->type == REDIS_REPLY_NIL) return Status::error("the sentinel knows no such master");
   if (r->type == REDIS_REPLY_ERROR) return Status::error("the sentinel refused: " + reply_string(r));
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-      r->element[1]->type != REDIS_REPLY_STRING) {
-    return Status::error("the sentinel's answer is not [host, port]");
-  }
-  std::string host = reply_string(r->element[0]);
+  ReplyView v(r);
+  auto host_text = v[0].bulk();
+  auto port_text = v[1].bulk();
+  if (!v.array(2) || !host_text || !port_text) return Status::error("the sentinel's answer is not [host, port]");
+  const std::string& host = *host_text;
   if (host.empty() || host.size() > 255) return Status::error("the sentinel named no usable host");
   for (char c : host) {
     if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) >= 0x7f) {
       return Status::error("the sentinel named a host with a control or non-ASCII byte");
     }
   }
-  auto hp = parse_host_port(host + ":" + reply_string(r->element[1]));
+  auto hp = parse_host_port(host + ":" + *port_text);
   if (!hp) return Status::error("the sentinel's port: " + hp.message());
   return hp;
 }
 
 bool reply_says_master(const redisReply* r) {
-  return r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-         r->element[0]->type == REDIS_REPLY_STRING && reply_string(r->element[0]) == "master";
+  ReplyView v(r);
+  auto role = v[0].bulk();
+  return v.is_array() && role && *role == "master";
 }
 
 Result<HostPort> ask_sentinel(const RedisOptions& opts, const std::string& sentinel) {

@@ -3,6 +3,7 @@
 
 #include "common/firewall.h"
 #include "common/json.h"
+#include "redis/reply.h"
 #include "registry/decode.h"
 
 namespace tether::registry {
@@ -88,10 +89,13 @@ std::vector<std::string> transfer_argv(const std::string& prefix, const SessionI
 Result<std::optional<SessionEntry>> read_session(Redis& redis, const SessionId& sid) {
   auto r = redis.command({"HGETALL", session_key(redis.options().prefix, sid)});
   if (!r) return r.status();
-  const redisReply* a = r->get();
-  if (a->type != REDIS_REPLY_ARRAY || a->elements == 0) return std::optional<SessionEntry>();
+  ReplyView a(r->get());
+  if (a.size() == 0) return std::optional<SessionEntry>();
   std::map<std::string, std::string> f;
-  for (size_t i = 0; i + 1 < a->elements; i += 2) f[reply_string(a->element[i])] = reply_string(a->element[i + 1]);
+  // A field or value that is not a string reads as "": decode_session refuses what it needs.
+  for (size_t i = 0; i + 1 < a.size(); i += 2) {
+    f[std::string(a[i].text_view().value_or(""))] = std::string(a[i + 1].text_view().value_or(""));
+  }
   auto e = decode_session(f);
   if (!e) {
     firewall::refused(kBadSession, "session " + sid.hex().substr(0, 12) + ": " + e.message());
@@ -123,10 +127,10 @@ Result<std::vector<WorkerInfo>> read_workers(Redis& redis, int64_t now_ms, int64
       {"ZRANGEBYSCORE", prefix + "workers", std::to_string(now_ms - 3 * heartbeat_ms), "+inf", "WITHSCORES"});
   if (!names) return names.status();
   std::vector<WorkerInfo> out;
-  const redisReply* a = names->get();
-  if (a->type != REDIS_REPLY_ARRAY) return Result<std::vector<WorkerInfo>>::error("ZRANGEBYSCORE: not an array");
-  for (size_t i = 0; i + 1 < a->elements; i += 2) {
-    std::string member = reply_string(a->element[i]);
+  ReplyView a(names->get());
+  if (!a.is_array()) return Result<std::vector<WorkerInfo>>::error("ZRANGEBYSCORE: not an array");
+  for (size_t i = 0; i + 1 < a.size(); i += 2) {
+    std::string member(a[i].text_view().value_or(""));  // not a string: refused as a name below
     auto name = decode_worker_name(member);
     if (!name) {
       firewall::refused(kBadMember, name.message());
@@ -135,7 +139,8 @@ Result<std::vector<WorkerInfo>> read_workers(Redis& redis, int64_t now_ms, int64
     WorkerInfo w;
     w.host = name->first;
     w.worker = name->second;
-    w.heartbeat_ms = reply_integer(a->element[i + 1]);
+    auto score = a[i + 1].number();
+    w.heartbeat_ms = score ? *score : 0;  // WITHSCORES: Redis writes the score as a string
     out.push_back(std::move(w));
     redis.append({"HMGET", prefix + "worker:" + member, "addr", "accepting", "sessions", "pid", "started"});
   }
@@ -143,15 +148,15 @@ Result<std::vector<WorkerInfo>> read_workers(Redis& redis, int64_t now_ms, int64
   if (!replies) return replies.status();
   std::vector<WorkerInfo> live;
   for (size_t i = 0; i < out.size() && i < replies->size(); ++i) {
-    const redisReply* h = (*replies)[i].get();
+    ReplyView h((*replies)[i].get());
     std::string name = worker_name(out[i].host, out[i].worker);
-    if (h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
-      firewall::refused(kBadHeartbeat, name + ": not a hash (" + utf8_or_replaced(reply_string(h)) + ")");
+    if (!h.array(5)) {
+      firewall::refused(kBadHeartbeat, name + ": not a hash (" + utf8_or_replaced(reply_string(h.raw())) + ")");
       continue;
     }
-    if (h->element[0]->type == REDIS_REPLY_NIL) continue;  // expired meanwhile: gone, not hostile
+    if (h[0].is_nil()) continue;  // expired meanwhile: gone, not hostile
     std::string values[5];
-    for (size_t k = 0; k < 5; ++k) values[k] = reply_string(h->element[k]);
+    for (size_t k = 0; k < 5; ++k) values[k] = reply_string(h[k].raw());
     auto w = decode_heartbeat(out[i].host, out[i].worker, values);
     if (!w) {
       firewall::refused(kBadHeartbeat, name + ": " + w.message());

@@ -1,7 +1,7 @@
 // Registry: the ownership moves of single sessions (see registry.h):
 // take-over on a hand-over's receiver, the sender's fence (reclaim) and the
 // sids it left unsettled, and the epochs this worker holds sessions at.
-// Any thread: each call uses its own connection; the epoch and unsettled
+// Any thread: each call leases a connection of its own from the pool; the epoch and unsettled
 // maps are under epochs_mu_.
 #include "common/clock.h"
 #include "common/route.h"
@@ -18,7 +18,8 @@ int64_t Registry::epoch_of(const SessionId& sid) {
 
 Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t from_epoch,
                            int64_t created_ms) {
-  Redis conn(config_.redis);
+  auto lease = pool_.acquire();  // a connection of its own, for this call
+  Redis& conn = *lease;
   if (from_epoch <= 0) {  // a sender that did not say: the epoch now (the owner is compared in the script)
     auto entry = registry::read_session(conn, sid);
     stats_.commands++;
@@ -81,7 +82,8 @@ Result<std::optional<registry::Owner>> Registry::settle(const SessionId& sid) {
 
 Result<std::optional<registry::Owner>> Registry::try_reclaim(const SessionId& sid, int64_t created_ms) {
   using R = Result<std::optional<registry::Owner>>;
-  Redis conn(config_.redis);
+  auto lease = pool_.acquire();  // a connection of its own, for this call
+  Redis& conn = *lease;
   const std::string& p = config_.redis.prefix;
   int64_t from = epoch_of(sid);
   auto r = conn.command(

@@ -9,13 +9,15 @@
 #include "common/firewall.h"
 #include "common/log.h"
 #include "common/route.h"
+#include "redis/reply.h"
 #include "registry/decode.h"
 
 namespace tether {
 namespace {
 
 constexpr size_t kBatch = 5000;  // reports per pipelined round trip
-constexpr int64_t kMaxBackoffMs = 2000;  // between reconnect attempts
+constexpr int64_t kMaxBackoffMs = Backoff::kDefaultMaxMs;  // between reconnect attempts
+constexpr size_t kPoolIdle = 8;  // idle connections kept for other threads
 
 // After an outage, the workers of `before` missing from `now`: each worker
 // reconnects after its own back-off, so for a while the directory Redis
@@ -32,7 +34,8 @@ void keep_missing(std::vector<registry::WorkerInfo>& now, const std::vector<regi
 }  // namespace
 
 Registry::Registry(RegistryConfig config, Hooks hooks)
-    : config_(std::move(config)), hooks_(std::move(hooks)), accepting_(config_.accepting), redis_(config_.redis) {}
+    : config_(std::move(config)), hooks_(std::move(hooks)), accepting_(config_.accepting), redis_(config_.redis),
+      pool_(config_.redis, kPoolIdle) {}
 
 Registry::~Registry() { stop(); }
 
@@ -82,8 +85,7 @@ void Registry::outage_started(const std::string& error) {
   stats_.errors++;
   stats_.up = false;
   redis_.close();
-  if (outage_start_ms_ != 0) return;  // logged when it began
-  outage_start_ms_ = unix_millis();
+  if (!backoff_.down()) return;  // logged when it began
   stats_.outages++;
   log::error("redis_down", {{"error", error}, {"effect", "sessions keep working; registry writes wait"}});
 }
@@ -97,22 +99,28 @@ bool Registry::ensure_connected() {
     redis_.append({"SCRIPT", "LOAD", registry::release_script()});
     stats_.commands += 2;
     auto shas = redis_.flush();
-    if (shas && (*shas)[0]->type == REDIS_REPLY_STRING && (*shas)[1]->type == REDIS_REPLY_STRING) {
-      upsert_sha_ = reply_string((*shas)[0].get());
-      release_sha_ = reply_string((*shas)[1].get());
+    if (!shas) {
+      s = shas.status();
+    } else if (Status n = expect_replies(*shas, 2); !n) {
+      s = Status::error("SCRIPT LOAD: " + n.message());
     } else {
-      s = Status::error(shas ? "SCRIPT LOAD refused: " + reply_string((*shas)[0].get()) : shas.message());
+      auto upsert = ReplyView((*shas)[0].get()).bulk(), release = ReplyView((*shas)[1].get()).bulk();
+      if (upsert && release) {
+        upsert_sha_ = *upsert;
+        release_sha_ = *release;
+      } else {
+        s = Status::error("SCRIPT LOAD refused: " + reply_string((*shas)[upsert ? 1 : 0].get()));
+      }
     }
   }
   if (!s) {
     outage_started(s.message());
     return false;
   }
-  if (outage_start_ms_ != 0) {
-    log::info("redis_up", {{"down_ms", unix_millis() - outage_start_ms_}});
+  if (auto down_ms = backoff_.up()) {
+    log::info("redis_up", {{"down_ms", *down_ms}});
     back_ms_ = unix_millis();
   }
-  outage_start_ms_ = 0;
   stats_.up = true;
   // Redis may have restarted empty, or missed writes: write every live session again.
   if (hooks_.snapshot) {
@@ -153,6 +161,10 @@ bool Registry::write_ops(OpMap& ops) {
   auto replies = redis_.flush();
   if (!replies) {
     outage_started(replies.message());
+    return false;
+  }
+  if (Status n = expect_replies(*replies, order.size()); !n) {
+    outage_started("registry writes: " + n.message());  // written again: the scripts are idempotent
     return false;
   }
   std::vector<SessionId> lost;
@@ -249,7 +261,7 @@ bool Registry::loop_once(Round& round) {
   bool stopping;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    auto wake = redis_.connected() ? round.next_heartbeat : steady_clock::now() + milliseconds(round.backoff_ms);
+    auto wake = redis_.connected() ? round.next_heartbeat : steady_clock::now() + milliseconds(backoff_.delay_ms());
     cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
     stopping = stopping_;
     // Take at most one batch; the rest waits for the next round.
@@ -261,10 +273,10 @@ bool Registry::loop_once(Round& round) {
   }
   if (!ensure_connected()) {
     requeue(batch);
-    round.backoff_ms = std::min<int64_t>(round.backoff_ms * 2, kMaxBackoffMs);
+    backoff_.grow();
     return stopping;  // Redis is down and we stop: what is pending is lost with the process
   }
-  round.backoff_ms = 100;
+  backoff_.reset();
   if (!batch.empty() && !write_ops(batch)) requeue(batch);
   batch.clear();
   if (steady_clock::now() >= round.next_heartbeat) {
@@ -300,15 +312,7 @@ std::shared_ptr<const std::vector<registry::WorkerInfo>> Registry::workers() con
 }
 
 Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& sid) {
-  std::unique_ptr<Redis> conn;
-  {
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    if (!pool_.empty()) {
-      conn = std::move(pool_.back());
-      pool_.pop_back();
-    }
-  }
-  if (!conn) conn = std::make_unique<Redis>(config_.redis);
+  auto conn = pool_.acquire();
   auto r = registry::read_session(*conn, sid);
   stats_.commands++;
   if (!r) stats_.errors++;
@@ -323,8 +327,6 @@ Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& 
     }
     if (me || o.addr == config_.me.addr) r = std::optional<registry::SessionEntry>();
   }
-  std::lock_guard<std::mutex> lock(pool_mu_);
-  if (pool_.size() < 8) pool_.push_back(std::move(conn));
   return r;
 }
 

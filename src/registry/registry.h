@@ -15,7 +15,8 @@
 // and once when it ends.
 //
 // Thread safety: the observer calls and lookup()/workers() are safe from any
-// thread; start()/stop() from the owner. The registry thread alone uses redis_.
+// thread; start()/stop() from the owner. The registry thread alone uses redis_;
+// other threads lease connections from the pool (redis_pool()).
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -28,9 +29,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "redis/backoff.h"
+#include "redis/pool.h"
+#include "redis/redis.h"
 #include "registry/entries.h"
 #include "registry/owner_book.h"
-#include "redis/redis.h"
 #include "session/observer.h"
 
 namespace tether {
@@ -99,6 +102,9 @@ class Registry final : public SessionObserver, public OwnerBook {
   int64_t epoch(const SessionId& sid) override { return epoch_of(sid); }
   void set_accepting(bool accepting) { accepting_ = accepting; }
   const RegistryStats& stats() const { return stats_; }
+  // This worker's Redis connections for threads other than the registry's
+  // (the status and admin routes lease from it; thread-safe).
+  RedisPool& redis_pool() const { return pool_; }
   const RegistryConfig& config() const { return config_; }
 
  private:
@@ -112,7 +118,6 @@ class Registry final : public SessionObserver, public OwnerBook {
   struct Round {  // the registry thread's state between rounds of loop()
     OpMap batch;
     std::chrono::steady_clock::time_point next_heartbeat;
-    int64_t backoff_ms = 100;
   };
   void loop();
   bool loop_once(Round& round);  // one round; true when the thread should end
@@ -140,7 +145,7 @@ class Registry final : public SessionObserver, public OwnerBook {
   // Registry thread only.
   Redis redis_;
   std::string upsert_sha_, release_sha_;
-  int64_t outage_start_ms_ = 0;
+  Backoff backoff_;       // reconnects, and the outage logged once
   int64_t back_ms_ = 0;  // when Redis came back after an outage (0: never was down)
 
   int64_t epoch_of(const SessionId& sid);  // 1 unless taken over
@@ -153,8 +158,8 @@ class Registry final : public SessionObserver, public OwnerBook {
   mutable std::mutex dir_mu_;
   std::shared_ptr<const std::vector<registry::WorkerInfo>> dir_;
 
-  std::mutex pool_mu_;  // connections for lookup(), one per concurrent caller
-  std::vector<std::unique_ptr<Redis>> pool_;
+  // Connections for any other thread (lookup, hand-overs, status and admin routes).
+  mutable RedisPool pool_;
 };
 
 }  // namespace tether

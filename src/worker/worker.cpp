@@ -20,7 +20,7 @@
 #include "ops/slow_log.h"
 #include "session/pool.h"
 #include "token/token.h"
-#include "registry/bus.h"
+#include "redis/bus.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
 #include "worker/services.h"

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/firewall.h"
 #include "common/log.h"
+#include "redis/reply.h"
 #include "workflow/runner.h"
 #include "workflow/ticket_decode.h"
 #include "workflow/tickets.h"
@@ -166,8 +167,9 @@ class Engine::Flow {
   void drop_queue_item(Redis& redis, const redisReply* item, const std::string& why) {
     stats_.bad_queue_items++;
     firewall::refused("ticket.bad_queue_item", def_.name + ": " + why);
-    if (item == nullptr || item->type != REDIS_REPLY_STRING) return;
-    auto r = redis.command({"LREM", processing_key(redis_.prefix, def_.name), "1", std::string(item->str, item->len)});
+    auto text = ReplyView(item).bulk();
+    if (!text) return;  // not a string: LREM could not name it
+    auto r = redis.command({"LREM", processing_key(redis_.prefix, def_.name), "1", *text});
     if (!r) redis_error("workflow_drop_failed", r.message());
   }
 
@@ -218,8 +220,9 @@ class Engine::Flow {
       return;
     }
     std::vector<std::string> others;
-    for (size_t i = 0; list.value()->type == REDIS_REPLY_ARRAY && i < list.value()->elements; ++i) {
-      const redisReply* e = list.value()->element[i];
+    ReplyView items(list.value().get());
+    for (size_t i = 0; i < items.size(); ++i) {
+      const redisReply* e = items[i].raw();
       auto id = decode_queue_item(e);
       if (!id) {
         drop_queue_item(redis, e, id.message());

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "common/json.h"
+#include "redis/reply.h"
 #include "workflow/tickets.h"
 
 namespace tether::workflow {
@@ -62,19 +63,16 @@ bool known_state(const std::string& s) {
 
 }  // namespace
 
-Result<std::map<std::string, std::string>> decode_hash_reply(const redisReply* r) {
+Result<std::map<std::string, std::string>> decode_hash_reply(const redisReply* reply) {
   using R = Result<std::map<std::string, std::string>>;
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return R::error("expected a hash (an array reply)");
-  if (r->elements % 2 != 0) return R::error("expected field and value pairs");
+  ReplyView r(reply);
+  if (!r.is_array()) return R::error("expected a hash (an array reply)");
+  if (!r.pairs()) return R::error("expected field and value pairs");
   std::map<std::string, std::string> out;
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* e = r->element[i];
-    if (e == nullptr || e->type != REDIS_REPLY_STRING) return R::error("expected strings in the hash reply");
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (!r[i].is_bulk()) return R::error("expected strings in the hash reply");
   }
-  for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    out[std::string(r->element[i]->str, r->element[i]->len)] =
-        std::string(r->element[i + 1]->str, r->element[i + 1]->len);
-  }
+  for (size_t i = 0; i + 1 < r.size(); i += 2) out[*r[i].bulk()] = *r[i + 1].bulk();
   return out;
 }
 
@@ -130,24 +128,21 @@ Result<std::optional<Ticket>> decode_ticket(const redisReply* r) {
   return decode_ticket(*h);
 }
 
-Result<Payload> decode_payload(const redisReply* r) {
+Result<Payload> decode_payload(const redisReply* reply) {
   using R = Result<Payload>;
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-    return R::error("expected the reply of HMGET payload.key payload.data");
-  }
-  const redisReply* k = r->element[0];
-  const redisReply* d = r->element[1];
-  if (k == nullptr || k->type != REDIS_REPLY_STRING || k->len == 0) {
-    return R::error("field 'payload.key': expected a non-empty string");
-  }
+  ReplyView r(reply);
+  if (!r.array(2)) return R::error("expected the reply of HMGET payload.key payload.data");
+  auto key = r[0].bulk();
+  auto d = r[1].bulk();
+  if (!key || key->empty()) return R::error("field 'payload.key': expected a non-empty string");
   Payload out;
-  out.key.assign(k->str, k->len);
+  out.key = std::move(key.value());
   if (out.key.size() > kMaxTicketKeyBytes) {
     return R::error("field 'payload.key': longer than " + std::to_string(kMaxTicketKeyBytes) + " bytes");
   }
   if (!valid_utf8(out.key)) return R::error("field 'payload.key': not valid UTF-8: " + shown(out.key));
-  if (d == nullptr || d->type != REDIS_REPLY_STRING) return R::error("field 'payload.data': expected JSON text");
-  auto data = parse_json(std::string_view(d->str, d->len));
+  if (!d) return R::error("field 'payload.data': expected JSON text");
+  auto data = parse_json(*d);
   if (!data) return R::error("field 'payload.data': " + data.message());
   out.data = std::move(data.value());
   return out;

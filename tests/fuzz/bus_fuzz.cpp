@@ -1,4 +1,4 @@
-// Fuzzes the bus (src/registry/bus): any bytes, as a payload PUBLISHed on
+// Fuzzes the bus (src/redis/bus): any bytes, as a payload PUBLISHed on
 // {prefix}bus by anyone who can write to Redis. Each payload goes through
 // Bus::dispatch, as the bus thread sends it, with a "kill" and a "drain"
 // handler registered. Checks what decode_bus_message promises: it never
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/route.h"
-#include "registry/bus.h"
+#include "redis/bus.h"
 
 namespace {
 

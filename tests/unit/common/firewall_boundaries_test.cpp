@@ -14,7 +14,7 @@
 #include "fcgi/client.h"
 #include "fcgi/listener.h"
 #include "fcgi/server.h"
-#include "registry/bus.h"
+#include "redis/bus.h"
 #include "session/pool.h"
 #include "cluster/handover.h"
 

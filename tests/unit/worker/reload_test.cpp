@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "config/reload_report.h"
-#include "registry/bus.h"
+#include "redis/bus.h"
 #include "registry/figures.h"
 #include "support/own_status.h"
 
