@@ -5,8 +5,8 @@
 #include <re2/re2.h>
 
 #include <fstream>
-#include <vector>
 #include <sstream>
+#include <vector>
 
 #include "common/route.h"
 #include "config/section.h"
