@@ -5,10 +5,11 @@
 #include <re2/re2.h>
 
 #include <fstream>
-#include <set>
 #include <sstream>
+#include <vector>
 
 #include "common/route.h"
+#include "config/section.h"
 #include "redis/options.h"
 
 namespace tether {
@@ -24,105 +25,67 @@ RE2::Options fixed_options(bool case_sensitive = true) {
   return opts;
 }
 
-// Field readers: each returns an error message ("" when fine).
-std::string read_int(const json& j, const char* name, int64_t lo, int64_t hi, int64_t* out) {
-  if (!j.contains(name)) return "";
-  const json& v = j.at(name);
-  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-    return std::string("field '") + name + "': expected an integer from " + std::to_string(lo) + " to " +
-           std::to_string(hi) + ", got " + v.dump();
-  }
-  *out = v.get<int64_t>();
-  return "";
-}
-
-std::string read_int(const json& j, const char* name, int64_t lo, int64_t hi, int* out) {
-  int64_t v = *out;
-  std::string e = read_int(j, name, lo, hi, &v);
-  *out = static_cast<int>(v);
-  return e;
-}
-
-std::string read_string(const json& j, const char* name, std::string* out) {
-  if (!j.contains(name)) return "";
-  const json& v = j.at(name);
-  if (!v.is_string()) return std::string("field '") + name + "': expected a string, got " + v.dump();
-  *out = v.get<std::string>();
-  return "";
-}
-
-std::string read_bool(const json& j, const char* name, bool* out) {
-  if (!j.contains(name)) return "";
-  if (!j.at(name).is_boolean()) return std::string("field '") + name + "': expected true or false, got " + j.at(name).dump();
-  *out = j.at(name).get<bool>();
-  return "";
-}
-
 // The Sentinel fields of the "redis" object (sentinel.h).
-std::string read_sentinels(const json& j, RedisOptions* r) {
-  std::string e;
-  if (!(e = read_string(j, "master", &r->master)).empty()) return "redis: " + e;
-  if (!(e = read_string(j, "sentinel_username", &r->sentinel_username)).empty()) return "redis: " + e;
-  if (!(e = read_string(j, "sentinel_password", &r->sentinel_password)).empty()) return "redis: " + e;
-  if (!j.contains("sentinels")) {
-    if (!r->master.empty()) return "redis: field 'master' needs 'sentinels' (a list of \"host:port\")";
-    return "";
+void read_sentinels(config::Section& s, RedisOptions* r) {
+  s.string("master", &r->master);
+  s.string("sentinel_username", &r->sentinel_username);
+  s.string("sentinel_password", &r->sentinel_password);
+  if (!s.ok()) return;
+  if (!s.has("sentinels")) {
+    if (!r->master.empty()) s.fail("master", "needs 'sentinels' (a list of \"host:port\")");
+    return;
   }
-  const json& s = j.at("sentinels");
-  if (!s.is_array() || s.empty()) return "redis: field 'sentinels': expected a list like [\"10.0.0.1:26379\"]";
-  for (const auto& v : s) {
-    if (!v.is_string()) return "redis: field 'sentinels': expected strings \"host:port\", got " + v.dump();
-    auto hp = parse_host_port(v.get<std::string>());
-    if (!hp) return "redis: field 'sentinels': " + hp.message();
-    r->sentinels.push_back(v.get<std::string>());
+  std::vector<std::string> sentinels;
+  s.string_list("sentinels", "a list like [\"10.0.0.1:26379\"]", &sentinels);
+  for (const auto& hp : sentinels) {
+    if (auto parsed = parse_host_port(hp); !parsed) return s.fail("sentinels", parsed.message());
   }
-  if (r->master.empty()) return "redis: field 'sentinels' needs 'master' (the name the sentinels monitor)";
-  if (j.contains("host") || j.contains("port")) return "redis: give either 'host'/'port' or 'sentinels', not both";
-  return "";
+  if (!s.ok()) return;
+  r->sentinels.insert(r->sentinels.end(), sentinels.begin(), sentinels.end());
+  if (r->master.empty()) return s.fail("sentinels", "needs 'master' (the name the sentinels monitor)");
+  if (s.has("host") || s.has("port")) s.fail(nullptr, "give either 'host'/'port' or 'sentinels', not both");
 }
 
 // The "redis" object; errors name redis.<field>.
-std::string read_redis(const json& j, RedisOptions* r) {
-  if (!j.is_object()) return "field 'redis': expected an object like {\"host\": \"127.0.0.1\", \"port\": 6379}";
-  static const std::set<std::string> known = {"host", "port", "password", "db", "prefix", "connect_timeout_ms",
-                                              "io_timeout_ms", "sentinels", "master", "username",
-                                              "sentinel_username", "sentinel_password"};
-  for (auto& [k, v] : j.items()) {
-    if (!known.count(k)) return "field 'redis." + k + "': unknown (misspelt?)";
+Status read_redis(const json& j, const std::string& file, RedisOptions* r) {
+  config::Section s(j, "redis", file);
+  if (!j.is_object()) {
+    s.fail(nullptr, "expected an object like {\"host\": \"127.0.0.1\", \"port\": 6379}");
+    return s.status();
   }
-  std::string e;
-  if (!(e = read_string(j, "host", &r->host)).empty()) return "redis: " + e;
-  if (!(e = read_int(j, "port", 1, 65535, &r->port)).empty()) return "redis: " + e;
-  if (!(e = read_string(j, "password", &r->password)).empty()) return "redis: " + e;
-  if (!(e = read_int(j, "db", 0, 1000, &r->db)).empty()) return "redis: " + e;
-  if (!(e = read_string(j, "prefix", &r->prefix)).empty()) return "redis: " + e;
-  if (!(e = read_int(j, "connect_timeout_ms", 1, 60000, &r->connect_timeout_ms)).empty()) return "redis: " + e;
-  if (!(e = read_int(j, "io_timeout_ms", 1, 60000, &r->io_timeout_ms)).empty()) return "redis: " + e;
-  if (!(e = read_string(j, "username", &r->username)).empty()) return "redis: " + e;
-  if (!r->username.empty() && r->password.empty()) return "redis: field 'username' needs 'password' (AUTH user pass)";
-  return read_sentinels(j, r);
+  s.known({"host", "port", "password", "db", "prefix", "connect_timeout_ms", "io_timeout_ms", "sentinels", "master",
+           "username", "sentinel_username", "sentinel_password"});
+  s.string("host", &r->host);
+  s.integer("port", 1, 65535, &r->port);
+  s.string("password", &r->password);
+  s.integer("db", 0, 1000, &r->db);
+  s.string("prefix", &r->prefix);
+  s.integer("connect_timeout_ms", 1, 60000, &r->connect_timeout_ms);
+  s.integer("io_timeout_ms", 1, 60000, &r->io_timeout_ms);
+  s.string("username", &r->username);
+  if (s.ok() && !r->username.empty() && r->password.empty()) s.fail("username", "needs 'password' (AUTH user pass)");
+  read_sentinels(s, r);
+  return s.status();
 }
 
 // "listen_mode": octal text like "0660", as php-fpm's listen.mode.
-std::string read_mode(const json& j, const char* name, unsigned* out) {
-  if (!j.contains(name)) return "";
-  const json& v = j.at(name);
+void read_mode(config::Section& s, const char* name, unsigned* out) {
+  const json* v = s.ok() ? s.find(name) : nullptr;
+  if (v == nullptr) return;
   static const RE2 octal("0?[0-7]{3}", fixed_options());
-  if (!v.is_string() || !RE2::FullMatch(v.get<std::string>(), octal)) {
-    return std::string("field '") + name + "': expected octal permissions as a string, like \"0660\", got " + v.dump();
+  if (!v->is_string() || !RE2::FullMatch(v->get<std::string>(), octal)) {
+    return s.fail(name, "expected octal permissions as a string, like \"0660\", got " + config::Section::shown(*v));
   }
-  *out = static_cast<unsigned>(std::stoul(v.get<std::string>(), nullptr, 8));
-  return "";
+  *out = static_cast<unsigned>(std::stoul(v->get<std::string>(), nullptr, 8));
 }
 
 // "listen_owner" / "listen_group": a user or group name, or a number.
-std::string read_account(const json& j, const char* name, std::string* out) {
-  if (std::string e = read_string(j, name, out); !e.empty()) return e;
+void read_account(config::Section& s, const char* name, std::string* out) {
+  s.string(name, out);
   static const RE2 account("[a-z_][a-z0-9_.-]{0,31}\\$?|[0-9]{1,10}", fixed_options(false));
-  if (!out->empty() && !RE2::FullMatch(*out, account)) {
-    return std::string("field '") + name + "': expected a user or group name or number, got \"" + *out + "\"";
+  if (s.ok() && !out->empty() && !RE2::FullMatch(*out, account)) {
+    s.fail(name, "expected a user or group name or number, got " + config::Section::shown(*out));
   }
-  return "";
 }
 
 // "cookie_name": a cookie-name token nginx can read as $cookie_NAME.
@@ -130,12 +93,12 @@ std::string read_account(const json& j, const char* name, std::string* out) {
 std::string check_cookie(const Config& c) {
   static const RE2 name("[A-Za-z0-9_]{1,64}", fixed_options());
   if (!RE2::FullMatch(c.cookie_name, name)) {
-    return "field 'cookie_name': expected 1 to 64 letters, digits or '_', got \"" + c.cookie_name + "\"";
+    return "field 'cookie_name': expected 1 to 64 letters, digits or '_', got " + config::Section::shown(c.cookie_name);
   }
   static const RE2 path("/[A-Za-z0-9._~!$&'()*+=:@/%-]{0,255}", fixed_options());
   if (!RE2::FullMatch(c.cookie_path, path)) {
     return "field 'cookie_path': expected a path starting with '/' (letters, digits, '/', '-', '_', '.', '~'; "
-           "no ';', ',' or spaces), got \"" + c.cookie_path + "\"";
+           "no ';', ',' or spaces), got " + config::Section::shown(c.cookie_path);
   }
   return "";
 }
@@ -163,13 +126,6 @@ std::string check_listen(const std::string& listen) {
   return "";
 }
 
-const std::set<std::string> kKnownFields = {
-    "host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "session_turns", "idle_timeout_s", "lifetime_s",
-    "max_body_bytes", "keepalive_idle_s", "drain_timeout_s", "request_timeout_s", "key_file", "routes",
-    "advertise", "redis", "heartbeat_ms", "quick_timeout_ms", "placement", "accept_sessions",
-    "cache", "journal", "workflows", "templates", "slow_request_ms", "max_sessions", "max_queued_per_session",
-    "max_params_bytes", "listen_owner", "listen_group", "listen_mode", "cookie_name", "cookie_path"};
-
 }  // namespace
 
 std::string Config::route() const { return make_route(host, worker); }
@@ -193,68 +149,68 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
     return fail("not valid JSON");
   }
   if (!j.is_object()) return fail("expected a JSON object at the top level");
-  for (auto& [k, v] : j.items()) {
-    if (!kKnownFields.count(k)) return fail("unknown field '" + k + "' (misspelt?)");
-  }
+  config::Section top(j, "", path);
+  top.known({"host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "session_turns",
+             "idle_timeout_s", "lifetime_s", "max_body_bytes", "keepalive_idle_s", "drain_timeout_s",
+             "request_timeout_s", "key_file", "routes", "advertise", "redis", "heartbeat_ms", "quick_timeout_ms",
+             "placement", "accept_sessions", "cache", "journal", "workflows", "templates", "slow_request_ms",
+             "max_sessions", "max_queued_per_session", "max_params_bytes", "listen_owner", "listen_group",
+             "listen_mode", "cookie_name", "cookie_path"});
 
   Config c;
   c.file = path;
   size_t slash = path.rfind('/');
   c.base_dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
 
+  top.string("host", &c.host);
+  top.integer("worker", 0, 65535, &c.worker);
+  top.string("listen", &c.listen);
+  read_account(top, "listen_owner", &c.listen_owner);
+  read_account(top, "listen_group", &c.listen_group);
+  read_mode(top, "listen_mode", &c.listen_mode);
+  top.integer("acceptor_threads", 1, 4096, &c.acceptor_threads);
+  top.integer("max_acceptor_threads", 1, 65536, &c.max_acceptor_threads);
+  top.integer("session_threads", 1, 256, &c.session_threads);
+  top.integer("idle_timeout_s", 1, 30 * 86400, &c.idle_timeout_s);
+  top.integer("lifetime_s", 1, 365 * 86400, &c.lifetime_s);
+  top.integer("max_body_bytes", 0, int64_t(1) << 34, &c.max_body_bytes);
+  top.integer("keepalive_idle_s", 1, 86400, &c.keepalive_idle_s);
+  top.integer("drain_timeout_s", 1, 3600, &c.drain_timeout_s);
+  top.integer("request_timeout_s", 1, 3600, &c.request_timeout_s);
+  top.string("key_file", &c.key_file);
+  top.string("cookie_name", &c.cookie_name);
+  top.string("cookie_path", &c.cookie_path);
+  if (!top.ok()) return top.status();
   std::string e;
-  if (!(e = read_string(j, "host", &c.host)).empty()) return fail(e);
-  if (!(e = read_int(j, "worker", 0, 65535, &c.worker)).empty()) return fail(e);
-  if (!(e = read_string(j, "listen", &c.listen)).empty()) return fail(e);
-  if (!(e = read_account(j, "listen_owner", &c.listen_owner)).empty()) return fail(e);
-  if (!(e = read_account(j, "listen_group", &c.listen_group)).empty()) return fail(e);
-  if (!(e = read_mode(j, "listen_mode", &c.listen_mode)).empty()) return fail(e);
-  if (!(e = read_int(j, "acceptor_threads", 1, 4096, &c.acceptor_threads)).empty()) return fail(e);
-  if (!(e = read_int(j, "max_acceptor_threads", 1, 65536, &c.max_acceptor_threads)).empty()) return fail(e);
-  if (!(e = read_int(j, "session_threads", 1, 256, &c.session_threads)).empty()) return fail(e);
-  if (!(e = read_int(j, "idle_timeout_s", 1, 30 * 86400, &c.idle_timeout_s)).empty()) return fail(e);
-  if (!(e = read_int(j, "lifetime_s", 1, 365 * 86400, &c.lifetime_s)).empty()) return fail(e);
-  if (!(e = read_int(j, "max_body_bytes", 0, int64_t(1) << 34, &c.max_body_bytes)).empty()) return fail(e);
-  if (!(e = read_int(j, "keepalive_idle_s", 1, 86400, &c.keepalive_idle_s)).empty()) return fail(e);
-  if (!(e = read_int(j, "drain_timeout_s", 1, 3600, &c.drain_timeout_s)).empty()) return fail(e);
-  if (!(e = read_int(j, "request_timeout_s", 1, 3600, &c.request_timeout_s)).empty()) return fail(e);
-  if (!(e = read_string(j, "key_file", &c.key_file)).empty()) return fail(e);
-  if (!(e = read_string(j, "cookie_name", &c.cookie_name)).empty()) return fail(e);
-  if (!(e = read_string(j, "cookie_path", &c.cookie_path)).empty()) return fail(e);
   if (!(e = check_cookie(c)).empty()) return fail(e);
-  if (!(e = read_int(j, "slow_request_ms", 0, 3600 * 1000, &c.slow_request_ms)).empty()) return fail(e);
-  if (!(e = read_string(j, "advertise", &c.advertise)).empty()) return fail(e);
-  if (!(e = read_int(j, "max_sessions", 1, 100000000, &c.max_sessions)).empty()) return fail(e);
-  if (!(e = read_int(j, "max_queued_per_session", 1, 100000, &c.max_queued_per_session)).empty()) return fail(e);
-  if (!(e = read_int(j, "max_params_bytes", 1024, 16 << 20, &c.max_params_bytes)).empty()) return fail(e);
+  top.integer("slow_request_ms", 0, 3600 * 1000, &c.slow_request_ms);
+  top.string("advertise", &c.advertise);
+  top.integer("max_sessions", 1, 100000000, &c.max_sessions);
+  top.integer("max_queued_per_session", 1, 100000, &c.max_queued_per_session);
+  top.integer("max_params_bytes", 1024, 16 << 20, &c.max_params_bytes);
   c.templates_dir = "templates";
-  if (!(e = read_string(j, "templates", &c.templates_dir)).empty()) return fail(e);
-  if (j.contains("redis")) {
+  top.string("templates", &c.templates_dir);
+  if (!top.ok()) return top.status();
+  if (const json* redis = top.find("redis")) {
     c.registry = true;
-    if (!(e = read_redis(j["redis"], &c.redis)).empty()) return fail(e);
+    if (Status s = read_redis(*redis, path, &c.redis); !s) return s;
   }
-  if (!(e = read_int(j, "heartbeat_ms", 50, 60000, &c.heartbeat_ms)).empty()) return fail(e);
-  if (!(e = read_int(j, "quick_timeout_ms", 10, 600000, &c.quick_timeout_ms)).empty()) return fail(e);
-  if (!(e = read_string(j, "session_turns", &c.session_turns)).empty()) return fail(e);
-  if (c.session_turns != "inline" && c.session_turns != "pinned") {
-    return fail("field 'session_turns': expected \"inline\" or \"pinned\", got \"" + c.session_turns + "\"");
-  }
-  if (!(e = read_string(j, "placement", &c.placement)).empty()) return fail(e);
-  if (!(e = read_bool(j, "accept_sessions", &c.accept_sessions)).empty()) return fail(e);
-  static const std::set<std::string> policies = {"local", "round_robin", "least_loaded", "app"};
-  if (!policies.count(c.placement)) {
-    return fail("field 'placement': expected \"local\", \"round_robin\", \"least_loaded\" or \"app\", got \"" +
-                c.placement + "\"");
-  }
-  if (j.contains("routes")) {
-    if (!j["routes"].is_array()) return fail("field 'routes': expected an array of rules, got " + j["routes"].dump());
-    c.routes = j["routes"];
+  top.integer("heartbeat_ms", 50, 60000, &c.heartbeat_ms);
+  top.integer("quick_timeout_ms", 10, 600000, &c.quick_timeout_ms);
+  top.one_of("session_turns", {"inline", "pinned"}, &c.session_turns);
+  top.one_of("placement", {"local", "round_robin", "least_loaded", "app"}, &c.placement);
+  top.boolean("accept_sessions", &c.accept_sessions);
+  if (const json* routes = top.find("routes")) {
+    if (!routes->is_array()) top.fail("routes", "expected an array of rules, got " + config::Section::shown(*routes));
+    else c.routes = *routes;
   }
   for (auto [name, slot] : {std::pair{"cache", &c.cache}, {"journal", &c.journal}, {"workflows", &c.workflows}}) {
-    if (!j.contains(name)) continue;
-    if (!j[name].is_object()) return fail(std::string("field '") + name + "': expected an object, got " + j[name].dump());
-    *slot = j[name];
+    const json* v = top.find(name);
+    if (v == nullptr) continue;
+    if (!v->is_object()) top.fail(name, "expected an object, got " + config::Section::shown(*v));
+    else *slot = *v;
   }
+  if (!top.ok()) return top.status();
 
   if (!ov.host.empty()) c.host = ov.host;
   if (ov.worker >= 0) c.worker = ov.worker;

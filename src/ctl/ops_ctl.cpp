@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/route.h"
+#include "common/unique_fd.h"
 #include "ctl/ctl.h"
 #include "ops/fleet.h"
 #include "ops/metrics.h"
@@ -228,15 +229,16 @@ int keygen(const std::string& path) {
   text += "\n";
   sodium_memzero(hex, sizeof hex);
   // O_EXCL: never replace a key in use; 0600 whatever the umask.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
     fprintf(stderr, "tetherctl: keygen %s: %s\n", path.c_str(),
             errno == EEXIST ? "exists already (remove it first to replace the keys)" : strerror(errno));
     return 1;
   }
-  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
+  bool ok = ::fchmod(fd.get(), 0600) == 0 &&
+            ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd.get()) == 0 && ok;
+  ok = fd.close() == 0 && ok;  // close(2)'s error counts: the key may not be on disk
   sodium_memzero(text.data(), text.size());
   if (!ok) {
     fprintf(stderr, "tetherctl: keygen %s: write failed: %s\n", path.c_str(), strerror(errno));

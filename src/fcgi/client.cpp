@@ -26,15 +26,15 @@ int ms_left(Clock::time_point deadline) {
   return left < 0 ? 0 : static_cast<int>(left);
 }
 
-// Non-blocking connect bounded by deadline. -1 on failure (errno set).
-int open_connection(const std::string& addr, Clock::time_point deadline) {
+// Non-blocking connect bounded by deadline. Empty on failure (errno set).
+unique_fd open_connection(const std::string& addr, Clock::time_point deadline) {
   sockaddr_storage ss{};
   socklen_t len;
   int family;
   if (addr.rfind("unix:", 0) == 0) {
     auto* sa = reinterpret_cast<sockaddr_un*>(&ss);
     std::string path = addr.substr(5);
-    if (path.size() >= sizeof sa->sun_path) return -1;
+    if (path.size() >= sizeof sa->sun_path) return {};
     sa->sun_family = AF_UNIX;
     memcpy(sa->sun_path, path.c_str(), path.size() + 1);
     len = sizeof(sockaddr_un);
@@ -42,31 +42,28 @@ int open_connection(const std::string& addr, Clock::time_point deadline) {
   } else {
     auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
     size_t colon = addr.rfind(':');
-    if (colon == std::string::npos) return -1;
+    if (colon == std::string::npos) return {};
     sa->sin_family = AF_INET;
     sa->sin_port = htons(static_cast<uint16_t>(atoi(addr.c_str() + colon + 1)));
-    if (inet_pton(AF_INET, addr.substr(0, colon).c_str(), &sa->sin_addr) != 1) return -1;
+    if (inet_pton(AF_INET, addr.substr(0, colon).c_str(), &sa->sin_addr) != 1) return {};
     len = sizeof(sockaddr_in);
     family = AF_INET;
   }
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+  unique_fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return {};
   if (family == AF_INET) {
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) {
-      ::close(fd);
-      return -1;
-    }
-    pollfd p{fd, POLLOUT, 0};
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN) return {};  // fd closes; errno is kept
+    pollfd p{fd.get(), POLLOUT, 0};
     int err = 0;
     socklen_t elen = sizeof err;
-    if (::poll(&p, 1, ms_left(deadline)) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
-      ::close(fd);
+    if (::poll(&p, 1, ms_left(deadline)) != 1 || getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
+        err != 0) {
       errno = err != 0 ? err : ETIMEDOUT;
-      return -1;
+      return {};
     }
   }
   return fd;
@@ -92,36 +89,30 @@ bool write_all(int fd, const std::string& data, Clock::time_point deadline) {
 
 }  // namespace
 
-PeerClient::~PeerClient() {
-  for (auto& [addr, fds] : idle_) {
-    for (int fd : fds) ::close(fd);
-  }
-}
+PeerClient::~PeerClient() = default;  // the idle connections close with the pool
 
-int PeerClient::take(const std::string& addr) {
+unique_fd PeerClient::take(const std::string& addr) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = idle_.find(addr);
-  if (it == idle_.end() || it->second.empty()) return -1;
-  int fd = it->second.back();
+  if (it == idle_.end() || it->second.empty()) return {};
+  unique_fd fd = std::move(it->second.back());
   it->second.pop_back();
   return fd;
 }
 
-void PeerClient::give_back(const std::string& addr, int fd) {
+void PeerClient::give_back(const std::string& addr, unique_fd fd) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& fds = idle_[addr];
-  if (fds.size() >= max_idle_) {
-    ::close(fd);
-    return;
-  }
-  fds.push_back(fd);
+  if (fds.size() >= max_idle_) return;  // the pool is full: fd closes here
+  fds.push_back(std::move(fd));
 }
 
 void PeerClient::forget(const std::string& addr) {
+  std::vector<unique_fd> gone;  // closed after the lock is let go
   std::lock_guard<std::mutex> lock(mu_);
   auto it = idle_.find(addr);
   if (it == idle_.end()) return;
-  for (int fd : it->second) ::close(fd);
+  gone = std::move(it->second);
   idle_.erase(it);
 }
 
@@ -141,10 +132,10 @@ CallResult PeerClient::call(const std::string& addr, const Params& params, std::
   // A pooled connection may have been closed by the peer while idle: if it
   // fails before any byte comes back, try once more on a new connection.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    int fd = attempt == 0 ? take(addr) : -1;
-    bool reused = fd >= 0;
+    unique_fd fd = attempt == 0 ? take(addr) : unique_fd();
+    bool reused = static_cast<bool>(fd);
     if (!reused) fd = open_connection(addr, quick);
-    if (fd < 0) {
+    if (!fd) {
       result.kind = CallResult::Kind::Unreachable;
       result.error = std::string("connect ") + addr + ": " + strerror(errno);
       return result;
@@ -152,18 +143,17 @@ CallResult PeerClient::call(const std::string& addr, const Params& params, std::
     bool got_any = false;
     std::string out;
     RecordReader reader;
-    bool done = false, broken = !write_all(fd, wire, quick);
+    bool done = false, broken = !write_all(fd.get(), wire, quick);
     while (!broken && !done) {
-      pollfd p{fd, POLLIN, 0};
+      pollfd p{fd.get(), POLLIN, 0};
       int ready = ::poll(&p, 1, ms_left(got_any ? total : quick));
       if (ready != 1) {
         result.kind = got_any ? CallResult::Kind::Failed : CallResult::Kind::NoAnswer;
         result.error = got_any ? "reply took longer than the request timeout" : "no answer within the quick timeout";
-        ::close(fd);
-        return result;
+        return result;  // fd closes
       }
       char buf[65536];
-      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
       if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         broken = true;
@@ -183,7 +173,7 @@ CallResult PeerClient::call(const std::string& addr, const Params& params, std::
       }
     }
     if (!done) {
-      ::close(fd);
+      fd.reset();
       if (reused && !got_any) continue;
       // Not even the ack came back: the peer never started the request.
       result.kind = got_any ? CallResult::Kind::Failed : CallResult::Kind::NoAnswer;
@@ -191,7 +181,7 @@ CallResult PeerClient::call(const std::string& addr, const Params& params, std::
                              : "the peer closed the connection without answering";
       return result;
     }
-    give_back(addr, fd);
+    give_back(addr, std::move(fd));
     auto parsed = parse_cgi_response(out);
     if (!parsed) {
       result.kind = CallResult::Kind::Failed;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "tether/response.h"
 
 namespace tether::fcgi {
@@ -45,12 +46,12 @@ class PeerClient {
   void forget(const std::string& addr);
 
  private:
-  int take(const std::string& addr);  // an idle connection, or -1
-  void give_back(const std::string& addr, int fd);
+  unique_fd take(const std::string& addr);  // an idle connection, or none
+  void give_back(const std::string& addr, unique_fd fd);
 
   size_t max_idle_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::vector<int>> idle_;
+  std::unordered_map<std::string, std::vector<unique_fd>> idle_;
 };
 
 }  // namespace tether::fcgi

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace tether::fcgi {
 namespace {
 
@@ -67,42 +69,36 @@ Result<int> open_unix(const std::string& path, const ListenOptions& opt) {
   sa.sun_family = AF_UNIX;
   if (path.size() >= sizeof sa.sun_path) return Result<int>::error("unix socket path too long: " + path);
   memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Result<int>::error(errstr("socket"));
-  int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Result<int>::error(errstr("socket"));
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   if (bound != 0 && errno == ENOENT) {
     make_socket_dir(path);
-    bound = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   }
   if (bound != 0) {
     bool in_use = errno == EADDRINUSE;
     // In use: someone listening there, or a file left by a dead worker?
-    int probe = in_use ? ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
-    bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    if (probe >= 0) ::close(probe);
+    bool live = false;
+    if (in_use) {
+      unique_fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      live = probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    }
     if (!in_use || live) {
-      std::string e = live ? "listen " + path + ": another process is listening there" : errstr("bind " + path);
-      ::close(fd);
-      return Result<int>::error(e);
+      return Result<int>::error(live ? "listen " + path + ": another process is listening there"
+                                     : errstr("bind " + path));
     }
     ::unlink(path.c_str());
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      std::string e = errstr("bind " + path);
-      ::close(fd);
-      return Result<int>::error(e);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      return Result<int>::error(errstr("bind " + path));
     }
   }
   if (Status s = set_access(path, opt); !s) {
-    ::close(fd);
     ::unlink(path.c_str());
     return Result<int>::error(s.message());
   }
-  if (::listen(fd, backlog) != 0) {
-    std::string e = errstr("listen " + path);
-    ::close(fd);
-    return Result<int>::error(e);
-  }
-  return fd;
+  if (::listen(fd.get(), backlog) != 0) return Result<int>::error(errstr("listen " + path));
+  return fd.release();
 }
 
 Result<int> open_tcp(const std::string& address, int backlog) {
@@ -114,16 +110,14 @@ Result<int> open_tcp(const std::string& address, int backlog) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(port));
   if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) return Result<int>::error("bad IPv4 address: " + host);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Result<int>::error(errstr("socket"));
+  unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Result<int>::error(errstr("socket"));
   int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, backlog) != 0) {
-    std::string e = errstr("listen " + address);
-    ::close(fd);
-    return Result<int>::error(e);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd.get(), backlog) != 0) {
+    return Result<int>::error(errstr("listen " + address));
   }
-  return fd;
+  return fd.release();
 }
 
 }  // namespace

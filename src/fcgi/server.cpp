@@ -15,6 +15,7 @@
 
 #include "common/firewall.h"
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "fcgi/exchange.h"
 
 namespace tether::fcgi {
@@ -97,6 +98,34 @@ bool wait_readable(int fd, int idle_s) {
   }
 }
 
+// Owns one acceptor thread's FCGX_Request: FCGX_Free runs on every way out
+// of the loop, an exception its firewall catches included. FCGX_Free leaves
+// the request empty (ipcFd -1), so freeing it again is harmless.
+class OwnedRequest {
+ public:
+  // No listening socket for libfcgi (-1): a request head that fails makes
+  // FCGX_Accept_r return at once instead of accepting a connection itself,
+  // without the read timeout and without growing the pool.
+  OwnedRequest() { FCGX_InitRequest(&fr_, -1, 0); }
+  ~OwnedRequest() { close_connection(); }
+  OwnedRequest(const OwnedRequest&) = delete;
+  OwnedRequest& operator=(const OwnedRequest&) = delete;
+
+  FCGX_Request& operator*() { return fr_; }
+  FCGX_Request* operator->() { return &fr_; }
+  FCGX_Request* get() { return &fr_; }
+  // Frees what the request holds and closes its connection; ready for the next.
+  void close_connection() { FCGX_Free(&fr_, 1); }
+  // Hands it a new connection to read requests from (libfcgi closes it).
+  void adopt(unique_fd conn) {
+    fr_.ipcFd = conn.release();
+    fr_.keepConnection = 1;  // FCGX_Accept_r reads this connection instead of closing it
+  }
+
+ private:
+  FCGX_Request fr_;
+};
+
 // The request's connection as the handler sees it (connection.h).
 class RequestConnection final : public Connection {
  public:
@@ -137,13 +166,9 @@ int FcgiServer::accept_connection() {
 }
 
 void FcgiServer::loop(Slot& slot) {
-  FCGX_Request fr;
-  // No listening socket for libfcgi (-1): a request head that fails makes
-  // FCGX_Accept_r return at once instead of accepting a connection itself,
-  // without the read timeout and without growing the pool.
-  FCGX_InitRequest(&fr, -1, 0);
+  OwnedRequest fr;  // freed however the loop ends
   while (!draining_.load()) {
-    if (fr.ipcFd < 0) {
+    if (fr->ipcFd < 0) {
       int fd = accept_connection();
       if (fd < 0) {
         if (draining_.load()) break;
@@ -154,25 +179,25 @@ void FcgiServer::loop(Slot& slot) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));  // back off, don't spin
         continue;
       }
+      unique_fd conn(fd);  // closed if growing the pool throws
       // This thread took a new connection and nobody waits for the next one.
       if (listening_.load() == 0) grow();
-      fr.ipcFd = fd;
-      fr.keepConnection = 1;  // FCGX_Accept_r reads this connection instead of closing it
+      fr.adopt(std::move(conn));
     }
     {
       std::lock_guard<std::mutex> lock(slot.mu);
       // Checked again under the lock: wait_drained() either sees idle_fd or
       // this thread sees draining_, never neither.
       if (draining_.load()) break;
-      slot.idle_fd = fr.ipcFd;  // waiting for a request on this connection
+      slot.idle_fd = fr->ipcFd;  // waiting for a request on this connection
     }
-    bool ready = wait_readable(fr.ipcFd, opts_.keepalive_idle_s);
-    int rc = ready ? FCGX_Accept_r(&fr) : -1;
+    bool ready = wait_readable(fr->ipcFd, opts_.keepalive_idle_s);
+    int rc = ready ? FCGX_Accept_r(fr.get()) : -1;
     {
       std::lock_guard<std::mutex> lock(slot.mu);
       slot.idle_fd = -1;
     }
-    if (!ready) FCGX_Free(&fr, 1);  // idle for keepalive_idle_s: close it, give the thread back
+    if (!ready) fr.close_connection();  // idle for keepalive_idle_s: close it, give the thread back
     // The connection closed, timed out or sent no valid request: it is
     // closed now (ipcFd is -1 again).
     if (rc < 0) continue;
@@ -180,21 +205,20 @@ void FcgiServer::loop(Slot& slot) {
     // The firewall: nothing thrown while serving (a handler, a hook, tether's
     // own code) leaves this thread; the client gets a 500 if nothing was sent.
     bool wrote = false;
-    if (!firewall::guard("fcgi.request", [&] { serve_one(&fr, &wrote); })) {
+    if (!firewall::guard("fcgi.request", [&] { serve_one(fr.get(), &wrote); })) {
       stats_.failed++;
       if (!wrote) {
         // Best effort: the reply may be half written; then libfcgi's stream is closed after it.
         firewall::guard("fcgi.error_reply", [&] {
-          write_response(fr, Response::text("internal error\n", 500), false);
+          write_response(*fr, Response::text("internal error\n", 500), false);
         });
       }
-      fr.keepConnection = 0;
+      fr->keepConnection = 0;
     }
-    if (draining_.load()) fr.keepConnection = 0;  // close after the reply
-    FCGX_Finish_r(&fr);
+    if (draining_.load()) fr->keepConnection = 0;  // close after the reply
+    FCGX_Finish_r(fr.get());
     stats_.in_flight--;
   }
-  FCGX_Free(&fr, 1);
   stats_.threads--;
 }
 

@@ -12,10 +12,12 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/json.h"
+#include "common/unique_fd.h"
 
 namespace tether::journal {
 namespace {
@@ -77,14 +79,17 @@ uint64_t next_file_seq(const std::string& dir) {
 }
 
 Result<std::vector<std::string>> list_files(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return Result<std::vector<std::string>>::error(sys_error("opendir " + dir));
+  struct CloseDir {
+    void operator()(DIR* d) const { closedir(d); }
+  };
+  std::unique_ptr<DIR, CloseDir> d(opendir(dir.c_str()));
+  if (!d) return Result<std::vector<std::string>>::error(sys_error("opendir " + dir));
   std::vector<std::string> out;
-  while (dirent* e = readdir(d)) {
+  while (dirent* e = readdir(d.get())) {
     std::string n = e->d_name;
     if (file_period(n)) out.push_back(n);
   }
-  closedir(d);
+  d.reset();
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -107,23 +112,21 @@ Result<Checkpoint> load_checkpoint(const std::string& dir) {
 Status save_checkpoint(const std::string& dir, const Checkpoint& c) {
   std::string tmp = dir + "/checkpoint.tmp";
   std::string text = nlohmann::json{{"file", c.file}, {"offset", c.offset}}.dump() + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::error(sys_error("open " + tmp));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fdatasync(fd) == 0;
-  std::string why = ok ? "" : sys_error("write " + tmp);
-  ::close(fd);
-  if (!ok) return Status::error(why);
+  unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return Status::error(sys_error("open " + tmp));
+  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fdatasync(fd.get()) == 0;
+  if (!ok) return Status::error(sys_error("write " + tmp));
+  fd.reset();
   if (::rename(tmp.c_str(), (dir + "/checkpoint").c_str()) != 0) return Status::error(sys_error("rename " + tmp));
   return fsync_dir(dir);
 }
 
 Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::error(sys_error("open " + dir));
-  int rc = ::fsync(fd);
-  std::string why = rc == 0 ? "" : sys_error("fsync " + dir);
-  ::close(fd);
-  return rc == 0 ? Status::ok() : Status::error(why);
+  unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::error(sys_error("open " + dir));
+  if (::fsync(fd.get()) != 0) return Status::error(sys_error("fsync " + dir));
+  return Status::ok();
 }
 
 Status make_dirs(const std::string& dir) {

@@ -59,9 +59,9 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& opts, const
   if (!o.now_us) o.now_us = wall_us;
   if (!o.fdatasync) o.fdatasync = [](int fd) { return ::fdatasync(fd); };
   std::unique_ptr<Journal> j(new Journal(o, route + "." + std::to_string(o.now_us()), stats));
-  j->lock_fd_ = ::open((o.dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (j->lock_fd_ < 0) return R::error(sys_error("journal: open " + o.dir + "/lock"));
-  if (::flock(j->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  j->lock_fd_.reset(::open((o.dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!j->lock_fd_) return R::error(sys_error("journal: open " + o.dir + "/lock"));
+  if (::flock(j->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     return R::error("journal: " + o.dir + " is in use by another process (two workers with one host and number?)");
   }
   {
@@ -79,33 +79,26 @@ Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& opts, const
   return j;
 }
 
-Journal::~Journal() {
-  stop();
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
+Journal::~Journal() { stop(); }  // then fd_ closes, then lock_fd_ (member order)
 
 Status Journal::open_file_locked(int64_t period_s) {
-  if (fd_ >= 0) {
-    if (opts_.fsync != Fsync::None && dirty_ && opts_.fdatasync(fd_) != 0) {
+  if (fd_) {
+    if (opts_.fsync != Fsync::None && dirty_ && opts_.fdatasync(fd_.get()) != 0) {
       fail_locked(sys_error("fdatasync " + file_));
     }
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
   }
   std::string name = file_name(next_file_seq_, period_s, std::stoll(source_.substr(source_.rfind('.') + 1)));
-  int fd = ::open((opts_.dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::error(sys_error("journal: open " + opts_.dir + "/" + name));
+  unique_fd fd(::open((opts_.dir + "/" + name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) return Status::error(sys_error("journal: open " + opts_.dir + "/" + name));
   if (opts_.fsync != Fsync::None) {
-    if (Status s = fsync_dir(opts_.dir); !s) {
-      ::close(fd);
-      return s;
-    }
+    if (Status s = fsync_dir(opts_.dir); !s) return s;
   }
   next_file_seq_++;
-  fd_ = fd;
+  fd_ = std::move(fd);
   file_ = name;
   period_s_ = period_s;
-  offset_ = static_cast<uint64_t>(::lseek(fd, 0, SEEK_END));
+  offset_ = static_cast<uint64_t>(::lseek(fd_.get(), 0, SEEK_END));
   dirty_ = false;
   return Status::ok();
 }
@@ -124,7 +117,7 @@ void Journal::fail_locked(const std::string& what) {
 Status Journal::write_locked(const std::string& line) {
   size_t done = 0;
   while (done < line.size()) {
-    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       std::string why = sys_error("write " + file_);
@@ -135,7 +128,7 @@ Status Journal::write_locked(const std::string& line) {
   }
   dirty_ = true;
   if (opts_.fsync == Fsync::Always) {
-    if (opts_.fdatasync(fd_) != 0) {
+    if (opts_.fdatasync(fd_.get()) != 0) {
       fail_locked(sys_error("fdatasync " + file_));
       void_tail_locked();  // the append fails: the line must never ship
       return Status::error("journal: " + failed_);
@@ -148,13 +141,13 @@ Status Journal::write_locked(const std::string& line) {
 }
 
 void Journal::void_tail_locked() {
-  if (::ftruncate(fd_, static_cast<off_t>(offset_)) == 0) return;
+  if (::ftruncate(fd_.get(), static_cast<off_t>(offset_)) == 0) return;
   std::string why = sys_error("ftruncate " + file_);
   // Cannot cut it off: spoil its checksum so that every reader skips it. A
   // descriptor without O_APPEND, for pwrite(2) to write where it is told.
-  int fd = ::open((opts_.dir + "/" + file_).c_str(), O_WRONLY | O_CLOEXEC);
-  bool voided = fd >= 0 && ::pwrite(fd, "--void--", 8, static_cast<off_t>(offset_)) == 8;
-  if (fd >= 0) ::close(fd);
+  unique_fd fd(::open((opts_.dir + "/" + file_).c_str(), O_WRONLY | O_CLOEXEC));
+  bool voided = fd && ::pwrite(fd.get(), "--void--", 8, static_cast<off_t>(offset_)) == 8;
+  fd.reset();
   fail_locked(why);
   log::error("journal_tail_not_removed", {{"file", file_}, {"offset", offset_}, {"error", why},
                                           {"effect", voided ? "the failed line is marked void and skipped as corrupt"
@@ -209,16 +202,16 @@ void Journal::sync_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     sync_cv_.wait_for(lock, std::chrono::milliseconds(opts_.fsync_interval_ms), [&] { return stopping_; });
-    if (!dirty_ || fd_ < 0 || !failed_.empty()) continue;
+    if (!dirty_ || !fd_ || !failed_.empty()) continue;
     // Group commit: appends go on while this fsync runs (on a copy of the fd,
     // so a rollover may close the original meanwhile).
-    int fd = ::dup(fd_);
+    unique_fd fd(::dup(fd_.get()));
     std::string file = file_;
     dirty_ = false;
     lock.unlock();
-    int rc = fd < 0 ? -1 : opts_.fdatasync(fd);
+    int rc = fd ? opts_.fdatasync(fd.get()) : -1;
     std::string why = rc == 0 ? "" : sys_error("fdatasync " + file);
-    if (fd >= 0) ::close(fd);
+    fd.reset();
     lock.lock();
     if (rc == 0) stats_.fsyncs++;
     else fail_locked(why);
@@ -235,10 +228,9 @@ void Journal::stop() {
   appended_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  if (fd_ >= 0) {
-    if (dirty_ && failed_.empty() && opts_.fdatasync(fd_) != 0) fail_locked(sys_error("fdatasync " + file_));
-    ::close(fd_);
-    fd_ = -1;
+  if (fd_) {
+    if (dirty_ && failed_.empty() && opts_.fdatasync(fd_.get()) != 0) fail_locked(sys_error("fdatasync " + file_));
+    fd_.reset();
   }
 }
 

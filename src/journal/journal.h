@@ -47,6 +47,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "journal/files.h"
 #include "journal/options.h"
 #include "journal/stats.h"
@@ -91,12 +92,12 @@ class Journal {
   const JournalOptions opts_;
   const std::string source_;
   JournalStats& stats_;
-  int lock_fd_ = -1;
+  unique_fd lock_fd_;  // flock'ed for the journal's life; released last
 
   mutable std::mutex mu_;
   std::condition_variable appended_cv_;
   std::condition_variable sync_cv_;
-  int fd_ = -1;
+  unique_fd fd_;  // the current file (O_APPEND)
   std::string file_;
   int64_t period_s_ = -1;
   uint64_t next_file_seq_ = 1;  // the number of the next file opened

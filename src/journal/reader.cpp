@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "journal/line.h"
 
 namespace tether::journal {
@@ -19,15 +20,14 @@ std::atomic<int64_t> corrupt_log{0};
 // Reads file from offset to its end (at most limit bytes).
 std::string read_from(const std::string& path, uint64_t offset, size_t limit) {
   std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return out;
   char buf[kChunk];
   while (out.size() < limit) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(offset + out.size()));
+    ssize_t n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(offset + out.size()));
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
   return out;
 }
 

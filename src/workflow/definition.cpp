@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/json.h"
+#include "config/section.h"
 
 namespace tether::workflow {
 namespace {
@@ -18,57 +19,40 @@ bool valid_name(const std::string& n) {
   return true;
 }
 
-// Reads an optional integer field into *out, checking lo <= v <= hi.
-template <class T>
-Status read_int(const nlohmann::json& obj, const char* field, T lo, T hi, T* out, const std::string& where) {
-  if (!obj.contains(field)) return Status::ok();
-  const auto& v = obj[field];
-  if (!v.is_number_integer() || v.get<int64_t>() < static_cast<int64_t>(lo) ||
-      v.get<int64_t>() > static_cast<int64_t>(hi)) {
-    return Status::error(where + "." + field + "': expected an integer from " + std::to_string(lo) + " to " +
-                         std::to_string(hi) + ", got " + json_text(v));
-  }
-  *out = static_cast<T>(v.get<int64_t>());
-  return Status::ok();
-}
-
 Result<Definition> parse_one(const std::string& name, const nlohmann::json& obj, const std::string& file) {
-  std::string where = file + ": field 'workflows." + name;
+  config::Section w(obj, "workflows." + utf8_or_replaced(name), file);
   if (!valid_name(name)) {
-    return Result<Definition>::error(where + "': a workflow name is 1-64 of [A-Za-z0-9_-]");
+    w.fail(nullptr, "a workflow name is 1-64 of [A-Za-z0-9_-]");
+    return w.status();
   }
-  if (!obj.is_object()) return Result<Definition>::error(where + "': expected an object, got " + json_text(obj));
-  static const char* known[] = {"start_point_url", "step_timeout_ms", "retries",     "backoff_ms",
-                                "backoff_max_ms",  "max_depth",       "max_steps",   "concurrency",
-                                "lease_ms",        "max_body_bytes",  "max_incoming", "ticket_ttl_s"};
-  for (auto& [k, v] : obj.items()) {
-    bool ok = false;
-    for (const char* f : known) ok = ok || k == f;
-    if (!ok) return Result<Definition>::error(where + "." + k + "': unknown field");
+  if (!obj.is_object()) {
+    w.fail(nullptr, "expected an object, got " + config::Section::shown(obj));
+    return w.status();
   }
+  w.known({"start_point_url", "step_timeout_ms", "retries", "backoff_ms", "backoff_max_ms", "max_depth", "max_steps",
+           "concurrency", "lease_ms", "max_body_bytes", "max_incoming", "ticket_ttl_s"});
   Definition d;
   d.name = name;
-  if (!obj.contains("start_point_url") || !obj["start_point_url"].is_string()) {
-    return Result<Definition>::error(where + ".start_point_url': expected an http:// or https:// URL string");
+  if (const nlohmann::json* url = w.find("start_point_url"); url == nullptr || !url->is_string()) {
+    w.fail("start_point_url", "expected an http:// or https:// URL string");
+  } else {
+    d.start_point_url = url->get<std::string>();
+    if (d.start_point_url.rfind("http://", 0) != 0 && d.start_point_url.rfind("https://", 0) != 0) {
+      w.fail("start_point_url", "expected an http:// or https:// URL, got " + config::Section::shown(*url));
+    }
   }
-  d.start_point_url = obj["start_point_url"].get<std::string>();
-  if (d.start_point_url.rfind("http://", 0) != 0 && d.start_point_url.rfind("https://", 0) != 0) {
-    return Result<Definition>::error(where + ".start_point_url': expected an http:// or https:// URL, got \"" +
-                                     d.start_point_url + "\"");
-  }
-  for (Status s : {read_int(obj, "step_timeout_ms", 1, 3600000, &d.step_timeout_ms, where),
-                   read_int(obj, "retries", 0, 100, &d.retries, where),
-                   read_int(obj, "backoff_ms", 0, 600000, &d.backoff_ms, where),
-                   read_int(obj, "backoff_max_ms", 0, 3600000, &d.backoff_max_ms, where),
-                   read_int(obj, "max_depth", 1, 10000, &d.max_depth, where),
-                   read_int(obj, "max_steps", 1, 100000, &d.max_steps, where),
-                   read_int(obj, "concurrency", 0, 1024, &d.concurrency, where),
-                   read_int(obj, "lease_ms", 300, 3600000, &d.lease_ms, where),
-                   read_int<int64_t>(obj, "max_body_bytes", 2, int64_t{1} << 30, &d.max_body_bytes, where),
-                   read_int<int64_t>(obj, "max_incoming", 1, 1000000000, &d.max_incoming, where),
-                   read_int<int64_t>(obj, "ticket_ttl_s", 0, kMaxTicketTtlS, &d.ticket_ttl_s, where)}) {
-    if (!s) return s;
-  }
+  w.integer("step_timeout_ms", 1, 3600000, &d.step_timeout_ms);
+  w.integer("retries", 0, 100, &d.retries);
+  w.integer("backoff_ms", 0, 600000, &d.backoff_ms);
+  w.integer("backoff_max_ms", 0, 3600000, &d.backoff_max_ms);
+  w.integer("max_depth", 1, 10000, &d.max_depth);
+  w.integer("max_steps", 1, 100000, &d.max_steps);
+  w.integer("concurrency", 0, 1024, &d.concurrency);
+  w.integer("lease_ms", 300, 3600000, &d.lease_ms);
+  w.integer("max_body_bytes", 2, int64_t{1} << 30, &d.max_body_bytes);
+  w.integer("max_incoming", 1, 1000000000, &d.max_incoming);
+  w.integer("ticket_ttl_s", 0, kMaxTicketTtlS, &d.ticket_ttl_s);
+  if (!w.ok()) return w.status();
   return d;
 }
 

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,20 @@ struct StepOutcome {
   int64_t http_us = 0;   // the last attempt, as curl measured it (connect to last byte)
 };
 
+// Owners of libcurl's handles: each is freed once, by its owner, on every path.
+struct CurlEasyFree {
+  void operator()(CURL* e) const { curl_easy_cleanup(e); }  // also takes it out of a multi
+};
+struct CurlMultiFree {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+struct CurlSlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlEasy = std::unique_ptr<CURL, CurlEasyFree>;
+using CurlMulti = std::unique_ptr<CURLM, CurlMultiFree>;
+using CurlHeaders = std::unique_ptr<curl_slist, CurlSlistFree>;
+
 class StepClient {
  public:
   static void global_init();
@@ -49,12 +64,14 @@ class StepClient {
 
  private:
   struct Slot;
-  CURL* easy();
-  void give_back(CURL* e);
+  CurlEasy easy();  // an idle handle (reset), or a new one; null if curl has no memory
+  void give_back(CurlEasy e);
 
-  CURLM* multi_;
-  curl_slist* headers_ = nullptr;
-  std::vector<CURL*> idle_;
+  // Declared in this order so that they go in reverse: the idle handles
+  // (outside the multi), then the headers they used, then the multi.
+  CurlMulti multi_;
+  CurlHeaders headers_;
+  std::vector<CurlEasy> idle_;
   int64_t retries_ = 0;
 };
 
