@@ -9,7 +9,10 @@ goes through that same nginx with the same wrk settings; each row has a
 warm-up run that is not counted. Prints one markdown table, writes it to
 scripts/bench/results.md (section "main"), and PASS/MISS against the issue's
 targets. Exits 1 only if a row FAILED (errors) or could not run; misses are
-findings. Everything is stopped by pid at the end, also on failure.
+findings. Everything is stopped by pid at the end, also on failure. Each row
+also has the CPU time per request of tetherd, nginx, redis-server and the
+baseline (fcgi_hello / php-fpm), from /proc (cpu.py, issue 19). Without
+php-fpm or php-redis the PHP row is skipped with a note.
 
 Rows run in rounds (every row, in order, then again): on a shared or virtual
 machine the CPUs come and go over time, and interleaving spreads that over all
@@ -25,7 +28,8 @@ approaches the child count: measured wrk timeouts), BENCH_HELLO_THREADS
 (fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_ROWS (comma-separated
 row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow,journal;
 workflow is scripts/bench/workflow_bench.py, see there; journal: scripts/bench/journal_bench.py),
-KEEP_TMP=1 keeps the temporary directory.
+KEEP_TMP=1 keeps the temporary directory, BENCH_RESULTS (file to write instead
+of scripts/bench/results.md, e.g. for a short trial run).
 """
 import os
 import shutil
@@ -36,6 +40,8 @@ import tempfile
 import time
 
 import benchlib as B
+import cpu
+import php_row
 import journal_bench
 import workflow_bench
 from cluster import Cluster, stop_pid, free_port, wait_until, can_connect
@@ -53,14 +59,6 @@ SESSIONS = B.env_int("BENCH_SESSIONS", 1000)
 OTHER_CPU_WARN = 5  # percent of all CPUs used by other processes during a row: noted
 KEEPALIVE = 8  # idle upstream connections per nginx worker, as tether.conf's tether_all
 PHP_KEEPALIVE = B.env_int("BENCH_PHP_KEEPALIVE", 0)
-
-COUNTER_PHP = """<?php
-// The PHP-FPM row: the same counter as tether's /t/count, state in Redis.
-session_start();
-$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
-header('Content-Type: application/json');
-echo json_encode(['n' => $_SESSION['n'], 'session' => session_id(), 'pid' => getmypid()]);
-"""
 
 # (key, label); the table's order is the run order.
 ROWS = [("static", "nginx static"), ("hello", "raw FastCGI hello"), ("stateless", "tether stateless"),
@@ -115,32 +113,6 @@ def nginx_extra(wd, ports):
             srv % (ports["php"], php_loc % ("bench_php", "fastcgi_param SCRIPT_FILENAME %s/php/counter.php; " % wd)))
 
 
-def start_php_fpm(wd, redis_port):
-    d = os.path.join(wd, "php")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "counter.php"), "w") as f:
-        f.write(COUNTER_PHP)
-    user = "user = root\ngroup = root\n" if os.geteuid() == 0 else ""
-    conf = ("[global]\npid = {d}/php-fpm.pid\nerror_log = {d}/php-fpm.log\ndaemonize = no\nlog_level = warning\n"
-            "[bench]\n{user}listen = {d}/php.sock\nlisten.mode = 0666\nlisten.backlog = 1024\n"
-            "pm = static\npm.max_children = {n}\npm.max_requests = 0\n"
-            "php_admin_value[session.save_handler] = redis\n"
-            "php_admin_value[session.save_path] = \"tcp://127.0.0.1:{port}\"\n"
-            "php_admin_value[session.gc_probability] = 0\n").format(d=d, user=user, n=PHP_CHILDREN, port=redis_port)
-    path = os.path.join(d, "php-fpm.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    cmd = [B.php_fpm_binary(), "-F", "-y", path] + (["-R"] if os.geteuid() == 0 else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr.log"), "ab"))
-    try:
-        wait_until(lambda: proc.poll() is None and can_connect("unix:%s/php.sock" % d), 15,
-                   "php-fpm on %s/php.sock (see %s/php-fpm.log)" % (d, d))
-    except Exception:
-        stop_pid(proc)
-        raise
-    return proc
-
-
 def forwarding_available(port, cookie, within_s=5.0):
     """Requests with a worker-1 cookie into worker 0: forwarded if worker 1
     answers. Tried for a few seconds: a worker learns its peers' addresses
@@ -158,11 +130,13 @@ def forwarding_available(port, cookie, within_s=5.0):
         time.sleep(0.25)
 
 
-def measure(url, redis_port, cookie_file=None, cookie_name=""):
+def measure(url, redis_port, procs, cookie_file=None, cookie_name=""):
     B.wrk(url, THREADS, CONNECTIONS, WARMUP, cookie_file, cookie_name)  # warm-up, not counted
     before = B.redis_calls(redis_port)
     watch = B.CpuWatch()
+    cpu_before = procs.sample()
     r = B.wrk(url, THREADS, CONNECTIONS, DURATION, cookie_file, cookie_name)
+    r["cpu_us"] = cpu.spent_us(cpu_before, procs.sample())
     r["other_cpu"], r["steal"] = watch.result()
     r["redis_per_req"] = (B.redis_calls(redis_port) - before) / r["requests"] if r["requests"] else 0.0
     return r
@@ -220,11 +194,12 @@ def combine(runs):
     out["rounds_rps"] = [r["rps"] for r in runs]
     out["other_cpu"] = max(r["other_cpu"] for r in runs)
     out["steals"] = [r["steal"] for r in runs]
+    out["cpu_per_req"] = cpu.per_request(runs)
     return out
 
 
-def run_rows(c, wd, ports, wanted):
-    results, notes = {}, []
+def run_rows(c, wd, ports, wanted, procs, results):
+    notes = []
     ready = prepare(c, wd, ports, wanted, results, notes)
     runs = {k: [] for k in ready}
     for rnd in range(1, ROUNDS + 1):
@@ -233,16 +208,16 @@ def run_rows(c, wd, ports, wanted):
                 continue
             u, cf, name = ready[key]
             try:
-                r = measure(u, c.redis_port, cf, name)
+                r = measure(u, c.redis_port, procs, cf, name)
             except Exception as e:
                 results[key] = "could not run: %s" % str(e).splitlines()[0][:200]
                 print("bench: %-32s %s" % (label, results[key]), flush=True)
                 continue
             runs[key].append(r)
             print("bench: round %d/%d %-31s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  redis/req %.2f  "
-                  "other CPU %.0f%%  steal %.0f%%%s"
+                  "other CPU %.0f%%  steal %.0f%%%s%s"
                   % (rnd, ROUNDS, label, r["rps"], r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["errors"],
-                     r["redis_per_req"], r["other_cpu"], r["steal"], error_detail(r)), flush=True)
+                     r["redis_per_req"], r["other_cpu"], r["steal"], cpu.console(key, r), error_detail(r)), flush=True)
             if r["other_cpu"] > OTHER_CPU_WARN:
                 notes.append("%s, round %d: other processes took %.0f%% of the CPUs during the measured run"
                              % (label, rnd, r["other_cpu"]))
@@ -259,14 +234,19 @@ def error_detail(r):
     return "  [" + ", ".join("%s %d" % (k, r[k]) for k in kinds if r[k]) + "]"
 
 
-def fmt_row(label, r, hello, php):
+def not_run(r):
+    """A row that did not run on purpose: not a failure."""
+    return not isinstance(r, dict) and r.startswith(("n/a", "skipped"))
+
+
+def fmt_row(key, label, r, hello, php, raw_cpu):
     if not isinstance(r, dict):
-        return [label] + [r if r.startswith("n/a") else "**%s**" % r] + [""] * 7
+        return [label] + [r if not_run(r) else "**%s**" % r] + [""] * (7 + len(cpu.HEADER))
     ratio = lambda base: "%.2fx" % (r["rps"] / base["rps"]) if isinstance(base, dict) and base["rps"] else "-"  # noqa
     errors = "0" if r["errors"] == 0 else "**FAILED: %d** (%d non-2xx, %d socket)" % (
         r["errors"], r["non2xx"], r["socket_errors"])
     return [label, "{:,.0f}".format(r["rps"]), "%.2f" % (r["p50_us"] / 1e3), "%.2f" % (r["p99_us"] / 1e3), errors,
-            "%.2f" % r["redis_per_req"], ratio(hello), ratio(php),
+            "%.2f" % r["redis_per_req"], ratio(hello), ratio(php)] + cpu.columns(key, r, raw_cpu) + [
             " / ".join("{:,.0f}".format(x) for x in r["rounds_rps"])]
 
 
@@ -298,9 +278,9 @@ def verdicts(res):
 
 def report(res, notes, wall, setup_notes):
     hello, php = res.get("hello"), res.get("php")
-    header = ["case", "req/s", "p50 ms", "p99 ms", "errors", "Redis cmds/req", "vs raw hello", "vs PHP-FPM",
-              "req/s by round"]
-    rows = [fmt_row(label, res[k], hello, php) for k, label in ROWS if k in res]
+    header = ["case", "req/s", "p50 ms", "p99 ms", "errors", "Redis cmds/req", "vs raw hello", "vs PHP-FPM"] + \
+        cpu.HEADER + ["req/s by round"]
+    rows = [fmt_row(k, label, res[k], hello, php, cpu.raw_us(res)) for k, label in ROWS if k in res]
     text = B.report_header("make bench", setup_notes) + [
             "- wrk: -t%d -c%d -d%gs, %gs warm-up run per row not counted, same script (report.lua) for every row; "
             "%d rounds (all rows, then again), a row's req/s and latencies are from its median round"
@@ -313,7 +293,10 @@ def report(res, notes, wall, setup_notes):
                "no fastcgi_keep_conn (php-fpm's usual nginx setup: with it, requests stall behind idle kept "
                "connections)", SESSIONS),
             "- errors = non-2xx + socket errors (a row with any is FAILED); Redis cmds/req = INFO commandstats "
-            "delta over the measured run / requests; ratios are req/s over that row's", "",
+            "delta over the measured run / requests; ratios are req/s over that row's",
+            "- µs/req = CPU time (utime+stime from /proc/<pid>/stat) over the measured runs of all rounds / their "
+            "requests: tetherd = all its workers, nginx = its workers, baseline = fcgi_hello or the php-fpm pool; "
+            "CPU vs raw = the row's tetherd (or baseline) µs/req over the raw hello row's baseline", "",
             B.table(header, rows), ""]
     steals = [x for r in res.values() if isinstance(r, dict) for x in r["steals"]]
     if steals:
@@ -321,6 +304,8 @@ def report(res, notes, wall, setup_notes):
                  "CPUs, by run." % (min(steals), max(steals)), ""]
     text += ["Targets (issue 4; a MISS is a finding, not a failure):", ""]
     text += verdicts(res)
+    text += ["", "CPU targets (issue 19; a MISS is a finding, not a failure):", ""]
+    text += cpu.verdicts(res, {k: label for k, label in ROWS})
     if notes:
         text += ["", "Notes:", ""] + ["- " + n for n in notes]
     text += ["", "Run time: %.0f s." % wall]
@@ -328,12 +313,18 @@ def report(res, notes, wall, setup_notes):
 
 
 def main():
-    B.require_tools(["wrk", "nginx", "redis-server", "redis-cli"], php=True)
+    B.require_tools(["wrk", "nginx", "redis-server", "redis-cli"])
     busy = B.busy_note(B.cpu_busy())
     print("bench: " + busy, flush=True)
     if WORKERS < 2:
         sys.exit("bench: BENCH_WORKERS must be >= 2 (the forwarded row needs a non-owner worker)")
     wanted = set(os.environ.get("BENCH_ROWS", ",".join([k for k, _ in ROWS] + ["workflow"])).split(","))
+    results = {}
+    php_missing = B.php_missing() if "php" in wanted else None
+    if php_missing:  # a machine without PHP still benches tether
+        results["php"] = "skipped: %s not installed" % php_missing
+        wanted.discard("php")
+        print("bench: %-32s %s" % (dict(ROWS)["php"], results["php"]), flush=True)
     t0 = time.monotonic()
     wd = tempfile.mkdtemp(prefix="tether-bench-")
     ports = {k: free_port() for k in ("static", "hello", "forwarded", "own1", "php")}
@@ -350,18 +341,17 @@ def main():
                                   "unix:%s/hello.sock" % wd, str(HELLO_THREADS)],
                                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(wd, "logs", "hello.log"), "ab"))
         registry_note = B.start_cluster(c)
-        php = start_php_fpm(wd, c.redis_port)
+        php = php_row.start(wd, c.redis_port, PHP_CHILDREN) if "php" in wanted else None
         wait_until(lambda: can_connect("unix:%s/hello.sock" % wd), 10, "fcgi_hello")
         print("bench: everything up in %s (nginx :%d); wrk -t%d -c%d -d%gs, warm-up %gs"
               % (wd, c.port, THREADS, CONNECTIONS, DURATION, WARMUP), flush=True)
-        res, notes = run_rows(c, wd, ports, wanted)
+        res, notes = run_rows(c, wd, ports, wanted, cpu.Processes(c, hello, php), results)
         text = report(res, notes, time.monotonic() - t0, (busy, registry_note, B.build_note()))
         print()
         print(text)
         B.write_section("main", text)
         print("bench: written to %s" % os.path.relpath(B.RESULTS_MD, os.getcwd()))
-        bad = [k for k, r in res.items() if (isinstance(r, dict) and r["errors"]) or
-               (not isinstance(r, dict) and not r.startswith("n/a"))]
+        bad = [k for k, r in res.items() if (r["errors"] if isinstance(r, dict) else not not_run(r))]
         ok = not bad
         if bad:
             print("bench: FAILED rows: %s" % ", ".join(bad))

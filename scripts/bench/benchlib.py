@@ -25,7 +25,7 @@ import cluster  # noqa: E402
 import fcgi  # noqa: E402
 
 REPORT_LUA = os.path.join(HERE, "report.lua")
-RESULTS_MD = os.path.join(HERE, "results.md")
+RESULTS_MD = os.environ.get("BENCH_RESULTS") or os.path.join(HERE, "results.md")
 INSTALL_HINT = "run scripts/install-deps.sh --bench (as root)"
 
 
@@ -56,13 +56,20 @@ def php_fpm_binary():
     return found
 
 
+def php_missing():
+    """None if the PHP row can run, else what is missing ("php-fpm", "php-redis")."""
+    if not php_fpm_binary():
+        return "php-fpm"
+    try:
+        modules = subprocess.run(["php", "-m"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        modules = ""
+    return None if "redis" in modules else "php-redis"
+
+
 def require_tools(names, php=False):
     """Exits with a clear message if a tool is missing."""
-    missing = [n for n in names if not shutil.which(n)]
-    if php and not php_fpm_binary():
-        missing.append("php-fpm")
-    if php and subprocess.run(["php", "-m"], capture_output=True, text=True).stdout.find("redis") < 0:
-        missing.append("php-redis")
+    missing = [n for n in names if not shutil.which(n)] + [m for m in [php and php_missing()] if m]
     if missing:
         sys.exit("bench: missing %s: %s" % (", ".join(missing), INSTALL_HINT))
     for b in ("tetherd", "fcgi_hello"):
