@@ -52,7 +52,7 @@ class Forwarder final : public PeerLink {
   const Config& config_;
   const PeerAuth& auth_;
   Registry* registry_;
-  fcgi::PeerClient client_;
+  fcgi::Client client_;
   ForwardStats stats_;
 };
 

@@ -5,8 +5,20 @@
 #pragma once
 #include <charconv>
 #include <string>
+#include <string_view>
 
 namespace tether {
+
+// A host id as config's field 'host' accepts it: 1 to 32 letters, digits
+// or '_' (the registry's decoders and the bus refuse anything else).
+inline bool valid_host_id(std::string_view host) {
+  if (host.empty() || host.size() > 32) return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 inline std::string make_route(const std::string& host, int worker) { return host + "-" + std::to_string(worker); }
 

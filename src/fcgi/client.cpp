@@ -89,9 +89,9 @@ bool write_all(int fd, const std::string& data, Clock::time_point deadline) {
 
 }  // namespace
 
-PeerClient::~PeerClient() = default;  // the idle connections close with the pool
+Client::~Client() = default;  // the idle connections close with the pool
 
-unique_fd PeerClient::take(const std::string& addr) {
+unique_fd Client::take(const std::string& addr) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = idle_.find(addr);
   if (it == idle_.end() || it->second.empty()) return {};
@@ -100,14 +100,14 @@ unique_fd PeerClient::take(const std::string& addr) {
   return fd;
 }
 
-void PeerClient::give_back(const std::string& addr, unique_fd fd) {
+void Client::give_back(const std::string& addr, unique_fd fd) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& fds = idle_[addr];
   if (fds.size() >= max_idle_) return;  // the pool is full: fd closes here
   fds.push_back(std::move(fd));
 }
 
-void PeerClient::forget(const std::string& addr) {
+void Client::forget(const std::string& addr) {
   std::vector<unique_fd> gone;  // closed after the lock is let go
   std::lock_guard<std::mutex> lock(mu_);
   auto it = idle_.find(addr);
@@ -116,7 +116,7 @@ void PeerClient::forget(const std::string& addr) {
   idle_.erase(it);
 }
 
-CallResult PeerClient::call(const std::string& addr, const Params& params, std::string_view body, int quick_ms,
+CallResult Client::call(const std::string& addr, const Params& params, std::string_view body, int quick_ms,
                             int total_ms) {
   std::string wire;
   append_begin(wire, 1, true);

@@ -1,10 +1,10 @@
-// PeerClient: the FastCGI client side, for forwarding a request to the
-// worker that owns its session. Keeps idle kept-alive connections per peer
-// address and reuses them.
+// Client: the FastCGI client side (the cluster forwards requests with it).
+// Keeps idle kept-alive connections per server address and reuses them.
 //
-// Timeouts: the peer must connect and send its first record (an owner acks a
-// verified peer request at once with a STDERR record) within quick_ms, or
-// the call is NoAnswer; then the whole reply must arrive within total_ms.
+// Timeouts: the server must accept and send its first record (any record:
+// a server may send an early STDERR line to say it took the request) within
+// quick_ms, or the call is NoAnswer; then the whole reply must arrive within
+// total_ms.
 //
 // Thread safety: call() from any thread at once; the pool is locked inside.
 #pragma once
@@ -21,7 +21,7 @@ namespace tether::fcgi {
 
 struct CallResult {
   enum class Kind {
-    Ok,           // response holds the peer's reply
+    Ok,           // response holds the server's reply
     Unreachable,  // could not connect
     NoAnswer,     // connected, but nothing came back within the quick timeout (or it closed)
     Failed,       // the reply broke off, was malformed, or took longer than total_ms
@@ -33,16 +33,16 @@ struct CallResult {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-class PeerClient {
+class Client {
  public:
-  explicit PeerClient(size_t max_idle_per_peer = 16) : max_idle_(max_idle_per_peer) {}
-  ~PeerClient();
-  PeerClient(const PeerClient&) = delete;
-  PeerClient& operator=(const PeerClient&) = delete;
+  explicit Client(size_t max_idle_per_server = 16) : max_idle_(max_idle_per_server) {}
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
 
   // addr: "unix:/path.sock" or "IPv4:port".
   CallResult call(const std::string& addr, const Params& params, std::string_view body, int quick_ms, int total_ms);
-  // Closes the idle connections to addr (the peer is gone).
+  // Closes the idle connections to addr (the server is gone).
   void forget(const std::string& addr);
 
  private:

@@ -1,4 +1,4 @@
-// FastCGI records for tether's client side (forwarding to a peer worker):
+// FastCGI records for tether's client side (fcgi::Client):
 // encoding of records, streams and name-value pairs, an incremental record
 // reader, and parsing of a CGI-style response. Pure functions and a reader
 // object owned by one thread; no shared state.

@@ -13,17 +13,6 @@
 namespace tether {
 namespace {
 
-// A host id as config's field 'host' accepts it (and registry::valid_host):
-// 1 to 32 letters, digits or '_'. Here because redis/ sits below registry/.
-bool valid_host_id(std::string_view host) {
-  if (host.empty() || host.size() > 32) return false;
-  for (char c : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool known_type(const std::string& type) { return type == "kill" || type == "drain" || type == "reload"; }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "common/json.h"
+#include "common/route.h"
 
 namespace tether::registry {
 namespace {
@@ -24,14 +25,7 @@ const std::string& get(const std::map<std::string, std::string>& f, const char* 
 
 }  // namespace
 
-bool valid_host(std::string_view host) {
-  if (host.empty() || host.size() > 32) return false;
-  for (char c : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool valid_host(std::string_view host) { return valid_host_id(host); }
 
 bool valid_addr(std::string_view addr) {
   if (addr.rfind("unix:", 0) == 0) {

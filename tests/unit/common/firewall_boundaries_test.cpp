@@ -44,7 +44,7 @@ TEST(FirewallBoundaryTest, AThrowingHandlerGetsA500AndTheServerGoesOn) {
       },
       stats);
   ASSERT_TRUE(server.start());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto get = [&](const std::string& path) {
     fcgi::Params params = {{"REQUEST_METHOD", "GET"}, {"DOCUMENT_URI", path}, {"REQUEST_URI", path}};
     return client.call(addr, params, "", 5000, 5000);

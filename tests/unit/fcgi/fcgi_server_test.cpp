@@ -1,6 +1,6 @@
 // Tests FcgiServer (src/fcgi/server) against connections that never finish
 // a request head: they must neither hold every acceptor thread nor stay open
-// past keepalive_idle_s. Requests are made with PeerClient (src/fcgi/client).
+// past keepalive_idle_s. Requests are made with Client (src/fcgi/client).
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -78,7 +78,7 @@ class FcgiServerTest : public ::testing::Test {
   int listen_fd_ = -1;
   fcgi::ServerStats stats_;
   std::unique_ptr<fcgi::FcgiServer> server_;
-  fcgi::PeerClient client_;
+  fcgi::Client client_;
   std::vector<int> clients_;
 };
 

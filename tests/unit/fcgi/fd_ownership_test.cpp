@@ -83,7 +83,7 @@ TEST(FdOwnership, CallsThatGetNoAnswerCloseTheirConnections) {
     return test_support::stall(fd, "", stop_fd);
   });
   ASSERT_TRUE(silent.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   const int before = open_fds();
   for (int i = 0; i < 5; ++i) EXPECT_EQ(client.call(silent.addr(), {}, "x", 50, 1000).kind, Kind::NoAnswer);
   // The stalled peer (in this process) holds its end of each connection:
@@ -96,7 +96,7 @@ TEST(FdOwnership, CallsThatGetNoAnswerCloseTheirConnections) {
 TEST(FdOwnership, AnUnreachablePeerLeavesNoDescriptorAndNamesTheError) {
   FakePeer dir_owner(test_support::echo);
   ASSERT_TRUE(dir_owner.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   const int before = open_fds();
   auto r = client.call("unix:" + dir_owner.dir() + "/nobody.sock", {}, "", 200, 1000);
   EXPECT_EQ(r.kind, Kind::Unreachable);
@@ -108,7 +108,7 @@ TEST(FdOwnership, AnUnreachablePeerLeavesNoDescriptorAndNamesTheError) {
 TEST(FdOwnership, AFullPoolClosesTheConnectionGivenBack) {
   FakePeer peer(test_support::echo);
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client(0);  // no idle connection is kept
+  fcgi::Client client(0);  // no idle connection is kept
   ASSERT_EQ(client.call(peer.addr(), {}, "1", 2000, 5000).kind, Kind::Ok);
   ASSERT_TRUE(peer.wait_closed(1)) << "the client closed it after the reply";
   ASSERT_EQ(client.call(peer.addr(), {}, "2", 2000, 5000).kind, Kind::Ok);
@@ -120,7 +120,7 @@ TEST(FdOwnership, TheClientsDestructorClosesItsPooledConnections) {
   ASSERT_TRUE(peer.ok());
   const int before = open_fds();
   {
-    fcgi::PeerClient client;
+    fcgi::Client client;
     ASSERT_EQ(client.call(peer.addr(), {}, "1", 2000, 5000).kind, Kind::Ok);
   }
   EXPECT_TRUE(peer.wait_closed(1)) << "the pooled connection went with the client";

@@ -1,4 +1,4 @@
-// A small FastCGI server on a unix socket for the PeerClient tests: one
+// A small FastCGI server on a unix socket for the Client tests: one
 // thread accepts, one thread per connection reads whole requests and hands
 // each to a handler that writes the reply. Stopping (the destructor) wakes
 // every wait; every wait is bounded by kBoundMs.

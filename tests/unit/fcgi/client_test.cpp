@@ -1,4 +1,4 @@
-// Tests PeerClient (src/fcgi/client) against a small FastCGI server on a unix socket (support/fake_fcgi_peer.h).
+// Tests Client (src/fcgi/client) against a small FastCGI server on a unix socket (support/fake_fcgi_peer.h).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -40,7 +40,7 @@ std::string big(size_t n, char seed) {
   return s;
 }
 
-TEST(PeerClientTest, LongParamsArriveIntact) {
+TEST(ClientTest, LongParamsArriveIntact) {
   FakePeer peer(echo);
   ASSERT_TRUE(peer.ok());
   fcgi::Params params = {{"REQUEST_METHOD", "GET"},
@@ -48,7 +48,7 @@ TEST(PeerClientTest, LongParamsArriveIntact) {
                          {std::string(200, 'N'), std::string(300, 'v')},
                          {"EMPTY", ""},
                          {"HTTP_X_BIG", big(100000, 'q')}};
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), params, "", 2000, 5000);
   ASSERT_EQ(r.kind, Kind::Ok) << r.error;
   auto got = peer.requests();
@@ -59,11 +59,11 @@ TEST(PeerClientTest, LongParamsArriveIntact) {
   EXPECT_TRUE(got[0].body.empty());
 }
 
-TEST(PeerClientTest, LargeBodyArrivesIntact) {
+TEST(ClientTest, LargeBodyArrivesIntact) {
   FakePeer peer(echo);
   ASSERT_TRUE(peer.ok());
   std::string body = big(200000, 'b');
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), {{"REQUEST_METHOD", "POST"}}, body, 2000, 5000);
   ASSERT_EQ(r.kind, Kind::Ok) << r.error;
   auto got = peer.requests();
@@ -74,7 +74,7 @@ TEST(PeerClientTest, LargeBodyArrivesIntact) {
   EXPECT_TRUE(r.response.body == body);  // and back again
 }
 
-TEST(PeerClientTest, ReassemblesStdoutAcrossRecordsAndLeavesStderrOut) {
+TEST(ClientTest, ReassemblesStdoutAcrossRecordsAndLeavesStderrOut) {
   const std::string body = big(150000, 'r');
   FakePeer peer([&](int fd, const Got&, int, int) {
     std::string stdout_data = "Status: 201 Created\r\nX-A: 1\r\nContent-Length: 99\r\nX-B: 2\r\n\r\n" + body;
@@ -91,7 +91,7 @@ TEST(PeerClientTest, ReassemblesStdoutAcrossRecordsAndLeavesStderrOut) {
     return true;
   });
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), {}, "", 2000, 5000);
   ASSERT_EQ(r.kind, Kind::Ok) << r.error;
   EXPECT_EQ(r.response.status, 201);
@@ -104,10 +104,10 @@ TEST(PeerClientTest, ReassemblesStdoutAcrossRecordsAndLeavesStderrOut) {
   EXPECT_EQ(r.response.body.find("OTHER-REQUEST"), std::string::npos);
 }
 
-TEST(PeerClientTest, SequentialCallsReuseOneConnection) {
+TEST(ClientTest, SequentialCallsReuseOneConnection) {
   FakePeer peer(echo);
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto a = client.call(peer.addr(), {}, "first", 2000, 5000);
   auto b = client.call(peer.addr(), {}, "second", 2000, 5000);
   ASSERT_EQ(a.kind, Kind::Ok) << a.error;
@@ -118,10 +118,10 @@ TEST(PeerClientTest, SequentialCallsReuseOneConnection) {
   EXPECT_EQ(peer.requests().size(), 2u);
 }
 
-TEST(PeerClientTest, ForgetDropsThePooledConnection) {
+TEST(ClientTest, ForgetDropsThePooledConnection) {
   FakePeer peer(echo);
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   ASSERT_EQ(client.call(peer.addr(), {}, "1", 2000, 5000).kind, Kind::Ok);
   client.forget(peer.addr());
   ASSERT_TRUE(peer.wait_closed(1));  // the server saw the client close it
@@ -129,20 +129,20 @@ TEST(PeerClientTest, ForgetDropsThePooledConnection) {
   EXPECT_EQ(peer.accepted(), 2);
 }
 
-TEST(PeerClientTest, SilentPeerIsNoAnswer) {
+TEST(ClientTest, SilentPeerIsNoAnswer) {
   FakePeer peer([](int fd, const Got&, int, int stop_fd) { return stall(fd, "", stop_fd); });
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), {{"A", "1"}}, "body", 200, 5000);
   EXPECT_EQ(r.kind, Kind::NoAnswer) << r.error;
   EXPECT_FALSE(r.error.empty());
 }
 
-TEST(PeerClientTest, NothingListeningIsUnreachable) {
+TEST(ClientTest, NothingListeningIsUnreachable) {
   char tmpl[] = "/tmp/tether-peer-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call("unix:" + dir + "/nobody.sock", {}, "", 200, 1000);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(r.kind, Kind::Unreachable);
@@ -161,17 +161,17 @@ TEST(PeerClientTest, NothingListeningIsUnreachable) {
   EXPECT_EQ(t.kind, Kind::Unreachable) << t.error;
 }
 
-TEST(PeerClientTest, AckThenSilenceFailsAfterTheTotalTimeout) {
+TEST(ClientTest, AckThenSilenceFailsAfterTheTotalTimeout) {
   std::string ack;
   fcgi::append_record(ack, fcgi::kStderr, 1, "ack");
   FakePeer peer([&](int fd, const Got&, int, int stop_fd) { return stall(fd, ack, stop_fd); });
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), {}, "", 200, 400);
   EXPECT_EQ(r.kind, Kind::Failed) << r.error;  // not NoAnswer: the ack met the quick timeout
 }
 
-TEST(PeerClientTest, PeerClosingMidReplyFails) {
+TEST(ClientTest, PeerClosingMidReplyFails) {
   FakePeer peer([](int fd, const Got&, int, int) {
     std::string w;
     fcgi::append_record(w, fcgi::kStderr, 1, "ack");
@@ -180,31 +180,31 @@ TEST(PeerClientTest, PeerClosingMidReplyFails) {
     return false;  // close before the end
   });
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), {}, "", 2000, 5000);
   EXPECT_EQ(r.kind, Kind::Failed) << r.error;
   EXPECT_TRUE(r.response.body.empty());
 }
 
-TEST(PeerClientTest, MalformedReplyFails) {
+TEST(ClientTest, MalformedReplyFails) {
   FakePeer peer([](int fd, const Got&, int, int) {
     send_all(fd, reply("no header end here"));
     return true;
   });
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto r = client.call(peer.addr(), {}, "", 2000, 5000);
   EXPECT_EQ(r.kind, Kind::Failed);
   EXPECT_NE(r.error.find("malformed"), std::string::npos) << r.error;
 }
 
-TEST(PeerClientTest, StalePooledConnectionIsReplacedByANewOne) {
+TEST(ClientTest, StalePooledConnectionIsReplacedByANewOne) {
   FakePeer peer([](int fd, const Got& got, int n, int) {
     send_all(fd, reply("Status: 200\r\n\r\n" + got.body));
     return n != 0;  // the first connection is closed once idle
   });
   ASSERT_TRUE(peer.ok());
-  fcgi::PeerClient client;
+  fcgi::Client client;
   auto a = client.call(peer.addr(), {}, "one", 2000, 5000);
   ASSERT_EQ(a.kind, Kind::Ok) << a.error;
   ASSERT_TRUE(peer.wait_closed(1));  // the pooled connection is now stale
