@@ -13,6 +13,7 @@
 #include "config/reload_report.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "fcgi/listener.h"
 #include "fcgi/server.h"
 #include "http/router.h"
@@ -286,15 +287,16 @@ int Worker::serve() {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto listen_fd = fcgi::open_listener(config_.listen, listen_options(config_));
-  if (!listen_fd) {
-    log::error("listen_failed", {{"listen", config_.listen}, {"error", listen_fd.message()}});
+  auto opened = fcgi::open_listener(config_.listen, listen_options(config_));
+  if (!opened) {
+    log::error("listen_failed", {{"listen", config_.listen}, {"error", opened.message()}});
     return 1;
   }
+  unique_fd listener(*opened);  // outlives the server, closed on every way out
   fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
                            config_.keepalive_idle_s, config_.max_params_bytes, kPeerParamPrefix};
   fcgi::FcgiServer server(
-      *listen_fd, opts,
+      listener.get(), opts,
       [this](Request& req, const fcgi::FcgiServer::Params& side, fcgi::Connection& conn) {
         return handle(req, side, conn);
       },

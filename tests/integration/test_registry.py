@@ -127,7 +127,9 @@ class ForwardingTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         for n in range(4):
             self.assertIn("h1-%d" % n, out)
-        rc, out, err = tetherctl(self.cluster, "sessions")
+        # Other tests of this class leave sessions too: past the default
+        # --limit 100, which ones are shown is SCAN's order.
+        rc, out, err = tetherctl(self.cluster, "sessions", "--limit", "100000")
         self.assertEqual(rc, 0, err)
         self.assertIn(r["session"], out)
         self.assertIn(r["owner"], out)

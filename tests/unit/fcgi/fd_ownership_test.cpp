@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "support/open_fds.h"
 #include "common/unique_fd.h"
 #include "fcgi/client.h"
 #include "fcgi/listener.h"
@@ -21,15 +22,7 @@ namespace {
 using Kind = fcgi::CallResult::Kind;
 using test_support::FakePeer;
 
-// Descriptors this process holds now.
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
+using test_support::open_fds;
 
 TEST(FdOwnership, ARefusedUnixListenerLeavesNoDescriptor) {
   FakePeer live(test_support::echo);  // someone listening on its socket

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "support/open_fds.h"
 #include "journal/files.h"
 #include "journal/journal.h"
 #include "journal/reader.h"
@@ -20,14 +21,7 @@ namespace {
 
 constexpr int64_t kHour = 3600LL * 1000000;
 
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
+using test_support::open_fds;
 
 class JournalFds : public ::testing::Test {
  protected:
