@@ -44,8 +44,13 @@ Posted SessionThread::post(SessionJobPtr job, bool here) {
     cv_.notify_one();
     return Posted::Ok;
   }
+  // Given back however run_job ends: a shard whose turn is never released
+  // would take no request again.
+  struct Turn {
+    SessionThread* shard;
+    ~Turn() { shard->release_turn(); }
+  } turn{this};
   run_job(*job);
-  release_turn();
   return Posted::Ok;
 }
 
