@@ -25,7 +25,8 @@ BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 2), BENCH_WORKERS
 BENCH_PHP_KEEPALIVE (0: nginx's usual PHP setup, no fastcgi_keep_conn; N: keep
 N idle connections, which stalls requests behind idle kept connections when N
 approaches the child count: measured wrk timeouts), BENCH_HELLO_THREADS
-(fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_ROWS (comma-separated
+(fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_SESSION_TURNS (the
+workers' session_turns, "inline"; "pinned" to compare), BENCH_ROWS (comma-separated
 row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow,journal;
 workflow is scripts/bench/workflow_bench.py, see there; journal: scripts/bench/journal_bench.py),
 KEEP_TMP=1 keeps the temporary directory, BENCH_RESULTS (file to write instead
@@ -56,6 +57,7 @@ NGINX_WORKERS = B.env_int("BENCH_NGINX_WORKERS", 1)
 PHP_CHILDREN = B.env_int("BENCH_PHP_CHILDREN", 8)
 HELLO_THREADS = B.env_int("BENCH_HELLO_THREADS", 16)
 SESSIONS = B.env_int("BENCH_SESSIONS", 1000)
+SESSION_TURNS = os.environ.get("BENCH_SESSION_TURNS", "inline")
 OTHER_CPU_WARN = 5  # percent of all CPUs used by other processes during a row: noted
 KEEPALIVE = 8  # idle upstream connections per nginx worker, as tether.conf's tether_all
 PHP_KEEPALIVE = B.env_int("BENCH_PHP_KEEPALIVE", 0)
@@ -286,9 +288,10 @@ def report(res, notes, wall, setup_notes):
             "%d rounds (all rows, then again), a row's req/s and latencies are from its median round"
             % (THREADS, CONNECTIONS, DURATION, WARMUP, ROUNDS),
             "- one nginx (%d worker process, upstream keepalive %d, fastcgi_keep_conn on) in front of every row; "
-            "tetherd: %d workers (16 acceptor threads, 2 session threads each); fcgi_hello: %d threads; "
+            "tetherd: %d workers (16 acceptor threads, 2 session threads each, session_turns %s); "
+            "fcgi_hello: %d threads; "
             "php-fpm: pm=static, %d children, session.save_handler=redis, %s; session rows rotate %d cookies"
-            % (NGINX_WORKERS, KEEPALIVE, WORKERS, HELLO_THREADS, PHP_CHILDREN,
+            % (NGINX_WORKERS, KEEPALIVE, WORKERS, SESSION_TURNS, HELLO_THREADS, PHP_CHILDREN,
                "upstream keepalive %d" % PHP_KEEPALIVE if PHP_KEEPALIVE > 0 else
                "no fastcgi_keep_conn (php-fpm's usual nginx setup: with it, requests stall behind idle kept "
                "connections)", SESSIONS),
@@ -333,7 +336,8 @@ def main():
                 routes=CACHE_ROUTES + B.cluster.default_routes(),
                 # The new-session row makes ~10^5 sessions per round, more than the default
                 # max_sessions (100000 a worker): it measures creation, not the cap.
-                config={"templates": write_bench_templates(wd), "max_sessions": 100000000})
+                config={"templates": write_bench_templates(wd), "max_sessions": 100000000,
+                        "session_turns": SESSION_TURNS})
     ok = False
     try:
         os.makedirs(os.path.join(wd, "logs"), exist_ok=True)
