@@ -216,8 +216,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (ov.worker >= 0) c.worker = ov.worker;
   if (!ov.listen.empty()) c.listen = ov.listen;
 
-  static const RE2 host_re("[A-Za-z0-9_]{1,32}", fixed_options());
-  if (!RE2::FullMatch(c.host, host_re)) {
+  if (!valid_host_id(c.host)) {
     return fail("field 'host': expected 1 to 32 letters, digits or '_', got \"" + c.host + "\"");
   }
   if (c.listen.empty()) return fail("field 'listen': required (\"unix:/path/w{worker}.sock\" or \"127.0.0.1:port\")");

@@ -25,8 +25,6 @@ const std::string& get(const std::map<std::string, std::string>& f, const char* 
 
 }  // namespace
 
-bool valid_host(std::string_view host) { return valid_host_id(host); }
-
 bool valid_addr(std::string_view addr) {
   if (addr.rfind("unix:", 0) == 0) {
     std::string_view path = addr.substr(5);
@@ -68,7 +66,7 @@ Result<std::pair<std::string, int>> decode_worker_name(std::string_view member) 
   size_t colon = member.rfind(':');
   if (colon == std::string_view::npos) return R::error("expected \"host:n\", got " + shown(member));
   std::string_view host = member.substr(0, colon);
-  if (!valid_host(host)) return R::error("expected a host of 1 to 32 letters, digits or '_', got " + shown(member));
+  if (!valid_host_id(host)) return R::error("expected a host of 1 to 32 letters, digits or '_', got " + shown(member));
   std::string_view n = member.substr(colon + 1);
   if (n.empty() || n[0] == '-') return R::error("expected a worker number, got " + shown(member));
   auto w = decode_int(n, 0, 65535);
@@ -80,7 +78,7 @@ Result<SessionEntry> decode_session(const std::map<std::string, std::string>& f)
   using R = Result<SessionEntry>;
   SessionEntry e;
   e.owner.host = get(f, "host");
-  if (!valid_host(e.owner.host)) return R::error("host: expected 1 to 32 letters, digits or '_', got " + shown(e.owner.host));
+  if (!valid_host_id(e.owner.host)) return R::error("host: expected 1 to 32 letters, digits or '_', got " + shown(e.owner.host));
   auto worker = decode_int(get(f, "worker"), 0, 65535);
   if (!worker) return R::error("worker: " + worker.message());
   e.owner.worker = static_cast<int>(*worker);

@@ -25,8 +25,6 @@ constexpr const char* kBadMember = "registry.bad_member";      // a {prefix}work
 constexpr const char* kBadHeartbeat = "heartbeat.bad_hash";    // a worker's heartbeat hash
 constexpr const char* kSelfEntry = "registry.self_entry";      // an entry naming the asking worker
 
-// A host name as config accepts it: 1 to 32 letters, digits or '_'.
-bool valid_host(std::string_view host);
 // A peer address as config accepts it: "unix:/path" (1 to 107 printable
 // bytes) or "IPv4:port" / "localhost:port" (port 1 to 65535).
 bool valid_addr(std::string_view addr);

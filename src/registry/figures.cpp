@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/json.h"
+#include "common/route.h"
 #include "registry/decode.h"
 
 namespace tether::registry {
@@ -94,7 +95,7 @@ Result<Figures> Figures::decode(std::string_view text, const std::string& host, 
 Result<Figures> Figures::own(const nlohmann::json& status) {
   auto host = string_field(status, "host");
   auto worker = int_field(status, "worker");
-  if (!host || !worker || !valid_host(*host) || *worker < 0 || *worker > 65535) {
+  if (!host || !worker || !valid_host_id(*host) || *worker < 0 || *worker > 65535) {
     return Result<Figures>::error("own status: no host and worker");
   }
   return decode(json_text(status), *host, static_cast<int>(*worker));  // json_text replaces invalid UTF-8

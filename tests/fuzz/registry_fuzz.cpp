@@ -18,6 +18,7 @@
 
 #include "common/json.h"
 #include "journal/line.h"
+#include "common/route.h"
 #include "registry/decode.h"
 #include "registry/figures.h"
 
@@ -55,7 +56,7 @@ bool host_worker(const std::string& line, std::string* host, int* worker) {
 void member(const std::string& text) {
   auto r = reg::decode_worker_name(text);
   check_refusal(r);
-  if (r && (!reg::valid_host(r->first) || r->second < 0 || r->second > 65535)) std::abort();
+  if (r && (!tether::valid_host_id(r->first) || r->second < 0 || r->second > 65535)) std::abort();
   // The name tether writes for it decodes to the same worker. (Not always
   // the same text: "h1:0999" is accepted as h1:999, see the report.)
   if (!r) return;
@@ -72,7 +73,7 @@ void session(const std::vector<std::string>& lines) {
   auto r = reg::decode_session(fields);
   check_refusal(r);
   if (!r) return;
-  if (!reg::valid_host(r->owner.host) || !reg::valid_addr(r->owner.addr) || r->epoch < 1) std::abort();
+  if (!tether::valid_host_id(r->owner.host) || !reg::valid_addr(r->owner.addr) || r->epoch < 1) std::abort();
   if (r->owner.worker < 0 || r->owner.worker > 65535) std::abort();
 }
 

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "redis/bus.h"
-#include "registry/decode.h"
+#include "common/route.h"
 #include "support/redis_server.h"
 
 namespace tether {
@@ -40,11 +40,11 @@ TEST(BusTest, MessagesEncodeToWhatTheDecoderReadsBack) {
   EXPECT_EQ(bus_channel("tether:"), "tether:bus");
 }
 
-TEST(BusTest, TheReloadHostRuleIsTheRegistrysRule) {
+TEST(BusTest, TheReloadHostRuleIsTheOneHostIdRule) {
   for (const char* host : {"h1", "H_2", "a", "abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz0123456",
                            "h-1", "h 1", "h.1", "h\xc3\xa9", "h1\n"}) {
     bool decoded = static_cast<bool>(decode_bus_message(encode_bus_message(BusMessage::reload(host))));
-    EXPECT_EQ(decoded, registry::valid_host(host)) << host;
+    EXPECT_EQ(decoded, valid_host_id(host)) << host;
   }
 }
 

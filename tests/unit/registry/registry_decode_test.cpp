@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/route.h"
 #include "registry/decode.h"
 #include "registry/figures.h"
 
@@ -20,10 +21,10 @@ std::map<std::string, std::string> good_session() {
 }
 
 TEST(RegistryDecodeTest, HostsAndAddressesAsConfigTakesThem) {
-  EXPECT_TRUE(valid_host("h1"));
-  EXPECT_TRUE(valid_host("web_01"));
+  EXPECT_TRUE(valid_host_id("h1"));
+  EXPECT_TRUE(valid_host_id("web_01"));
   for (const char* h : {"", "h-1", "h:1", "h 1", "\xff", "a234567890123456789012345678901234"}) {
-    EXPECT_FALSE(valid_host(h)) << h;
+    EXPECT_FALSE(valid_host_id(h)) << h;
   }
   for (const char* a : {"unix:/tmp/w0.sock", "127.0.0.1:9000", "10.0.0.5:1", "localhost:65535"}) {
     EXPECT_TRUE(valid_addr(a)) << a;
