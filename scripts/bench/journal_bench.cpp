@@ -22,11 +22,11 @@
 
 using namespace tether;
 using namespace tether::journal;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;  // not tether::Clock (common/clock.h)
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
 
 std::unique_ptr<Journal> open_journal(const std::string& dir, Fsync f, JournalStats& stats) {
   JournalOptions o;
@@ -46,7 +46,7 @@ nlohmann::json fields(int i) { return {{"uri", "/page/" + std::to_string(i)}, {"
 int append_rate(const std::string& dir, Fsync f, int n, int threads) {
   JournalStats stats;
   auto j = open_journal(dir, f, stats);
-  auto t0 = Clock::now();
+  auto t0 = Steady::now();
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t) {
     ts.emplace_back([&, t] {
@@ -87,14 +87,14 @@ int latency(const std::string& dir, int port, int n, int rate) {
     for (const Entry& e : batch) ms.push_back((ack_us - e.time_us) / 1000.0);
   };
   if (!s.start()) return 1;
-  auto t0 = Clock::now();
+  auto t0 = Steady::now();
   for (int i = 0; i < n; ++i) {
     auto due = t0 + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate));
     std::this_thread::sleep_until(due);  // pacing the offered load, not synchronisation
     if (!j->append("bench", fields(i))) return 1;
   }
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (stats.shipped.load() < static_cast<uint64_t>(n) && Clock::now() < deadline) {
+  auto deadline = Steady::now() + std::chrono::seconds(30);
+  while (stats.shipped.load() < static_cast<uint64_t>(n) && Steady::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   j->stop();
@@ -112,10 +112,10 @@ int ship_rate(const std::string& dir, int port, int n) {
     if (!j->append("bench", fields(i))) return 1;
   }
   Shipper s(*j, redis_at(port), stats);
-  auto t0 = Clock::now();
+  auto t0 = Steady::now();
   if (!s.start()) return 1;
-  auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (stats.shipped.load() < static_cast<uint64_t>(n) && Clock::now() < deadline) {
+  auto deadline = Steady::now() + std::chrono::seconds(120);
+  while (stats.shipped.load() < static_cast<uint64_t>(n) && Steady::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   double secs = seconds_since(t0);

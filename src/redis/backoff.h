@@ -19,6 +19,8 @@
 #include <optional>
 #include <thread>
 
+#include "common/clock.h"
+
 namespace tether {
 
 class Backoff {
@@ -31,7 +33,7 @@ class Backoff {
 
   // A try failed. True when this failure begins an outage (log it then):
   // false for every later failure until up().
-  bool down(int64_t now_ms = wall_ms()) {
+  bool down(int64_t now_ms = unix_millis()) {
     if (down_) return false;
     down_ = true;
     down_since_ms_ = now_ms;
@@ -39,7 +41,7 @@ class Backoff {
   }
   // A try succeeded: the wait starts again at kFirstMs. The outage's length
   // in ms when one was going on (log its end then), nullopt otherwise.
-  std::optional<int64_t> up(int64_t now_ms = wall_ms()) {
+  std::optional<int64_t> up(int64_t now_ms = unix_millis()) {
     reset();
     if (!down_) return std::nullopt;
     down_ = false;
@@ -74,11 +76,6 @@ class Backoff {
   }
 
  private:
-  static int64_t wall_ms() {  // unix ms, as common/clock.h's unix_millis()
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  }
-
   int64_t max_ms_;
   int64_t delay_ms_ = kFirstMs;
   bool down_ = false;
