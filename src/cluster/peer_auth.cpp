@@ -26,7 +26,7 @@ std::string uri_of(const Request& req) { return req.query.empty() ? req.path : r
 }  // namespace
 
 PeerAuth::PeerAuth(const TokenCodec& codec, std::string session_cookie) : session_cookie_(std::move(session_cookie)) {
-  for (const auto& k : codec.keys()) {
+  for (const auto& k : codec.keys()->keys) {
     Key key;
     crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(kContext), sizeof kContext - 1,
                        k.bytes(), kTokenKeyBytes);

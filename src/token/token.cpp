@@ -56,31 +56,59 @@ bool SessionId::from_hex(const std::string& hex, SessionId* out) {
          len == out->bytes.size();
 }
 
-TokenKey::TokenKey(const uint8_t* bytes) {
+TokenKey::TokenKey(const uint8_t* bytes, bool verify_only) : verify_only_(verify_only) {
   std::memcpy(key_.data(), bytes, key_.size());
   uint8_t digest[crypto_generichash_BYTES];
   crypto_generichash(digest, sizeof digest, key_.data(), key_.size(), nullptr, 0);
   id_ = digest[0];
   sodium_memzero(digest, sizeof digest);
 }
-TokenKey::TokenKey(const TokenKey& o) : key_(o.key_), id_(o.id_) {}
+TokenKey::TokenKey(const TokenKey& o) : key_(o.key_), id_(o.id_), verify_only_(o.verify_only_) {}
 TokenKey::~TokenKey() { sodium_memzero(key_.data(), key_.size()); }
 
-Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
-  if (keys.empty()) return Result<TokenCodec>::error("no keys");
+std::string TokenKey::id_hex() const {
+  static const char* digits = "0123456789abcdef";
+  return std::string{digits[id_ >> 4], digits[id_ & 15]};
+}
+
+const TokenKey* KeySet::find(uint8_t id) const {
+  for (const auto& k : keys) {
+    if (k.id() == id) return &k;
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const KeySet>> KeySet::make(std::vector<TokenKey> keys) {
+  using R = Result<std::shared_ptr<const KeySet>>;
+  if (keys.empty()) return R::error("no keys");
   for (size_t i = 0; i < keys.size(); ++i) {
     for (size_t j = i + 1; j < keys.size(); ++j) {
       if (keys[i].id() == keys[j].id()) {
-        return Result<TokenCodec>::error("keys " + std::to_string(i + 1) + " and " + std::to_string(j + 1) +
-                                         " have the same key id; generate another key");
+        return R::error("keys " + std::to_string(i + 1) + " and " + std::to_string(j + 1) +
+                        " have the same key id; generate another key");
       }
     }
   }
-  return TokenCodec(std::move(keys));
+  auto sealing = std::find_if(keys.begin(), keys.end(), [](const TokenKey& k) { return !k.verify_only(); });
+  if (sealing == keys.end()) return R::error("every key is verify-only; one key must seal");
+  auto set = std::make_shared<KeySet>();  // the sealing key first, the others in file order
+  set->keys.reserve(keys.size());
+  set->keys.push_back(*sealing);
+  for (auto it = keys.begin(); it != keys.end(); ++it) {
+    if (it != sealing) set->keys.push_back(*it);
+  }
+  return std::shared_ptr<const KeySet>(std::move(set));
+}
+
+Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
+  auto set = KeySet::make(std::move(keys));
+  if (!set) return Result<TokenCodec>::error(set.message());
+  return TokenCodec(std::move(set.value()));
 }
 
 std::string TokenCodec::encode(const TokenClaims& c) const {
-  const TokenKey& key = keys_.front();
+  std::shared_ptr<const KeySet> keys = this->keys();
+  const TokenKey& key = keys->sealing();
   std::string route = make_route(c.host, c.worker);
   size_t host_len = std::min(c.host.size(), kTokenMaxHostBytes);
   uint8_t payload[kFixedPayload + kEpochBytes + kTokenMaxHostBytes];
@@ -142,10 +170,8 @@ std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
     return std::nullopt;
   }
   if (blob_len < 1 + kNonceBytes + kTagBytes + kFixedPayload) return std::nullopt;
-  const TokenKey* key = nullptr;
-  for (const auto& k : keys_) {
-    if (k.id() == blob[0]) key = &k;
-  }
+  std::shared_ptr<const KeySet> keys = this->keys();
+  const TokenKey* key = keys->find(blob[0]);
   if (key == nullptr) return std::nullopt;
 
   std::string ad = associated_data(route, key->id());

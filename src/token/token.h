@@ -12,12 +12,22 @@
 // readable by workers that predate version 2. Decoding has one failure
 // outcome, "invalid", whatever the cause. Keys are wiped on destruction.
 //
-// Thread safety: a TokenCodec is immutable after construction; encode and
-// decode may be called from any thread at once.
+// Keys come from the key file (key_file.cpp): one key per line, 64 hex
+// digits, optionally followed by the word "verify-only". The first key not
+// so marked seals; every key opens. That makes rotation on a live cluster a
+// three-step edit with a SIGHUP (replace()) after each: add the new key as
+// verify-only everywhere, move the mark to the old key everywhere, drop the
+// old key after lifetime_s.
+//
+// Thread safety: encode, decode and keys() may be called from any thread at
+// once; replace() swaps the whole key set atomically (a call in progress
+// finishes with the set it started with).
 #pragma once
 #include <sodium.h>
 
 #include <array>
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,26 +53,43 @@ struct TokenClaims {
 
 class TokenKey {
  public:
-  explicit TokenKey(const uint8_t* bytes);
+  explicit TokenKey(const uint8_t* bytes, bool verify_only = false);
   ~TokenKey();
   TokenKey(const TokenKey& o);
   TokenKey& operator=(const TokenKey&) = delete;
   uint8_t id() const { return id_; }
   const uint8_t* bytes() const { return key_.data(); }
+  bool verify_only() const { return verify_only_; }
+  std::string id_hex() const;  // "3f": how status and tetherctl name the key
 
  private:
   std::array<uint8_t, kTokenKeyBytes> key_;
   uint8_t id_;  // first byte of BLAKE2b(key): names the key in tokens
+  bool verify_only_ = false;
+};
+
+// One reading of the key file: keys[0] seals, every key opens. Ids are
+// distinct. Peer channel keys derive from the same set (cluster/).
+struct KeySet {
+  std::vector<TokenKey> keys;
+  const TokenKey* find(uint8_t id) const;  // null if no key has that id
+  const TokenKey& sealing() const { return keys.front(); }
+  // Checks and orders keys: not empty, ids distinct, one key not verify-only
+  // (the first of those goes first).
+  static Result<std::shared_ptr<const KeySet>> make(std::vector<TokenKey> keys);
+  // Reads a key file (see above). Refused when missing, malformed, empty,
+  // without a sealing key, or readable by group or others.
+  static Result<std::shared_ptr<const KeySet>> read_file(const std::string& path);
 };
 
 class TokenCodec {
  public:
-  // keys[0] encrypts; every key decrypts. Key ids must be distinct.
+  // The first key not verify-only seals; every key opens (KeySet::make).
   static Result<TokenCodec> from_keys(std::vector<TokenKey> keys);
-  // Reads a key file: one key per line as 64 hex digits; '#' starts a
-  // comment. Refused when missing, malformed, empty, or readable by group or
-  // others.
+  // KeySet::read_file's keys.
   static Result<TokenCodec> from_key_file(const std::string& path);
+  TokenCodec(TokenCodec&& o) noexcept : keys_(o.keys_.load()) {}
+  TokenCodec& operator=(TokenCodec&&) = delete;
 
   [[nodiscard]] std::string encode(const TokenClaims& claims) const;
   // nullopt for anything that is not a token this codec made, unaltered.
@@ -70,12 +97,15 @@ class TokenCodec {
   // The route part of a token ("" if it has none), without decrypting.
   static std::string_view route_of(std::string_view token);
 
-  // Every key, the sealing one first (peer authentication derives from them).
-  const std::vector<TokenKey>& keys() const { return keys_; }
+  // The keys now, the sealing one first (peer keys derive from them).
+  std::shared_ptr<const KeySet> keys() const { return keys_.load(std::memory_order_acquire); }
+  // From now on, encode seals with keys's sealing key and decode opens with
+  // keys's keys only (SIGHUP: the key file read again).
+  void replace(std::shared_ptr<const KeySet> keys) { keys_.store(std::move(keys), std::memory_order_release); }
 
  private:
-  explicit TokenCodec(std::vector<TokenKey> keys) : keys_(std::move(keys)) {}
-  std::vector<TokenKey> keys_;
+  explicit TokenCodec(std::shared_ptr<const KeySet> keys) : keys_(std::move(keys)) {}
+  std::atomic<std::shared_ptr<const KeySet>> keys_;
 };
 
 }  // namespace tether

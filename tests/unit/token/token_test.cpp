@@ -211,7 +211,7 @@ TEST_F(TokenTest, RotationDecodesOldTokensAndEncodesWithTheNewKey) {
   TokenKey b = key_unlike({a});
   TokenCodec old_codec = codec({a});
   TokenCodec rotated = codec({b, a});
-  EXPECT_EQ(rotated.keys().front().id(), b.id());
+  EXPECT_EQ(rotated.keys()->sealing().id(), b.id());
 
   TokenClaims in = claims();
   std::string old_token = old_codec.encode(in);
@@ -305,6 +305,14 @@ class KeyFileTest : public TokenTest {
     EXPECT_EQ(::chmod(path.c_str(), mode), 0);
     return path;
   }
+  // Two keys with distinct ids, as hex.
+  static std::pair<std::string, std::string> two_keys() {
+    std::string a = random_hex();
+    std::string b;
+    do b = random_hex();
+    while (key_from_hex(b).id() == key_from_hex(a).id());
+    return {a, b};
+  }
   std::string dir_;
 };
 
@@ -364,7 +372,7 @@ TEST_F(KeyFileTest, TwoKeysFirstEncryptsBothDecrypt) {
   while (key_from_hex(second).id() == key_from_hex(first).id());
   auto file_codec = TokenCodec::from_key_file(write("two.keys", first + "\n" + second + "\n"));
   ASSERT_TRUE(file_codec) << file_codec.message();
-  EXPECT_EQ(file_codec->keys().front().id(), key_from_hex(first).id());
+  EXPECT_EQ(file_codec->keys()->sealing().id(), key_from_hex(first).id());
   std::string from_file = file_codec->encode(claims());
   EXPECT_TRUE(codec({key_from_hex(first)}).decode(from_file).has_value());
   EXPECT_FALSE(codec({key_from_hex(second)}).decode(from_file).has_value());
@@ -376,6 +384,56 @@ TEST_F(KeyFileTest, SameKeyTwiceRefused) {
   auto r = TokenCodec::from_key_file(write("dup.keys", hex + "\n" + hex + "\n"));
   ASSERT_FALSE(r);
   EXPECT_NE(r.message().find("same key id"), std::string::npos) << r.message();
+}
+
+TEST_F(KeyFileTest, VerifyOnlyKeyOpensButNeverSealsWhereverItIsListed) {
+  auto [old_key, new_key] = two_keys();
+  // Step 1 of a rotation: the new key listed first, but verify-only.
+  auto file_codec = TokenCodec::from_key_file(write("k.keys", new_key + " verify-only  # next\n" + old_key + "\n"));
+  ASSERT_TRUE(file_codec) << file_codec.message();
+  auto keys = file_codec->keys();
+  ASSERT_EQ(keys->keys.size(), 2u);
+  EXPECT_EQ(keys->sealing().id(), key_from_hex(old_key).id());
+  EXPECT_FALSE(keys->sealing().verify_only());
+  EXPECT_TRUE(keys->keys[1].verify_only());
+  std::string sealed = file_codec->encode(claims());
+  EXPECT_TRUE(codec({key_from_hex(old_key)}).decode(sealed).has_value());
+  EXPECT_FALSE(codec({key_from_hex(new_key)}).decode(sealed).has_value());
+  EXPECT_TRUE(file_codec->decode(codec({key_from_hex(new_key)}).encode(claims())).has_value());
+}
+
+TEST_F(KeyFileTest, EveryKeyVerifyOnlyOrAnUnknownWordRefused) {
+  auto [a, b] = two_keys();
+  auto all = TokenCodec::from_key_file(write("k.keys", a + " verify-only\n" + b + " verify-only\n"));
+  ASSERT_FALSE(all);
+  EXPECT_NE(all.message().find("one key must seal"), std::string::npos) << all.message();
+  for (std::string tail : {" verify", " verify-only extra", " seal"}) {
+    auto r = TokenCodec::from_key_file(write("k.keys", a + "\n" + b + tail + "\n"));
+    ASSERT_FALSE(r) << tail;
+    EXPECT_NE(r.message().find("line 2"), std::string::npos) << r.message();
+    EXPECT_NE(r.message().find("verify-only"), std::string::npos) << r.message();
+  }
+}
+
+TEST_F(KeyFileTest, ReplaceSwapsTheKeysForLaterCalls) {
+  auto [old_key, new_key] = two_keys();
+  auto live = TokenCodec::from_key_file(write("k.keys", old_key + "\n"));
+  ASSERT_TRUE(live);
+  std::string before = live->encode(claims());
+  // The three steps of a rotation, each a new reading of the file.
+  for (std::string text : {old_key + "\n" + new_key + " verify-only\n", new_key + "\n" + old_key + " verify-only\n"}) {
+    auto set = KeySet::read_file(write("k.keys", text));
+    ASSERT_TRUE(set) << set.message();
+    live->replace(set.value());
+    EXPECT_TRUE(live->decode(before).has_value()) << text;
+  }
+  std::string after = live->encode(claims());
+  EXPECT_TRUE(codec({key_from_hex(new_key)}).decode(after).has_value());
+  auto last = KeySet::read_file(write("k.keys", new_key + "\n"));
+  ASSERT_TRUE(last);
+  live->replace(last.value());
+  EXPECT_FALSE(live->decode(before).has_value());
+  EXPECT_TRUE(live->decode(after).has_value());
 }
 
 TEST_F(KeyFileTest, DirectoryRefused) {
