@@ -187,9 +187,15 @@ class Cluster:
 
     # ---- addresses and files
     def worker_addr(self, n):
+        """The worker's nginx-facing listener (libfcgi): always a unix socket."""
+        return "unix:%s/w%d.sock" % (self.workdir, n)
+
+    def peer_addr(self, n):
+        """The worker's peer listener: TCP on this host's ip with tcp=True (peers
+        on other hosts reach it), else the unix socket beside worker_addr."""
         if self.tcp:
             return "%s:%d" % (self.ip, self.worker_ports[n])
-        return "unix:%s/w%d.sock" % (self.workdir, n)
+        return "unix:%s/w%d.peer.sock" % (self.workdir, n)
 
     def url(self, path="/"):
         return "http://%s:%d%s" % (self.ip, self.port, path)
@@ -248,7 +254,7 @@ class Cluster:
     def worker_cmd(self, n):
         cmd = [self.tetherd, "--config", self.config_path, "--worker", str(n)]
         if self.tcp:
-            cmd += ["--listen", self.worker_addr(n)]
+            cmd += ["--peer-listen", self.peer_addr(n)]
         return cmd
 
     def start_worker(self, n):

@@ -14,8 +14,8 @@ std::string Forwarder::address_of(const std::string& host, int worker) const {
     }
     return "";
   }
-  if (host == config_.host && config_.listen_pattern.find("{worker}") != std::string::npos) {
-    std::string addr = config_.listen_pattern;
+  if (host == config_.host && config_.peer_listen_pattern.find("{worker}") != std::string::npos) {
+    std::string addr = config_.peer_listen_pattern;
     addr.replace(addr.find("{worker}"), 8, std::to_string(worker));
     return addr;
   }
@@ -23,7 +23,7 @@ std::string Forwarder::address_of(const std::string& host, int worker) const {
 }
 
 bool Forwarder::is_self(const std::string& addr) const {
-  return addr == config_.advertise || addr == config_.listen;
+  return addr == config_.advertise || addr == config_.peer_listen || addr == config_.listen;
 }
 
 fcgi::CallResult Forwarder::call(const std::string& addr, const Request& req, const std::string& reason) {
@@ -33,10 +33,8 @@ fcgi::CallResult Forwarder::call(const std::string& addr, const Request& req, co
     firewall::refused("forward.to_self", "an entry named this worker's own address " + addr);
     return fcgi::CallResult{fcgi::CallResult::Kind::Unreachable, Response(), "this worker's own address"};
   }
-  fcgi::Params params = request_params(req);
-  fcgi::Params proof = auth_.sign(req, config_.route(), reason);
-  params.insert(params.end(), proof.begin(), proof.end());
-  auto r = client_.call(addr, params, req.body, config_.quick_timeout_ms, config_.request_timeout_s * 1000);
+  auto r = client_.call(addr, peer::request_params(req, reason), req.body, config_.quick_timeout_ms,
+                        config_.request_timeout_s * 1000);
   if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {
     client_.forget(addr);
   }

@@ -1,14 +1,16 @@
 // Forwarder: finds where a worker lives and forwards a request to it.
 //
-// Where a worker lives: this worker's own address; else the directory of
-// live workers the registry reads every heartbeat; else, for a worker of
-// this host while the directory is unknown (no Redis, or none read yet),
-// the listen pattern of tether.json with {worker} replaced. A worker that
-// is not in a known directory is gone.
+// Where a worker lives (its peer listener): this worker's own address;
+// else the directory of live workers the registry reads every heartbeat;
+// else, for a worker of this host while the directory is unknown (no Redis,
+// or none read yet), the peer_listen pattern of tether.json with {worker}
+// replaced. A worker that is not in a known directory is gone.
 //
-// Never to itself: a call or forward to this worker's own address (listen
-// or advertise) is refused at once (Unreachable, counted as refused
-// "forward.to_self"), whatever entry named it.
+// Calls go over the peer channel (peer_client.h).
+//
+// Never to itself: a call or forward to this worker's own address
+// (peer_listen, advertise or listen) is refused at once (Unreachable,
+// counted as refused "forward.to_self"), whatever entry named it.
 //
 // Thread safety: any thread (the peer client and registry are thread-safe).
 #pragma once
@@ -16,10 +18,9 @@
 #include <string>
 
 #include "config/config.h"
-#include "fcgi/client.h"
-#include "registry/registry.h"
-#include "cluster/peer_auth.h"
+#include "cluster/peer_client.h"
 #include "cluster/route_parts.h"
+#include "registry/registry.h"
 
 namespace tether {
 
@@ -28,20 +29,19 @@ struct ForwardStats {
   std::atomic<uint64_t> in{0};            // requests a peer forwarded here
   std::atomic<uint64_t> lost{0};          // owners that did not answer in the quick timeout
   std::atomic<uint64_t> failed{0};        // replies that broke off after the owner answered
-  std::atomic<uint64_t> forged{0};        // peer params that did not verify (403)
 };
 
 class Forwarder final : public PeerLink {
  public:
-  Forwarder(const Config& config, const PeerAuth& auth, Registry* registry)
-      : config_(config), auth_(auth), registry_(registry) {}
+  Forwarder(const Config& config, const TokenCodec& codec, Registry* registry)
+      : config_(config), registry_(registry), client_(codec, config.route()) {}
 
   // "" when the worker is not known to be alive.
   std::string address_of(const std::string& host, int worker) const override;
-  // Forwards req, signed, with the reason a new session is needed ("" if none),
+  // Forwards req over the peer channel, with the reason a new session is needed ("" if none),
   // counted in stats().
   fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override;
-  // The same signed peer call, not counted (the hand-over of a session). A
+  // The same peer call, not counted (the hand-over of a session). A
   // peer that is gone or silent has its idle connections closed.
   fcgi::CallResult call(const std::string& addr, const Request& req, const std::string& reason);
   ForwardStats& stats() { return stats_; }
@@ -50,9 +50,8 @@ class Forwarder final : public PeerLink {
  private:
   bool is_self(const std::string& addr) const;
   const Config& config_;
-  const PeerAuth& auth_;
   Registry* registry_;
-  fcgi::Client client_;
+  PeerClient client_;
   ForwardStats stats_;
 };
 

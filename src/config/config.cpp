@@ -126,6 +126,20 @@ std::string check_listen(const std::string& listen) {
   return "";
 }
 
+// A TCP address on the loopback network (127.0.0.0/8 or "localhost").
+bool loopback_tcp(const std::string& addr) {
+  return addr.rfind("127.", 0) == 0 || addr.rfind("localhost:", 0) == 0;
+}
+
+// The default peer listener beside a unix listen: "w0.sock" -> "w0.peer.sock".
+std::string peer_beside(const std::string& listen) {
+  const std::string sock = ".sock";
+  if (listen.size() > sock.size() && listen.compare(listen.size() - sock.size(), sock.size(), sock) == 0) {
+    return listen.substr(0, listen.size() - sock.size()) + ".peer.sock";
+  }
+  return listen + ".peer";
+}
+
 }  // namespace
 
 std::string Config::route() const { return make_route(host, worker); }
@@ -152,7 +166,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   config::Section top(j, "", path);
   top.known({"host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "session_turns",
              "idle_timeout_s", "lifetime_s", "max_body_bytes", "keepalive_idle_s", "drain_timeout_s",
-             "request_timeout_s", "key_file", "routes", "advertise", "redis", "heartbeat_ms", "quick_timeout_ms",
+             "request_timeout_s", "key_file", "routes", "advertise", "peer_listen", "listen_network_trusted", "redis", "heartbeat_ms", "quick_timeout_ms",
              "placement", "accept_sessions", "cache", "journal", "workflows", "templates", "slow_request_ms",
              "max_sessions", "max_queued_per_session", "max_params_bytes", "listen_owner", "listen_group",
              "listen_mode", "cookie_name", "cookie_path"});
@@ -165,6 +179,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   top.string("host", &c.host);
   top.integer("worker", 0, 65535, &c.worker);
   top.string("listen", &c.listen);
+  top.string("peer_listen", &c.peer_listen);
+  top.boolean("listen_network_trusted", &c.listen_network_trusted);
   read_account(top, "listen_owner", &c.listen_owner);
   read_account(top, "listen_group", &c.listen_group);
   read_mode(top, "listen_mode", &c.listen_mode);
@@ -215,15 +231,33 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (!ov.host.empty()) c.host = ov.host;
   if (ov.worker >= 0) c.worker = ov.worker;
   if (!ov.listen.empty()) c.listen = ov.listen;
+  if (!ov.peer_listen.empty()) c.peer_listen = ov.peer_listen;
 
   if (!valid_host_id(c.host)) {
     return fail("field 'host': expected 1 to 32 letters, digits or '_', got \"" + c.host + "\"");
   }
   if (c.listen.empty()) return fail("field 'listen': required (\"unix:/path/w{worker}.sock\" or \"127.0.0.1:port\")");
-  if (ov.listen.empty()) c.listen_pattern = c.listen;  // a flag names one worker's address only
+  bool unix_listen = c.listen.rfind("unix:", 0) == 0;
+  if (c.peer_listen.empty()) {
+    if (!unix_listen) {
+      return fail("field 'peer_listen': required when 'listen' is a TCP address (the peer listener needs an "
+                  "address of its own, e.g. \"10.0.0.5:97{worker}0\")");
+    }
+    c.peer_listen = peer_beside(c.listen);
+  }
+  // A flag names one worker's address only: no pattern for the others.
+  if (ov.listen.empty() && ov.peer_listen.empty()) c.peer_listen_pattern = c.peer_listen;
   c.listen = substitute_worker(c.listen, c.worker);
   if (!(e = check_listen(c.listen)).empty()) return fail("field 'listen': " + e);
-  c.advertise = c.advertise.empty() ? c.listen : substitute_worker(c.advertise, c.worker);
+  if (!unix_listen && !loopback_tcp(c.listen) && !c.listen_network_trusted) {
+    return fail("field 'listen': " + c.listen + " is reachable from the network, and libfcgi (which reads this "
+                "listener) has bugs any FastCGI client can trigger; use a unix socket or a 127.x address, or set "
+                "\"listen_network_trusted\": true if only nginx can reach it (README, \"Security model\")");
+  }
+  c.peer_listen = substitute_worker(c.peer_listen, c.worker);
+  if (!(e = check_listen(c.peer_listen)).empty()) return fail("field 'peer_listen': " + e);
+  if (c.peer_listen == c.listen) return fail("field 'peer_listen': must differ from 'listen' (" + c.listen + ")");
+  c.advertise = c.advertise.empty() ? c.peer_listen : substitute_worker(c.advertise, c.worker);
   if (!(e = check_listen(c.advertise)).empty()) return fail("field 'advertise': " + e);
   if (c.key_file.empty()) return fail("field 'key_file': required (a file of 64-hex-digit keys, mode 600)");
   c.key_file = resolve_path(c, c.key_file);

@@ -16,7 +16,15 @@ struct Config {
 
   std::string host = "h1";       // [A-Za-z0-9_]{1,32}: names this host in routes
   int worker = 0;                // this worker's number, 0..65535
-  std::string listen;            // "unix:/path/w{worker}.sock" or "127.0.0.1:9000"
+  // The nginx-facing listener (libfcgi): "unix:/path/w{worker}.sock", or a
+  // TCP "IPv4:port" on loopback; another address only with
+  // listen_network_trusted (libfcgi must be reachable by nginx alone).
+  std::string listen;
+  bool listen_network_trusted = false;
+  // The peer listener (forwarding, hand-over; cluster/peer_server.h):
+  // "unix:..." or "IPv4:port". Default for a unix listen: the same path
+  // with ".peer.sock" for ".sock"; required when listen is TCP.
+  std::string peer_listen;
   // A unix socket's access (php-fpm's listen.owner/.group/.mode): user and
   // group names or numbers ("" = as created), mode written as octal text.
   std::string listen_owner;
@@ -44,8 +52,8 @@ struct Config {
   // as $cookie_NAME) and Path attribute. Two apps on one host name need two names.
   std::string cookie_name = "tether_sid";
   std::string cookie_path = "/";
-  std::string listen_pattern;    // listen as written, before {worker} is replaced
-  std::string advertise;         // where peers reach this worker (default: listen)
+  std::string peer_listen_pattern;  // peer_listen as written, before {worker} is replaced
+  std::string advertise;         // where peers reach this worker's peer listener (default: peer_listen)
 
   bool registry = false;         // a "redis" object was given
   RedisOptions redis;            // "redis": {"host", "port", "password", "db", "prefix", ...}
@@ -68,6 +76,7 @@ struct ConfigOverrides {
   std::string host;
   int worker = -1;
   std::string listen;
+  std::string peer_listen;
 };
 
 // Reads and validates the file; overrides (from flags) win over the file.

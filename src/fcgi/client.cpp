@@ -1,91 +1,22 @@
 // The FastCGI client side with pooled connections (see client.h).
 #include "fcgi/client.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
+#include "common/net.h"
 #include "fcgi/records.h"
 
 namespace tether::fcgi {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-int ms_left(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left < 0 ? 0 : static_cast<int>(left);
-}
-
-// Non-blocking connect bounded by deadline. Empty on failure (errno set).
-unique_fd open_connection(const std::string& addr, Clock::time_point deadline) {
-  sockaddr_storage ss{};
-  socklen_t len;
-  int family;
-  if (addr.rfind("unix:", 0) == 0) {
-    auto* sa = reinterpret_cast<sockaddr_un*>(&ss);
-    std::string path = addr.substr(5);
-    if (path.size() >= sizeof sa->sun_path) return {};
-    sa->sun_family = AF_UNIX;
-    memcpy(sa->sun_path, path.c_str(), path.size() + 1);
-    len = sizeof(sockaddr_un);
-    family = AF_UNIX;
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    size_t colon = addr.rfind(':');
-    if (colon == std::string::npos) return {};
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(static_cast<uint16_t>(atoi(addr.c_str() + colon + 1)));
-    if (inet_pton(AF_INET, addr.substr(0, colon).c_str(), &sa->sin_addr) != 1) return {};
-    len = sizeof(sockaddr_in);
-    family = AF_INET;
-  }
-  unique_fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return {};
-  if (family == AF_INET) {
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    if (errno != EINPROGRESS && errno != EAGAIN) return {};  // fd closes; errno is kept
-    pollfd p{fd.get(), POLLOUT, 0};
-    int err = 0;
-    socklen_t elen = sizeof err;
-    if (::poll(&p, 1, ms_left(deadline)) != 1 || getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
-        err != 0) {
-      errno = err != 0 ? err : ETIMEDOUT;
-      return {};
-    }
-  }
-  return fd;
-}
-
-bool write_all(int fd, const std::string& data, Clock::time_point deadline) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, ms_left(deadline)) != 1) return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
-}
+using net::Clock;
+using net::ms_left;
+using net::write_all;
 
 }  // namespace
 
@@ -134,7 +65,7 @@ CallResult Client::call(const std::string& addr, const Params& params, std::stri
   for (int attempt = 0; attempt < 2; ++attempt) {
     unique_fd fd = attempt == 0 ? take(addr) : unique_fd();
     bool reused = static_cast<bool>(fd);
-    if (!reused) fd = open_connection(addr, quick);
+    if (!reused) fd = net::connect_stream(addr, quick);
     if (!fd) {
       result.kind = CallResult::Kind::Unreachable;
       result.error = std::string("connect ") + addr + ": " + strerror(errno);

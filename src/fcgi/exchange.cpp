@@ -22,51 +22,79 @@ int64_t params_bytes(const FCGX_Request& fr) {
   return total;
 }
 
+namespace {
+
+// Fills req from params handed over one at a time (add), then finish().
+class ParamReader {
+ public:
+  ParamReader(Request& req, std::string_view side_prefix, std::map<std::string, std::string>* side)
+      : req_(req), side_prefix_(side_prefix), side_(side) {}
+  void add(std::string_view k, std::string_view v) {
+    if (k.rfind("HTTP_", 0) == 0) {
+      req_.headers[http::header_name_from_param(k)] = std::string(v);
+    } else if (k == "REQUEST_METHOD") {
+      req_.method = v;
+    } else if (k == "REQUEST_URI") {
+      request_uri_ = v;
+    } else if (k == "DOCUMENT_URI") {
+      document_uri_ = v;
+    } else if (k == "QUERY_STRING") {
+      req_.query = v;
+      have_query_ = true;
+    } else if (k == "CONTENT_TYPE") {
+      req_.headers["content-type"] = std::string(v);
+    } else if (k == "CONTENT_LENGTH") {
+      req_.headers["content-length"] = std::string(v);
+    } else if (k == "REMOTE_ADDR") {
+      req_.remote_addr = v;
+    } else if (k == "HTTPS") {
+      req_.https = !v.empty() && v != "off";
+    } else if (!side_prefix_.empty() && k.substr(0, side_prefix_.size()) == side_prefix_) {
+      (*side_)[std::string(k)] = std::string(v);
+    }
+  }
+  void finish() {
+    std::string_view raw_path = request_uri_.substr(0, request_uri_.find('?'));
+    // nginx's DOCUMENT_URI is decoded and normalised; fall back to REQUEST_URI.
+    req_.path = !document_uri_.empty() ? std::string(document_uri_) : http::percent_decode(raw_path, false);
+    if (req_.path.empty()) req_.path = "/";
+    if (!have_query_) {
+      size_t q = request_uri_.find('?');
+      if (q != std::string_view::npos) req_.query = request_uri_.substr(q + 1);
+    }
+    if (req_.method.empty()) req_.method = "GET";
+    auto cookie = req_.headers.find("cookie");
+    if (cookie != req_.headers.end()) req_.cookies = http::parse_cookies(cookie->second);
+  }
+
+ private:
+  Request& req_;
+  std::string_view side_prefix_;
+  std::map<std::string, std::string>* side_;
+  std::string_view request_uri_, document_uri_;  // views into the caller's params
+  bool have_query_ = false;
+};
+
+}  // namespace
+
 bool read_params(FCGX_Request& fr, Request& req, std::string_view side_prefix,
                  std::map<std::string, std::string>* side_params, int64_t max_bytes) {
   if (params_bytes(fr) > max_bytes) return false;
-  std::string_view request_uri, document_uri;
-  bool have_query = false;
+  ParamReader reader(req, side_prefix, side_params);
   for (char** p = fr.envp; p != nullptr && *p != nullptr; ++p) {
     std::string_view kv(*p);
     size_t eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    if (k.rfind("HTTP_", 0) == 0) {
-      req.headers[http::header_name_from_param(k)] = std::string(v);
-    } else if (k == "REQUEST_METHOD") {
-      req.method = v;
-    } else if (k == "REQUEST_URI") {
-      request_uri = v;
-    } else if (k == "DOCUMENT_URI") {
-      document_uri = v;
-    } else if (k == "QUERY_STRING") {
-      req.query = v;
-      have_query = true;
-    } else if (k == "CONTENT_TYPE") {
-      req.headers["content-type"] = std::string(v);
-    } else if (k == "CONTENT_LENGTH") {
-      req.headers["content-length"] = std::string(v);
-    } else if (k == "REMOTE_ADDR") {
-      req.remote_addr = v;
-    } else if (k == "HTTPS") {
-      req.https = !v.empty() && v != "off";
-    } else if (!side_prefix.empty() && k.substr(0, side_prefix.size()) == side_prefix) {
-      (*side_params)[std::string(k)] = std::string(v);
-    }
+    if (eq != std::string_view::npos) reader.add(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  std::string_view raw_path = request_uri.substr(0, request_uri.find('?'));
-  // nginx's DOCUMENT_URI is decoded and normalised; fall back to REQUEST_URI.
-  req.path = !document_uri.empty() ? std::string(document_uri) : http::percent_decode(raw_path, false);
-  if (req.path.empty()) req.path = "/";
-  if (!have_query) {
-    size_t q = request_uri.find('?');
-    if (q != std::string_view::npos) req.query = request_uri.substr(q + 1);
-  }
-  if (req.method.empty()) req.method = "GET";
-  auto cookie = req.headers.find("cookie");
-  if (cookie != req.headers.end()) req.cookies = http::parse_cookies(cookie->second);
+  reader.finish();
   return true;
+}
+
+void read_param_pairs(const std::vector<std::pair<std::string, std::string>>& params, Request& req,
+                      std::string_view side_prefix, std::map<std::string, std::string>* side_params) {
+  ParamReader reader(req, side_prefix, side_params);
+  for (const auto& [k, v] : params) reader.add(k, v);
+  reader.finish();
 }
 
 BodyStatus read_body(FCGX_Request& fr, int64_t max_bytes, Request& req) {

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "tether/request.h"
 #include "tether/response.h"
@@ -27,6 +29,10 @@ int64_t params_bytes(const FCGX_Request& fr);
 // (FCGX_Accept_r); the bound keeps what tether copies and parses small.
 bool read_params(FCGX_Request& fr, Request& req, std::string_view side_prefix,
                  std::map<std::string, std::string>* side_params, int64_t max_bytes = INT64_MAX);
+// The same, from params given as pairs (the peer channel's requests; their
+// size is bounded by the caller).
+void read_param_pairs(const std::vector<std::pair<std::string, std::string>>& params, Request& req,
+                      std::string_view side_prefix, std::map<std::string, std::string>* side_params);
 // Reads the body to its end. Beyond max_bytes the rest is read and dropped
 // (up to a bound; past it the connection is closed after the response) and
 // TooLarge is returned, so the connection stays usable for the next request.

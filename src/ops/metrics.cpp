@@ -41,7 +41,6 @@ const std::map<std::string, Known>& known() {
       {"forward.in", {"forwarded_in_total", "counter", "Requests a peer worker forwarded here"}},
       {"forward.lost", {"forward_lost_total", "counter", "Owners that did not answer in the quick timeout"}},
       {"forward.failed", {"forward_failed_total", "counter", "Forwarded replies that broke off"}},
-      {"forward.forged", {"forward_forged_total", "counter", "Peer proofs that did not verify"}},
       {"redis.up", {"redis_up", "gauge", "1 when the registry's Redis connection is up"}},
       {"redis.workers_known", {"redis_workers_known", "gauge", "Live workers in the directory"}},
       {"redis.commands", {"redis_commands_total", "counter", "Commands sent to Redis"}},

@@ -79,8 +79,7 @@ nlohmann::json status_json(const StatusSources& src) {
   j["forward"] = {{"out", fwd.out.load()},
                   {"in", fwd.in.load()},
                   {"lost", fwd.lost.load()},
-                  {"failed", fwd.failed.load()},
-                  {"forged", fwd.forged.load()}};
+                  {"failed", fwd.failed.load()}};
   if (src.registry != nullptr) {
     const RegistryStats& r = src.registry->stats();
     auto dir = src.registry->workers();

@@ -35,10 +35,11 @@ void App::controller(std::string name, Controller handler) {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: %s [--config FILE] [--worker N] [--listen ADDR] [--host ID] [--check-config]\n"
+    "usage: %s [--config FILE] [--worker N] [--listen ADDR] [--peer-listen ADDR] [--host ID] [--check-config]\n"
     "  --config FILE   tether.json to read (default: tether.json)\n"
     "  --worker N      this worker's number (overrides the file; supervisord passes %%(process_num)d)\n"
-    "  --listen ADDR   unix:/path.sock or 127.0.0.1:port (overrides the file)\n"
+    "  --listen ADDR   nginx's listener: unix:/path.sock or 127.0.0.1:port (overrides the file)\n"
+    "  --peer-listen ADDR  the peer listener: unix:/path.sock or IPv4:port (overrides the file)\n"
     "  --host ID       this host's id (overrides the file)\n"
     "  --check-config  validate the configuration and key file, then exit\n";
 
@@ -48,11 +49,12 @@ int App::run(int argc, char** argv) {
   std::string config_path = "tether.json";
   ConfigOverrides ov;
   bool check_only = false, help = false;
-  std::string listen, host;
+  std::string listen, peer_listen, host;
   int64_t worker = -1;
   Flags flags(argv[0]);
   flags.flag("--help", &help).flag("-h", &help).flag("--check-config", &check_only);
   flags.text("--config", &config_path).text("--listen", &listen).text("--host", &host);
+  flags.text("--peer-listen", &peer_listen);
   flags.integer("--worker", 0, 65535, &worker);
   std::vector<std::string> positional;
   Status parsed = flags.parse(argc, argv, &positional);
@@ -67,6 +69,7 @@ int App::run(int argc, char** argv) {
     return 0;
   }
   if (!listen.empty()) ov.listen = listen;
+  if (!peer_listen.empty()) ov.peer_listen = peer_listen;
   if (!host.empty()) ov.host = host;
   if (worker >= 0) ov.worker = static_cast<int>(worker);
   auto config = load_config(config_path, ov);

@@ -3,14 +3,17 @@
 
 namespace tether {
 
-Response dispatch_request(const Site& site, Request& req, const std::map<std::string, std::string>& side_params,
-                          fcgi::Connection& conn, PeerGate& gate, int* rule) {
+Response dispatch_request(const Site& site, Request& req, int* rule) {
+  int unused = -1;
+  return site.router.dispatch(req, nullptr, rule ? rule : &unused);
+}
+
+Response dispatch_peer_request(const Site& site, Request& req, const Forwarded& from, fcgi::Connection& conn,
+                               PeerGate& gate, int* rule) {
   int unused = -1;
   if (!rule) rule = &unused;
   *rule = -1;
-  if (side_params.empty()) return site.router.dispatch(req, nullptr, rule);
-  Forwarded from;
-  if (auto answer = gate.admit(req, side_params, conn, &from)) return std::move(*answer);
+  if (auto answer = gate.admit(req, from, conn)) return std::move(*answer);
   return site.router.dispatch(req, &from, rule);
 }
 

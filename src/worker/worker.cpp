@@ -11,6 +11,7 @@
 
 #include "cache/service.h"
 #include "config/reload_report.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -28,7 +29,7 @@
 #include "cluster/peer_gate.h"
 #include "cluster/forwarder.h"
 #include "cluster/handover.h"
-#include "cluster/peer_auth.h"
+#include "cluster/peer_server.h"
 #include "cluster/placement.h"
 #include "worker/site.h"
 #include "ops/status_route.h"
@@ -80,8 +81,7 @@ class Worker {
     auto codec = TokenCodec::from_key_file(config_.key_file);
     if (!codec) return Status::error(config_.file + ": " + codec.message());
     codec_.emplace(std::move(codec.value()));
-    peer_auth_.emplace(*codec_, config_.cookie_name);
-    forwarder_.emplace(config_, *peer_auth_, registry_.get());
+    forwarder_.emplace(config_, *codec_, registry_.get());
     auto policy = Placement::parse(config_.placement);
     if (!policy) return Status::error(config_.file + ": field 'placement': " + policy.message());
     if (*policy == Placement::Policy::App && !apps_.placement) {
@@ -93,7 +93,7 @@ class Worker {
     placement_.emplace(*policy, config_.accept_sessions, config_.host, config_.worker, registry_.get(),
                        apps_.placement);
     if (registry_) handover_ = std::make_unique<Handover>(config_, *forwarder_, *pool_, *registry_, apps_.sessions);
-    peer_gate_.emplace(*peer_auth_, forwarder_->stats(), handover_.get());
+    peer_gate_.emplace(forwarder_->stats(), handover_.get());
     auto settings = parse_cache_settings(config_.cache, config_.base_dir);
     if (!settings) return Status::error(config_.file + ": " + settings.message());
     cache_ = std::make_unique<CacheService>(clock_, settings.value(), config_.registry ? &config_.redis : nullptr,
@@ -135,6 +135,7 @@ class Worker {
     if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
     if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
     src.sections["config"] = [this] { return reload_report_.figures(); };
+    src.sections["peer"] = [this] { return peer_figures(peer_stats_, config_.peer_listen); };
     return src;
   }
 
@@ -147,18 +148,23 @@ class Worker {
   // SIGHUP: the file's rules and templates again; a bad file keeps the old ones.
   void reload();
 
-  // Every request: a forwarding peer's through the PeerGate, then the dispatch rules.
-  Response handle(Request& req, const fcgi::FcgiServer::Params& side, fcgi::Connection& conn) {
+  // Every request: from nginx (from == null) to the dispatch rules; a
+  // forwarding peer's through the PeerGate first.
+  Response handle(Request& req, const Forwarded* from, fcgi::Connection& conn) {
     std::shared_ptr<const Site> site = current_site();
     int rule = -1;
+    auto dispatch = [&] {
+      return from ? dispatch_peer_request(*site, req, *from, conn, *peer_gate_, &rule)
+                  : dispatch_request(*site, req, &rule);
+    };
     if (!slow_log_.enabled()) {
-      Response r = dispatch_request(*site, req, side, conn, *peer_gate_, &rule);
+      Response r = dispatch();
       site->templates->finish(r, &cache_->store());
       return r;
     }
     int64_t start = slow_log_.begin();
     std::string method = req.method, path = req.path;  // req may be moved from
-    Response r = dispatch_request(*site, req, side, conn, *peer_gate_, &rule);
+    Response r = dispatch();
     site->templates->finish(r, &cache_->store());
     slow_log_.finish(start, method, path, [&] { return rule < 0 ? std::string() : site->router.pattern(rule); },
                      r.status);
@@ -166,10 +172,10 @@ class Worker {
   }
 
   // The parts that run threads, in start order (stopped in reverse).
-  void add_services(fcgi::FcgiServer& server);
+  void add_services(fcgi::FcgiServer& server, PeerServer& peer);
   // SIGTERM: no new sessions, sessions that can move handed over, no new
   // connections, what is in flight finished. False: it did not finish in time.
-  bool drain(fcgi::FcgiServer& server);
+  bool drain(fcgi::FcgiServer& server, PeerServer& peer);
 
   const Config& config_;
   const AppRegistry& apps_;
@@ -178,8 +184,8 @@ class Worker {
   std::unique_ptr<Bus> bus_;
   std::unique_ptr<SessionPool> pool_;
   fcgi::ServerStats server_stats_;
+  PeerServerStats peer_stats_;
   std::optional<TokenCodec> codec_;
-  std::optional<PeerAuth> peer_auth_;
   std::optional<Forwarder> forwarder_;
   std::optional<Placement> placement_;
   std::unique_ptr<Handover> handover_;  // null without Redis
@@ -215,6 +221,7 @@ void Worker::reload() {
   ov.host = config_.host;
   ov.worker = config_.worker;
   ov.listen = config_.listen;
+  ov.peer_listen = config_.peer_listen;
   auto fresh = load_config(config_.file, ov);
   if (!fresh) {
     log::error("reload_failed", {{"error", fresh.message()}, {"effect", "the old rules stay"}});
@@ -234,7 +241,7 @@ void Worker::reload() {
   reload_report_.succeeded(rules);
 }
 
-void Worker::add_services(fcgi::FcgiServer& server) {
+void Worker::add_services(fcgi::FcgiServer& server, PeerServer& peer) {
   // First, so a refused start (require_durable_redis) starts nothing else;
   // stopped last, after the sessions' final appends: fsynced and shipped.
   if (journal_) services_.add("journal", [this] { return journal_->start(); }, [this] { journal_->stop(); });
@@ -263,10 +270,11 @@ void Worker::add_services(fcgi::FcgiServer& server) {
   if (handover_) services_.add("handover", [] {}, [this] { moved_ += handover_->move_all(); });
   // Stopping puts running tickets back in the queue.
   if (wf_engine_) services_.add("workflows", [this] { wf_engine_->start(); }, [this] { wf_engine_->stop(); });
+  services_.add("peer", [&peer] { return peer.start(); }, [&peer] { peer.stop(); });
   services_.add("fcgi", [&server] { return server.start(); }, [&server] { server.stop(); });
 }
 
-bool Worker::drain(fcgi::FcgiServer& server) {
+bool Worker::drain(fcgi::FcgiServer& server, PeerServer& peer) {
   if (registry_) registry_->set_accepting(false);
   placement_->set_draining();
   if (handover_) {
@@ -274,8 +282,14 @@ bool Worker::drain(fcgi::FcgiServer& server) {
     moved_ += handover_->move_all();
   }
   server.begin_drain();
-  if (server.wait_drained(config_.drain_timeout_s * 1000LL)) return true;
-  log::error("drain_timeout", {{"in_flight", server.stats().in_flight.load()}, {"waited_s", config_.drain_timeout_s}});
+  peer.begin_drain();
+  int64_t deadline = unix_millis() + config_.drain_timeout_s * 1000LL;
+  if (server.wait_drained(config_.drain_timeout_s * 1000LL) &&
+      peer.wait_drained(std::max<int64_t>(0, deadline - unix_millis()))) {
+    return true;
+  }
+  log::error("drain_timeout", {{"in_flight", server.stats().in_flight.load() + peer.stats().in_flight.load()},
+                               {"waited_s", config_.drain_timeout_s}});
   return false;
 }
 
@@ -293,21 +307,47 @@ int Worker::serve() {
     return 1;
   }
   unique_fd listener(*opened);  // outlives the server, closed on every way out
-  fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
-                           config_.keepalive_idle_s, config_.max_params_bytes, kPeerParamPrefix};
-  fcgi::FcgiServer server(
-      listener.get(), opts,
-      [this](Request& req, const fcgi::FcgiServer::Params& side, fcgi::Connection& conn) {
-        return handle(req, side, conn);
-      },
-      server_stats_);
-  add_services(server);
-  // A part that fails to start: those started are stopped again, in reverse.
-  if (Status s = services_.start(); !s) {
+  // The peer listener: only this worker's peers may talk to it (it is
+  // authenticated anyway), so a unix socket is its owner's alone.
+  auto peer_opened = fcgi::open_listener(config_.peer_listen, fcgi::ListenOptions{"", "", 0600});
+  if (!peer_opened) {
+    log::error("listen_failed", {{"peer_listen", config_.peer_listen}, {"error", peer_opened.message()}});
     fcgi::remove_listener_file(config_.listen);
     return 1;
   }
+  unique_fd peer_listener(*peer_opened);
+  auto remove_files = [this] {
+    fcgi::remove_listener_file(config_.listen);
+    fcgi::remove_listener_file(config_.peer_listen);
+  };
+  fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
+                           config_.keepalive_idle_s, config_.max_params_bytes, ""};
+  fcgi::FcgiServer server(
+      listener.get(), opts,
+      [this](Request& req, const fcgi::FcgiServer::Params&, fcgi::Connection& conn) {
+        return handle(req, nullptr, conn);
+      },
+      server_stats_);
+  PeerServerOptions peer_opts;
+  peer_opts.route = config_.route();
+  peer_opts.addresses = {config_.peer_listen, config_.advertise};
+  peer_opts.max_body_bytes = config_.max_body_bytes;
+  peer_opts.max_params_bytes = config_.max_params_bytes;
+  peer_opts.idle_s = config_.keepalive_idle_s;
+  peer_opts.request_timeout_s = config_.request_timeout_s;
+  peer_opts.max_connections = config_.max_acceptor_threads;
+  PeerServer peer(
+      peer_listener.get(), *codec_, peer_opts,
+      [this](Request& req, const Forwarded& from, fcgi::Connection& conn) { return handle(req, &from, conn); },
+      peer_stats_);
+  add_services(server, peer);
+  // A part that fails to start: those started are stopped again, in reverse.
+  if (Status s = services_.start(); !s) {
+    remove_files();
+    return 1;
+  }
   log::info("listening", {{"listen", config_.listen},
+                          {"peer_listen", config_.peer_listen},
                           {"pid", getpid()},
                           {"acceptor_threads", config_.acceptor_threads},
                           {"session_threads", config_.session_threads}});
@@ -324,12 +364,12 @@ int Worker::serve() {
   // Drain, then stop in reverse order of start: the server, the workflow
   // engine, the hand-over of what was made meanwhile, the sessions that
   // stayed, the cache, the bus, the registry, the journal.
-  if (!drain(server)) {
-    fcgi::remove_listener_file(config_.listen);
+  if (!drain(server, peer)) {
+    remove_files();
     _exit(1);  // threads are stuck in handlers: do not wait for them
   }
   services_.stop();
-  fcgi::remove_listener_file(config_.listen);
+  remove_files();
   log::info("stopped",
             {{"requests", server.stats().accepted.load()},
              {"sessions_moved", moved_},
@@ -355,7 +395,9 @@ int check_worker_config(const Config& config, const AppRegistry& apps) {
     fprintf(stderr, "%s\n", s.message().c_str());
     return 2;
   }
-  if (Status s = fcgi::check_listener(config.listen, listen_options(config)); !s) {
+  Status s = fcgi::check_listener(config.listen, listen_options(config));
+  if (s) s = fcgi::check_listener(config.peer_listen, fcgi::ListenOptions{"", "", 0600});
+  if (!s) {
     fprintf(stderr, "%s: %s (checked as %s)\n", config.file.c_str(), s.message().c_str(), fcgi::running_as().c_str());
     return 2;
   }

@@ -28,7 +28,8 @@ def nv_len(n):
 def encode_params(params):
     out = b""
     for k, v in params.items():
-        k, v = k.encode(), v.encode() if isinstance(v, str) else v
+        k = k.encode() if isinstance(k, str) else k
+        v = v.encode() if isinstance(v, str) else v
         out += nv_len(len(k)) + nv_len(len(v)) + k + v
     return out
 
@@ -168,5 +169,27 @@ def raw_request(addr, params, body=b"", timeout=30):
         begin = struct.pack(">HB5x", RESPONDER, 0)
         s.sendall(record(BEGIN_REQUEST, 1, begin) + stream(PARAMS, 1, content) + stream(STDIN, 1, body))
         return read_reply(s)
+    finally:
+        s.close()
+
+
+def get_values_overflow():
+    """libfcgi's FCGI_GET_VALUES overflow (issue 17): eight names overflow the
+    64-byte stack buffer of its ProcessManagementRecord, before any tether
+    code runs, then a request that makes it read the record."""
+    names = b"".join(b"\x0f\x00FCGI_MPXS_CONNS" for _ in range(8))
+    return (struct.pack(">BBHHBx", 1, 9, 0, len(names), 0) + names + struct.pack(">BBHHBx", 1, 1, 1, 8, 0) +
+            struct.pack(">HB5x", 1, 0))
+
+
+def refused_by_peer_listener(addr, data, timeout=10):
+    """Sends data to a worker's peer listener, which answers only tether's
+    peer handshake: True when it closes the connection without a byte back."""
+    s = connect(addr, timeout)
+    try:
+        s.sendall(data)
+        return s.recv(65536) == b""
+    except ConnectionResetError:
+        return True
     finally:
         s.close()

@@ -252,23 +252,28 @@ class HostileInputsTest(unittest.TestCase):
         # (The third, a note with 0xFF and a drain: test_99.)
 
     def test_45_forged_peer_params_and_handover_envelopes(self):
-        """Anyone who reaches a worker's socket can send TETHER_* params: without
-        a valid proof each is 403 (forward.forged), whatever bytes they hold."""
+        """Anyone who reaches nginx's listener can send TETHER_* params: they are
+        not a peer's there, and the request is served as any other (a hand-over
+        path is not a hand-over). The peer listener answers nothing but the
+        peer handshake: the same requests sent there are refused
+        (peer.bad_hello) and their connections closed, whatever bytes they hold."""
         forged = [{b"TETHER_PEER": b"h1-0", b"TETHER_TIME": b"\xff", b"TETHER_SIG": b"\x00" * 64},
                   {b"TETHER_PEER": b"\xff\x00", b"TETHER_SIG": b"zz"}, {b"TETHER_REASON": deep(100)},
                   {b"TETHER_CLIENT": b"\xff", b"TETHER_TIME": b"99999999999999999999999", b"TETHER_SIG": b""},
                   {b"TETHER_\xff": b"1"}]
-        before = sum(worker_status(self.c, n)["forward"]["forged"] for n in range(2))
+        sent = 0
         for i, extra in enumerate(forged):
             for path, body in (("/tether/handover", deep()), ("/tether/handover", b'{"sid":1,"state":"\xff"}'),
                                ("/t/count", b""), ("/api/notes", b'{"text":"x"}')):
                 with self.subTest(forged=i, path=path):
-                    p = params("POST", path, b"", body, "tether_sid=" + self.counter.cookie, b"application/json",
-                               extra)
-                    self.answered(raw_fcgi(self.c, i % 2, p, body), path, allowed=(403,))
-        self.assertGreaterEqual(sum(worker_status(self.c, n)["forward"]["forged"] for n in range(2)) - before,
-                                4 * len(forged))
-        self.check("forged peer params")
+                    p = params("POST", path, b"", body, None, b"application/json", extra)
+                    self.answered(raw_fcgi(self.c, i % 2, p, body), path)
+                    self.assertTrue(fcgi.refused_by_peer_listener(self.c.peer_addr(sent % 2),
+                                                                  fcgi.request_bytes(p, body)), path)
+                    sent += 1
+        for n in range(2):
+            self.assertTrue(fcgi.refused_by_peer_listener(self.c.peer_addr(n), fcgi.get_values_overflow()))
+        self.check("forged peer params", every_worker={"peer.bad_hello": sent // 2 + 1})
 
     # ---- what tether reads from Redis
     def test_60_bus_messages_of_every_type(self):

@@ -55,7 +55,8 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
 }
 
 TEST(ConfigTest, EveryFieldIsRead) {
-  auto r = parse_config(R"({"host":"web_2","worker":7,"listen":"127.0.0.1:9000","acceptor_threads":4,
+  auto r = parse_config(R"({"host":"web_2","worker":7,"listen":"127.0.0.1:9000","peer_listen":"10.0.0.5:9{worker}1",
+    "acceptor_threads":4,
     "max_acceptor_threads":40,"session_threads":3,"idle_timeout_s":60,"lifetime_s":600,"max_body_bytes":0,"keepalive_idle_s":5,
     "drain_timeout_s":2,"request_timeout_s":9,"key_file":"/abs/keys","routes":[{"match":"^/"}]})",
                         kPath);
@@ -63,6 +64,8 @@ TEST(ConfigTest, EveryFieldIsRead) {
   EXPECT_EQ(r->host, "web_2");
   EXPECT_EQ(r->worker, 7);
   EXPECT_EQ(r->listen, "127.0.0.1:9000");
+  EXPECT_EQ(r->peer_listen, "10.0.0.5:971");
+  EXPECT_EQ(r->advertise, "10.0.0.5:971");  // peers reach the peer listener
   EXPECT_EQ(r->acceptor_threads, 4);
   EXPECT_EQ(r->max_acceptor_threads, 40);
   EXPECT_EQ(r->session_threads, 3);
@@ -164,10 +167,36 @@ TEST(ConfigTest, ListenRequiredAndChecked) {
     expect_error(R"({"listen": ")" + bad + R"(", "key_file": "k"})", {"listen"});
   }
   expect_error(R"({"listen": "unix:/)" + std::string(110, 'a') + R"(", "key_file": "k"})", {"listen"});
-  for (std::string good : {"127.0.0.1:1", "127.0.0.1:65535", "localhost:9000", "unix:/a"}) {
-    auto r = parse_config(R"({"listen": ")" + good + R"(", "key_file": "k"})", kPath);
+  for (std::string good : {"127.0.0.1:1", "127.0.0.1:65535", "localhost:9000"}) {
+    auto r = parse_config(R"({"listen": ")" + good + R"(", "peer_listen": "10.1.2.3:7000", "key_file": "k"})", kPath);
     EXPECT_TRUE(r) << good << ": " << r.message();
   }
+  EXPECT_TRUE(parse_config(R"({"listen": "unix:/a", "key_file": "k"})", kPath));
+}
+
+// libfcgi reads the nginx-facing listener and has bugs any FastCGI client
+// can trigger (issue 17): it may face the network only when the operator
+// says the network is trusted, and peers get a listener of their own.
+TEST(ConfigTest, NginxListenerOnTheNetworkNeedsTheTrustedFlag) {
+  expect_error(R"({"listen": "10.0.0.5:9000", "peer_listen": "10.0.0.5:9001", "key_file": "k"})",
+               {"listen", "10.0.0.5:9000", "libfcgi", "listen_network_trusted"});
+  expect_error(R"({"listen": "0.0.0.0:9000", "peer_listen": "10.0.0.5:9001", "key_file": "k"})", {"listen"});
+  auto trusted = parse_config(R"({"listen": "10.0.0.5:9000", "peer_listen": "10.0.0.5:9001", "key_file": "k",
+                                  "listen_network_trusted": true})", kPath);
+  EXPECT_TRUE(trusted) << trusted.message();
+  EXPECT_TRUE(parse_config(R"({"listen": "127.0.0.2:9000", "peer_listen": "0.0.0.0:9001", "key_file": "k"})", kPath));
+}
+
+TEST(ConfigTest, PeerListenerDefaultsBesideAUnixListenAndIsRequiredBesideTcp) {
+  auto r = parse_config(R"({"listen": "unix:/run/t/w{worker}.sock", "worker": 3, "key_file": "k"})", kPath);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->peer_listen, "unix:/run/t/w3.peer.sock");
+  EXPECT_EQ(r->peer_listen_pattern, "unix:/run/t/w{worker}.peer.sock");
+  EXPECT_EQ(r->advertise, "unix:/run/t/w3.peer.sock");
+  expect_error(R"({"listen": "127.0.0.1:9000", "key_file": "k"})", {"peer_listen", "required"});
+  expect_error(R"({"listen": "unix:/a.sock", "peer_listen": "unix:/a.sock", "key_file": "k"})",
+               {"peer_listen", "must differ"});
+  expect_error(R"({"listen": "unix:/a.sock", "peer_listen": "nowhere", "key_file": "k"})", {"peer_listen"});
 }
 
 TEST(ConfigTest, KeyFileRequired) {
@@ -240,9 +269,12 @@ TEST(ConfigTest, OverridesAreValidatedToo) {
   // An override supplies a field the file leaves out.
   ConfigOverrides listen;
   listen.listen = "127.0.0.1:9001";
+  listen.peer_listen = "127.0.0.1:9002";
   auto r = parse_config(R"({"key_file":"k"})", kPath, listen);
   ASSERT_TRUE(r) << r.message();
   EXPECT_EQ(r->listen, "127.0.0.1:9001");
+  EXPECT_EQ(r->peer_listen, "127.0.0.1:9002");
+  EXPECT_EQ(r->peer_listen_pattern, "");  // a flag names one worker's address only
 }
 
 TEST(ConfigTest, LoadConfigOfMissingFileNamesThePath) {

@@ -1,5 +1,5 @@
 // A receiving worker ("hostB-2") against a real redis-server, for the
-// ownership tests (issue 16): its registry, peer auth, forwarder, session
+// ownership tests (issue 16): its registry, forwarder, session
 // pool with one thread, and hand-over, and an app "kit" (Moving) that
 // counts its lifecycle calls. Used by handover_bounds_test and
 // session_epoch_test.
@@ -67,8 +67,7 @@ class HandoverFixture : public test_support::RedisTest {
     rc.redis = opts_;
     rc.me = b_;
     registry_ = std::make_unique<Registry>(rc, Registry::Hooks{});
-    auth_ = std::make_unique<PeerAuth>(codec_);
-    forwarder_ = std::make_unique<Forwarder>(config_, *auth_, registry_.get());
+    forwarder_ = std::make_unique<Forwarder>(config_, codec_, registry_.get());
     pool_ = std::make_unique<SessionPool>(clock_, SessionTimeouts{}, "hostB-2", 1);
     pool_->start();
     apps_["kit"] = [this] { return std::make_unique<Moving>(&seen_); };
@@ -101,7 +100,6 @@ class HandoverFixture : public test_support::RedisTest {
   Seen seen_;
   std::map<std::string, SessionFactory> apps_;
   std::unique_ptr<Registry> registry_;
-  std::unique_ptr<PeerAuth> auth_;
   std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<SessionPool> pool_;
   std::unique_ptr<Handover> handover_;
