@@ -5,6 +5,7 @@ protection (403 for other addresses, POSTs need X-Tether-Admin)."""
 import html.parser
 import json
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -98,6 +99,16 @@ class AdminPageTest(unittest.TestCase):
         with open(shot, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         print("admin page screenshot: %s (%d bytes)" % (shot, os.path.getsize(shot)))
+
+    def test_dns_rebinding_request_through_nginx_is_refused(self):
+        # A page of attacker.example whose name now resolves to 127.0.0.1 is
+        # same-origin with it: the browser sends its own Host.
+        cl = Client(self.c.port)
+        status, _, body = cl.request("/tether/admin/drain", "POST", body=b"worker=h1-9",
+                                     headers={"Host": "attacker.example", "X-Tether-Admin": "1",
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+        cl.close()
+        self.assertEqual(status, 403, body)
 
     def test_page_is_protected_like_the_status(self):
         c = self.c
