@@ -52,24 +52,32 @@ Result<std::set<std::string>> string_set(const nlohmann::json& spec, const char*
 
 }  // namespace
 
-std::optional<std::string> host_name(std::string_view host) {
+std::optional<HostAndPort> split_host(std::string_view host) {
   if (host.empty() || host.size() > 255) return std::nullopt;
-  std::string_view name = host;
+  std::string_view name = host, port;
   if (host.front() == '[') {
     size_t close = host.find(']');
     if (close == std::string_view::npos || close == 1) return std::nullopt;
     name = host.substr(1, close - 1);
     std::string_view rest = host.substr(close + 1);
     if (!rest.empty() && (rest.front() != ':' || !valid_port(rest.substr(1)))) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
   } else if (has_port(host)) {
     size_t colon = host.find(':');
     if (colon == 0 || !valid_port(host.substr(colon + 1))) return std::nullopt;
     name = host.substr(0, colon);
+    port = host.substr(colon + 1);
   }
   for (char c : name) {
     if (!name_char(c)) return std::nullopt;
   }
-  return lower(name);
+  return HostAndPort{lower(name), std::string(port)};
+}
+
+std::optional<std::string> host_name(std::string_view host) {
+  auto hp = split_host(host);
+  if (!hp) return std::nullopt;
+  return std::move(hp->name);
 }
 
 Result<OpsGate> OpsGate::parse(const nlohmann::json& spec) {
@@ -124,21 +132,30 @@ std::optional<Response> OpsGate::check(const char* place, const Request& req, co
   return std::nullopt;
 }
 
+bool OpsGate::same_site_origin(std::string_view origin, std::string_view host) const {
+  std::string_view rest = origin, default_port;
+  for (auto [scheme, port] : {std::pair{"http://", "80"}, std::pair{"https://", "443"}}) {
+    std::string_view s = scheme;
+    if (rest.size() > s.size() && lower(rest.substr(0, s.size())) == s) {
+      rest.remove_prefix(s.size());
+      default_port = port;
+      break;
+    }
+  }
+  if (default_port.empty()) return false;  // "null", another scheme, garbage
+  auto o = split_host(rest);
+  auto h = split_host(host);
+  if (!o || !h || o->name != h->name || !hosts.count(o->name)) return false;
+  // nginx's $host (Debian's fastcgi_params) has no port; when the Host has one, it must match.
+  return h->port.empty() || h->port == (o->port.empty() ? default_port : std::string_view(o->port));
+}
+
 std::optional<Response> OpsGate::same_origin(const char* place, const Request& req) const {
   auto it = req.headers.find("origin");
   if (it != req.headers.end()) {
     const std::string& origin = it->second;
-    std::string_view rest = origin;
-    bool scheme = false;
-    for (std::string_view s : {"http://", "https://"}) {
-      if (rest.size() > s.size() && lower(rest.substr(0, s.size())) == s) {
-        rest.remove_prefix(s.size());
-        scheme = true;
-        break;
-      }
-    }
     std::string_view host = req.header("host");
-    if (!scheme || host.empty() || lower(rest) != lower(host) || !host_allowed(rest)) {
+    if (!same_site_origin(origin, host)) {
       return ops_refused(place, "cross_site",
                          "Origin \"" + utf8_or_replaced(origin.substr(0, 100)) + "\" is not this site (Host \"" +
                              utf8_or_replaced(std::string(host.substr(0, 100))) + "\"): cross-site actions are refused");

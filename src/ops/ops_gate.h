@@ -11,7 +11,9 @@
 //    Host: attacker.example. A request without a Host header passes (every
 //    browser sends one; non-browser callers such as a FastCGI probe may not);
 //  - for actions (POST), same_origin(): an Origin header, when present, is
-//    http(s)://<the request's Host> with an allowed name, and a
+//    http(s)://<the request's Host name>[:port] with an allowed name (the
+//    port is compared when the Host has one: Debian's fastcgi_params pass
+//    nginx's $host, which has none), and a
 //    Sec-Fetch-Site header, when present, is same-origin or none (a browser
 //    sends one of them or both on every cross-site POST): "<place>.cross_site".
 // Spec: {} or {"allow": ["10.0.0.5"], "hosts": ["ops.example.com"]}; other
@@ -39,6 +41,13 @@ namespace tether {
 // [A-Za-z0-9.-_:], a port that is not 1 to 5 digits, unbalanced brackets.
 std::optional<std::string> host_name(std::string_view host);
 
+// As host_name, with the port ("" when none).
+struct HostAndPort {
+  std::string name;
+  std::string port;
+};
+std::optional<HostAndPort> split_host(std::string_view host);
+
 struct OpsGate {
   std::set<std::string> allow;  // client addresses
   std::set<std::string> hosts;  // host names as host_name() writes them
@@ -53,6 +62,9 @@ struct OpsGate {
   std::optional<Response> same_origin(const char* place, const Request& req) const;
 
   bool host_allowed(std::string_view host_header) const;
+  // origin is http(s)://<allowed name>[:port], of the same name as host
+  // and, when host has a port, of that port (80 or 443 when origin has none).
+  bool same_site_origin(std::string_view origin, std::string_view host) const;
 };
 
 // Counts firewall::refused("<place>.<kind>", reason) and answers 403 with

@@ -111,6 +111,11 @@ TEST(OpsGateTest, SameOriginPasses) {
   EXPECT_FALSE(g.same_origin("admin", request({{"host", "localhost"}, {"origin", "https://LOCALHOST"},
                                                {"sec-fetch-site", "same-origin"}})));
   EXPECT_FALSE(g.same_origin("admin", request({{"host", "localhost"}, {"sec-fetch-site", "none"}})));
+  // Debian's fastcgi_params pass nginx's $host, without the port: the names are compared.
+  EXPECT_FALSE(g.same_origin("admin", request({{"host", "127.0.0.1"}, {"origin", "http://127.0.0.1:8080"}})));
+  EXPECT_FALSE(g.same_origin("admin", request({{"host", "[::1]:8080"}, {"origin", "http://[::1]:8080"}})));
+  EXPECT_FALSE(g.same_origin("admin", request({{"host", "localhost:80"}, {"origin", "http://localhost"}})));
+  EXPECT_FALSE(g.same_origin("admin", request({{"host", "localhost:443"}, {"origin", "https://localhost"}})));
 }
 
 TEST(OpsGateTest, ACrossSiteOriginIsRefusedAndCounted) {
@@ -125,6 +130,8 @@ TEST(OpsGateTest, ACrossSiteOriginIsRefusedAndCounted) {
       {"attacker.example", "http://attacker.example"},  // same origin, but not an allowed host
       {"", "http://localhost"},                         // an Origin with no Host to match
       {"localhost", "http://"},
+      {"localhost:8080", "http://localhost"},           // port 80 is not the Host's 8080
+      {"localhost", "http://127.0.0.1"},                // another name
       {"localhost", "http://localhost\xff"}};
   for (const auto& [host, origin] : bad) {
     std::map<std::string, std::string> h = {{"origin", origin}};
