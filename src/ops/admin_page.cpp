@@ -1,14 +1,19 @@
 // The admin page (see admin_route.h): one self-contained HTML document, no
 // external script, style or font. Its script polls /tether/admin/status
 // every 2 s, fills the tables and draws the request rate of the last five
-// minutes on a canvas.
+// minutes on a canvas. Its actions carry the page's CSRF token (a meta tag).
 #include "ops/admin_route.h"
 
 namespace tether {
 
-const char* admin_page_html() {
+namespace {
+
+constexpr const char kTokenMark[] = "@CSRF@";
+
+const char* page() {
   return R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tether admin</title>
+<meta name="tether-csrf" content="@CSRF@">
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
@@ -42,11 +47,12 @@ button{cursor:pointer} input{width:12em}
 "use strict";
 const base = location.pathname.replace(/\/+$/, "");
 const points = [];  // [time ms, total requests]
+const csrf = document.querySelector('meta[name="tether-csrf"]').content;  // the actions' token
 function num(o, a, b) { return o && o[a] && typeof o[a][b] === "number" ? o[a][b] : 0; }
 function ended(w) { let n = 0; const e = (w.sessions || {}).ended || {}; for (const k in e) n += e[k]; return n; }
 function cell(tr, cls, text) { const td = document.createElement("td"); td.className = cls; td.textContent = text; tr.appendChild(td); }
 function post(path, body) {
-  return fetch(base + path, {method: "POST", headers: {"X-Tether-Admin": "1",
+  return fetch(base + path, {method: "POST", headers: {"X-Tether-CSRF": csrf,
     "Content-Type": "application/x-www-form-urlencoded"}, body: new URLSearchParams(body)})
     .then(r => r.text().then(t => { document.getElementById("msg").textContent = r.status + ": " + t; }));
 }
@@ -108,6 +114,14 @@ document.getElementById("inv").onsubmit = ev => {
 poll(); setInterval(poll, 2000);
 </script></body></html>
 )html";
+}
+
+}  // namespace
+
+std::string admin_page_html(const std::string& csrf_token) {
+  std::string html = page();
+  html.replace(html.find(kTokenMark), sizeof kTokenMark - 1, csrf_token);  // base64url: nothing to escape
+  return html;
 }
 
 }  // namespace tether

@@ -1,6 +1,7 @@
 // The "admin" rule kind (see admin_route.h).
 #include "ops/admin_route.h"
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "ops/metrics.h"
@@ -28,19 +29,22 @@ bool valid_worker_name(const std::string& w) {
 
 }  // namespace
 
-Result<std::unique_ptr<RouteHandler>> AdminRoute::make(const nlohmann::json& spec, StatusSources sources) {
-  auto allow = parse_allow(spec);
-  if (!allow) return allow.status();
-  std::unique_ptr<AdminRoute> r(new AdminRoute(std::move(sources)));
-  r->allow_ = std::move(allow.value());
-  return std::unique_ptr<RouteHandler>(std::move(r));
+Result<std::unique_ptr<RouteHandler>> AdminRoute::make(const nlohmann::json& spec, StatusSources sources,
+                                                       const TokenCodec& codec) {
+  auto gate = OpsGate::parse(spec);
+  if (!gate) return gate.status();
+  return std::unique_ptr<RouteHandler>(new AdminRoute(std::move(sources), std::move(gate.value()), codec));
 }
 
-Response AdminRoute::serve(Request& req, const RouteMatch& /*match*/) {
-  if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
+Response AdminRoute::serve(Request& req, const RouteMatch& match) {
+  if (auto refused = gate_.check("admin", req, match)) return std::move(*refused);
   std::string sub = req.path.substr(std::min(req.path.size(), req.path.find("/admin") + 6));
   if (sub.empty() || sub == "/") {
-    return Response::html(admin_page_html()).header("Cache-Control", "no-store");
+    // Not to be framed by another site (a click on a framed drain button).
+    return Response::html(admin_page_html(csrf_.issue(unix_seconds())))
+        .header("Cache-Control", "no-store")
+        .header("X-Frame-Options", "DENY")
+        .header("Content-Security-Policy", "frame-ancestors 'none'");
   }
   if (sub == "/status") {
     nlohmann::json body;
@@ -56,7 +60,15 @@ Response AdminRoute::serve(Request& req, const RouteMatch& /*match*/) {
   }
   if (sub != "/drain" && sub != "/invalidate") return Response::text("not found\n", 404);
   if (req.method != "POST") return Response::text("POST only\n", 405);
-  if (req.header("x-tether-admin") != "1") return Response::text("forbidden: missing X-Tether-Admin: 1\n", 403);
+  return action(req, sub);
+}
+
+Response AdminRoute::action(const Request& req, const std::string& sub) {
+  if (auto refused = gate_.same_origin("admin", req)) return std::move(*refused);
+  if (auto why = csrf_.verify(req.header("x-tether-csrf"), unix_seconds())) {
+    return ops_refused("admin", "bad_csrf",
+                       "admin: missing or stale CSRF token (X-Tether-CSRF: " + *why + "); reload the page");
+  }
   return sub == "/drain" ? drain(req) : invalidate(req);
 }
 

@@ -13,25 +13,10 @@
 
 namespace tether {
 
-Result<std::set<std::string>> parse_allow(const nlohmann::json& spec) {
-  using R = Result<std::set<std::string>>;
-  std::set<std::string> allow = {"127.0.0.1", "::1"};
-  if (!spec.is_object()) return R::error("expected an object, e.g. {} or {\"allow\": [\"10.0.0.5\"]}");
-  if (spec.contains("allow")) {
-    if (!spec["allow"].is_array()) return R::error("allow: expected an array of client addresses");
-    for (const auto& a : spec["allow"]) {
-      if (!a.is_string()) return R::error("allow: expected address strings, got " + a.dump());
-      allow.insert(a.get<std::string>());
-    }
-  }
-  return allow;
-}
-
 Result<std::unique_ptr<RouteHandler>> StatusRoute::make(const nlohmann::json& spec, StatusSources sources) {
-  auto allow = parse_allow(spec);
-  if (!allow) return allow.status();
-  std::unique_ptr<StatusRoute> r(new StatusRoute(sources));
-  r->allow_ = std::move(allow.value());
+  auto gate = OpsGate::parse(spec);
+  if (!gate) return gate.status();
+  std::unique_ptr<StatusRoute> r(new StatusRoute(sources, std::move(gate.value())));
   if (r->src_.started == 0) r->src_.started = unix_seconds();
   return std::unique_ptr<RouteHandler>(std::move(r));
 }
@@ -124,8 +109,8 @@ Response StatusRoute::serve(Request& req, const RouteMatch& match) {
   return r;
 }
 
-Response StatusRoute::serve_checked(Request& req, const RouteMatch& /*match*/) {
-  if (!allow_.count(req.remote_addr)) return Response::text("forbidden\n", 403);
+Response StatusRoute::serve_checked(Request& req, const RouteMatch& match) {
+  if (auto refused = gate_.check("status", req, match)) return std::move(*refused);
   auto format = metrics::parse_format(req.query_param("format"));
   if (!format) return Response::text(format.message() + "\n", 400);
   std::string scope = req.query_param("scope");

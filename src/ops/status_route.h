@@ -2,8 +2,10 @@
 // this host (?scope=host) or of all hosts (?scope=all) read from their
 // heartbeats in Redis; as JSON (default), php-fpm style text
 // (?format=text) or Prometheus text (?format=prometheus, see ops/metrics.h).
-// Only clients whose address is in the allow list (default: loopback) get
-// them; others get 403. Spec: {} or {"allow": ["127.0.0.1", "10.0.0.5"]}.
+// Only nginx's requests (not a peer's) from clients whose address is in the
+// allow list (default: loopback) naming a Host in the hosts list (default:
+// the loopback names) get them; others get 403 (ops/ops_gate.h). Spec: {}
+// or {"allow": ["10.0.0.5"], "hosts": ["ops.example.com"]}.
 // The "ping" rule kind answers "pong" to anyone (a liveness check).
 // Figures read from Redis are decoded (registry/figures.h) before anything
 // sums or writes them; serve() runs under the exception firewall
@@ -13,12 +15,12 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <set>
 #include <string>
 
 #include "config/config.h"
 #include "fcgi/server.h"
 #include "http/router.h"
+#include "ops/ops_gate.h"
 #include "registry/figures.h"
 #include "registry/registry.h"
 #include "session/stats.h"
@@ -47,19 +49,16 @@ nlohmann::json status_json(const StatusSources& src);
 // cannot be decoded are left out); this worker's own are current.
 Result<std::vector<registry::Figures>> fleet_status(const StatusSources& src, const std::string& scope);
 
-// Parses {} or {"allow": [...]}: the addresses allowed (loopback always).
-Result<std::set<std::string>> parse_allow(const nlohmann::json& spec);
-
 class StatusRoute final : public RouteHandler {
  public:
   static Result<std::unique_ptr<RouteHandler>> make(const nlohmann::json& spec, StatusSources sources);
   Response serve(Request& req, const RouteMatch& match) override;
 
  private:
-  explicit StatusRoute(StatusSources s) : src_(s) {}
+  StatusRoute(StatusSources s, OpsGate gate) : src_(s), gate_(std::move(gate)) {}
   Response serve_checked(Request& req, const RouteMatch& match);  // serve() runs it under the firewall
   StatusSources src_;
-  std::set<std::string> allow_;
+  OpsGate gate_;
 };
 
 class PingRoute final : public RouteHandler {

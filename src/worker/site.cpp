@@ -99,7 +99,9 @@ Result<std::shared_ptr<const Site>> build_site(const Config& c, const SiteParts&
   kinds["template"] = [tpl](const nlohmann::json& spec) { return TemplateRoute::make(spec, *tpl); };
   kinds["file"] = [&c](const nlohmann::json& spec) { return StaticFiles::make(spec, c.base_dir); };
   kinds["status"] = [&p](const nlohmann::json& spec) { return StatusRoute::make(spec, p.status_sources()); };
-  kinds["admin"] = [&p](const nlohmann::json& spec) { return AdminRoute::make(spec, p.status_sources()); };
+  kinds["admin"] = [&p](const nlohmann::json& spec) {
+    return AdminRoute::make(spec, p.status_sources(), p.codec);
+  };
   kinds["ping"] = [](const nlohmann::json&) -> HandlerResult { return std::unique_ptr<RouteHandler>(new PingRoute); };
   auto router = Router::build(c.routes, kinds, cache_wrapper(p, tpl));
   if (!router) return R::error(c.file + ": " + router.message());

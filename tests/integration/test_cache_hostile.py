@@ -12,6 +12,7 @@ import unittest
 
 import fcgi
 from common import Cluster, wait_until, worker_status
+from test_admin import page_token
 from test_cache import PAGE_RULES, get, wait_cache_ready, write_templates
 
 CATASTROPHIC = "((((((((((((((((((((.))))))))))))))))))))*$"
@@ -44,7 +45,9 @@ def redis_raw(cluster, *args):
 
 
 def admin(cluster, path, body):
-    return fcgi.direct(cluster.worker_addr(0), path, method="POST", headers={"X-Tether-Admin": "1"}, body=body)
+    """An admin action with the CSRF token of the admin page (test_admin.py)."""
+    token = page_token(fcgi.direct(cluster.worker_addr(0), "/tether/admin").body)
+    return fcgi.direct(cluster.worker_addr(0), path, method="POST", headers={"X-Tether-CSRF": token}, body=body)
 
 
 class HostileInvalidationTest(unittest.TestCase):
