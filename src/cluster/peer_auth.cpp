@@ -25,17 +25,28 @@ std::string uri_of(const Request& req) { return req.query.empty() ? req.path : r
 
 }  // namespace
 
-PeerAuth::PeerAuth(const TokenCodec& codec, std::string session_cookie) : session_cookie_(std::move(session_cookie)) {
-  for (const auto& k : codec.keys()->keys) {
+PeerAuth::PeerAuth(const TokenCodec& codec, std::string session_cookie)
+    : codec_(codec), session_cookie_(std::move(session_cookie)) {}
+
+PeerAuth::Derived::~Derived() {
+  for (auto& k : keys) sodium_memzero(k.data(), k.size());
+}
+
+std::shared_ptr<const PeerAuth::Derived> PeerAuth::keys() const {
+  std::shared_ptr<const KeySet> now = codec_.keys();
+  std::lock_guard lock(mu_);
+  if (derived_ && derived_->from == now) return derived_;
+  auto d = std::make_shared<Derived>();
+  d->from = now;
+  for (const auto& k : now->keys) {
     Key key;
     crypto_generichash(key.data(), key.size(), reinterpret_cast<const uint8_t*>(kContext), sizeof kContext - 1,
                        k.bytes(), kTokenKeyBytes);
-    keys_.push_back(key);
+    d->keys.push_back(key);
+    sodium_memzero(key.data(), key.size());
   }
-}
-
-PeerAuth::~PeerAuth() {
-  for (auto& k : keys_) sodium_memzero(k.data(), k.size());
+  derived_ = std::move(d);
+  return derived_;
 }
 
 std::string PeerAuth::mac(const Key& key, const Request& req, const std::string& from, const std::string& time,
@@ -66,7 +77,7 @@ fcgi::Params PeerAuth::sign(const Request& req, const std::string& my_route, con
   p.emplace_back("TETHER_TIME", time);
   p.emplace_back("TETHER_CLIENT", req.remote_addr);
   p.emplace_back("TETHER_REASON", reason);
-  p.emplace_back("TETHER_SIG", mac(keys_.front(), req, my_route, time, req.remote_addr, reason));
+  p.emplace_back("TETHER_SIG", mac(keys()->keys.front(), req, my_route, time, req.remote_addr, reason));
   return p;
 }
 
@@ -81,7 +92,8 @@ Result<Forwarded> PeerAuth::verify(Request& req, const std::map<std::string, std
   int64_t t = atoll(time.c_str());
   if (std::llabs(unix_millis() - t) > kMaxSkewMs) return Status::error("peer signature too old or from the future");
   bool ok = false;
-  for (const auto& key : keys_) {
+  std::shared_ptr<const Derived> keys = this->keys();
+  for (const auto& key : keys->keys) {
     std::string expect = mac(key, req, from, time, client, reason);
     ok |= sodium_memcmp(expect.data(), sig.data(), expect.size()) == 0;
   }

@@ -9,11 +9,16 @@
 // TETHER_ param is served only if the signature verifies with one of the
 // keys and the time is within 30 s; otherwise it gets 403.
 //
-// Thread safety: immutable after construction; any thread.
+// The HMAC keys follow the codec's key set: when codec.keys() is a new set
+// (SIGHUP read the key file again) they are derived again on next use.
+//
+// Thread safety: any thread; the derived keys are swapped under one mutex.
 #pragma once
 #include <sodium.h>
 
 #include <array>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +35,9 @@ class PeerAuth {
  public:
   // session_cookie: the session cookie's name (config cookie_name), whose
   // value the proof covers.
+  // The codec must outlive this PeerAuth (it is read on every use).
   explicit PeerAuth(const TokenCodec& codec, std::string session_cookie = "tether_sid");
-  ~PeerAuth();
+  PeerAuth(TokenCodec&&, std::string = "") = delete;
   PeerAuth(const PeerAuth&) = delete;
   PeerAuth& operator=(const PeerAuth&) = delete;
 
@@ -46,7 +52,16 @@ class PeerAuth {
   using Key = std::array<uint8_t, crypto_auth_hmacsha256_KEYBYTES>;
   std::string mac(const Key& key, const Request& req, const std::string& from, const std::string& time,
                   const std::string& client, const std::string& reason) const;
-  std::vector<Key> keys_;  // keys_[0] signs
+  struct Derived {  // from one KeySet, in its order: keys[0] signs
+    std::shared_ptr<const KeySet> from;
+    std::vector<Key> keys;
+    ~Derived();
+  };
+  // The keys derived from codec_.keys() now (derived again when it changed).
+  std::shared_ptr<const Derived> keys() const;
+  const TokenCodec& codec_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const Derived> derived_;
   std::string session_cookie_;
 };
 

@@ -24,6 +24,8 @@
 #include "redis/bus.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
+#include "worker/key_reload.h"
+#include "ops/key_figures.h"
 #include "worker/services.h"
 #include "cluster/peer_gate.h"
 #include "cluster/forwarder.h"
@@ -135,6 +137,7 @@ class Worker {
     if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
     if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
     src.sections["config"] = [this] { return reload_report_.figures(); };
+    src.sections["keys"] = [this] { return key_figures(*codec_->keys()); };  // ids only
     return src;
   }
 
@@ -144,7 +147,8 @@ class Worker {
                      *placement_, handover_.get(), registry_.get(), wf_defs_, wf_stats_,
                      *cache_,    [this] { return status_sources(); }};
   }
-  // SIGHUP: the file's rules and templates again; a bad file keeps the old ones.
+  // SIGHUP: the file's rules and templates, and the key file, again; a bad
+  // file (either) keeps the old rules and keys.
   void reload();
 
   // Every request: a forwarding peer's through the PeerGate, then the dispatch rules.
@@ -227,10 +231,21 @@ void Worker::reload() {
     reload_report_.failed(site.message());
     return;
   }
+  // Last, so that a bad key file leaves the old rules too, and good keys
+  // are never in force with rules that failed.
+  if (Status keys = reload_keys(*codec_, fresh.value().key_file); !keys) {
+    std::string error = config_.file + ": " + keys.message();
+    log::error("reload_failed", {{"error", error}, {"effect", "the old rules and keys stay"}});
+    reload_report_.failed(error);
+    return;
+  }
   size_t rules = site.value()->router.size();
   set_site(std::move(site.value()));
   size_t dropped = cache_->store().clear();  // cached pages were made by the old rules
-  log::info("reloaded", {{"file", config_.file}, {"rules", rules}, {"cache_dropped", dropped}});
+  log::info("reloaded", {{"file", config_.file},
+                         {"rules", rules},
+                         {"cache_dropped", dropped},
+                         {"keys", key_figures(*codec_->keys())}});
   reload_report_.succeeded(rules);
 }
 

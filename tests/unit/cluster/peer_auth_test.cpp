@@ -135,7 +135,8 @@ TEST_F(PeerAuthTest, TheConfiguredSessionCookieIsSigned) {
 
 TEST_F(PeerAuthTest, SignatureMatchesTheDocumentedConstruction) {
   auto key = random_bytes();
-  PeerAuth auth(codec({key}));
+  TokenCodec c = codec({key});  // outlives auth, which follows its keys
+  PeerAuth auth(c);
   Request req = request();
   ParamMap m = as_map(auth.sign(req, "h1-2", "lost"));
   EXPECT_EQ(m["TETHER_SIG"], reference_sig(key.data(), req, "h1-2", m["TETHER_TIME"], req.remote_addr, "lost"));
@@ -144,7 +145,8 @@ TEST_F(PeerAuthTest, SignatureMatchesTheDocumentedConstruction) {
 }
 
 TEST_F(PeerAuthTest, ChangingAnySignedPartFails) {
-  PeerAuth auth(codec({random_bytes()}));
+  TokenCodec c = codec({random_bytes()});  // outlives auth, which follows its keys
+  PeerAuth auth(c);
   const Request signed_req = request();
   const ParamMap good = as_map(auth.sign(signed_req, "h1-2", "lost"));
   {
@@ -178,7 +180,8 @@ TEST_F(PeerAuthTest, ChangingAnySignedPartFails) {
 }
 
 TEST_F(PeerAuthTest, UnrelatedKeyFails) {
-  PeerAuth mine(codec({random_bytes()})), theirs(codec({random_bytes()}));
+  TokenCodec mine_c = codec({random_bytes()}), theirs_c = codec({random_bytes()});
+  PeerAuth mine(mine_c), theirs(theirs_c);
   Request req = request();
   ParamMap p = as_map(theirs.sign(req, "h1-2", ""));
   auto r = mine.verify(req, p);
@@ -189,7 +192,8 @@ TEST_F(PeerAuthTest, UnrelatedKeyFails) {
 TEST_F(PeerAuthTest, RotationVerifiesWithTheOldKeyAndSignsWithTheNew) {
   std::array<uint8_t, kTokenKeyBytes> old_key, new_key;
   two_keys(&old_key, &new_key);
-  PeerAuth old_only(codec({old_key})), rotated(codec({new_key, old_key})), new_only(codec({new_key}));
+  TokenCodec old_c = codec({old_key}), rotated_c = codec({new_key, old_key}), new_c = codec({new_key});
+  PeerAuth old_only(old_c), rotated(rotated_c), new_only(new_c);
   Request req = request();
   ParamMap from_old = as_map(old_only.sign(req, "h1-2", ""));
   ASSERT_TRUE(rotated.verify(req, from_old));
@@ -199,9 +203,45 @@ TEST_F(PeerAuthTest, RotationVerifiesWithTheOldKeyAndSignsWithTheNew) {
   EXPECT_FALSE(old_only.verify(req, from_rotated));
 }
 
+// The live rotation (SIGHUP: TokenCodec::replace): the same PeerAuth signs
+// and verifies with the codec's key set of the moment, not the one it was
+// made with.
+TEST_F(PeerAuthTest, FollowsTheCodecsKeysWhenTheyAreReplaced) {
+  std::array<uint8_t, kTokenKeyBytes> old_key, new_key;
+  two_keys(&old_key, &new_key);
+  TokenCodec live = codec({old_key}), old_c = codec({old_key}), new_c = codec({new_key});
+  PeerAuth auth(live), old_only(old_c), new_only(new_c);
+  Request req = request();
+  ParamMap from_old = as_map(old_only.sign(req, "h1-2", ""));
+  ParamMap from_new = as_map(new_only.sign(req, "h1-3", ""));
+  ASSERT_TRUE(auth.verify(req, from_old));
+  EXPECT_FALSE(auth.verify(req, from_new));
+  // Step 1: the new key verify-only. Signs with the old, opens both.
+  auto step1 = KeySet::make({TokenKey(old_key.data()), TokenKey(new_key.data(), true)});
+  ASSERT_TRUE(step1) << step1.message();
+  live.replace(step1.value());
+  EXPECT_TRUE(auth.verify(req, from_new));
+  EXPECT_TRUE(old_only.verify(req, as_map(auth.sign(req, "h1-4", ""))));
+  // Step 2: the new key seals, the old one verify-only.
+  auto step2 = KeySet::make({TokenKey(old_key.data(), true), TokenKey(new_key.data())});
+  ASSERT_TRUE(step2) << step2.message();
+  live.replace(step2.value());
+  ParamMap signed2 = as_map(auth.sign(req, "h1-4", ""));
+  EXPECT_TRUE(new_only.verify(req, signed2));
+  EXPECT_FALSE(old_only.verify(req, signed2));
+  EXPECT_TRUE(auth.verify(req, from_old));
+  // Step 3: the old key dropped.
+  auto step3 = KeySet::make({TokenKey(new_key.data())});
+  ASSERT_TRUE(step3) << step3.message();
+  live.replace(step3.value());
+  EXPECT_FALSE(auth.verify(req, from_old));
+  EXPECT_TRUE(auth.verify(req, from_new));
+}
+
 TEST_F(PeerAuthTest, TimeOutsideThirtySecondsFails) {
   auto key = random_bytes();
-  PeerAuth auth(codec({key}));
+  TokenCodec c = codec({key});  // outlives auth, which follows its keys
+  PeerAuth auth(c);
   Request req = request();
   int64_t now = unix_ms();
   EXPECT_TRUE(auth.verify(req, reference_params(key.data(), req, now - 20000)));
@@ -211,7 +251,8 @@ TEST_F(PeerAuthTest, TimeOutsideThirtySecondsFails) {
 }
 
 TEST_F(PeerAuthTest, MissingParamsFail) {
-  PeerAuth auth(codec({random_bytes()}));
+  TokenCodec c = codec({random_bytes()});  // outlives auth, which follows its keys
+  PeerAuth auth(c);
   Request req = request();
   const ParamMap good = as_map(auth.sign(req, "h1-2", "lost"));
   for (const char* name : {"TETHER_SIG", "TETHER_PEER", "TETHER_TIME", "TETHER_CLIENT", "TETHER_REASON"}) {
@@ -230,7 +271,8 @@ TEST_F(PeerAuthTest, MissingParamsFail) {
 // loop read it, so URIs of 16 bytes or more were signed over freed memory.
 TEST_F(PeerAuthTest, LongUriRoundTripsAndMatchesTheReference) {
   auto key = random_bytes();
-  PeerAuth auth(codec({key}));
+  TokenCodec c = codec({key});  // outlives auth, which follows its keys
+  PeerAuth auth(c);
   Request req = request();
   req.path = "/notes/a-rather-long-path-that-does-not-fit-in-a-small-string/42";
   req.query = "page=3&sort=created&filter=" + std::string(200, 'q');
