@@ -12,9 +12,10 @@ ids after every edit, and after step 3 a cookie sealed with the old key is
 refused (a new session, reason invalid). A bad key file on reload keeps the
 old keys and shows as a failed reload.
 
-Hosts are distinct loopback addresses (as LoopbackHostsTest in
-test_multihost.py); the cookie's sealing key is read from the token itself
-(its first byte names the key)."""
+Hosts are network namespaces made by the test (netns.py) or, where that is
+not possible, distinct loopback addresses (as in test_multihost.py); the
+cookie's sealing key is read from the token itself (its first byte names
+the key)."""
 import base64
 import hashlib
 import json
@@ -27,9 +28,9 @@ import time
 import unittest
 
 from common import Client, Cluster, LoopThread, free_port, stop_pid, tetherctl, wait_until, worker_status
+from netns import TestNetwork
 
 CONFIG = {"heartbeat_ms": 300, "quick_timeout_ms": 800, "request_timeout_s": 20}
-IPS = ["127.0.0.2", "127.0.0.3"]
 
 
 def key_id(hex_key):
@@ -115,34 +116,38 @@ class CrossHostUsers(LoopThread):
                 c.close()
 
 
-class KeyRotationTest(unittest.TestCase):
-    def setUp(self):
+class RotationScenario:
+    """The scenario, on hosts at `ips` (optionally in namespaces `netns`),
+    Redis listening on redis_bind."""
+
+    def start(self, ips, redis_bind, netns=(None, None)):
         self.workdir = tempfile.mkdtemp(prefix="tether-keyrot-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
         port = free_port()
-        self.redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                       "--appendonly", "no", "--dir", self.workdir, "--daemonize", "no"],
+        self.redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", redis_bind, "--save", "",
+                                       "--appendonly", "no", "--protected-mode", "no", "--dir", self.workdir,
+                                       "--daemonize", "no"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(stop_pid, self.redis)
         self.old, self.new = two_keys()
         self.old_id, self.new_id = key_id(self.old), key_id(self.new)
         self.hosts = []
-        for i, ip in enumerate(IPS):
+        for i, (ip, ns) in enumerate(zip(ips, netns)):
             keys = os.path.join(self.workdir, "keys-%d" % i)  # each host its own file, edited on its own
             self.write_keys(keys, self.old + "\n")
-            c = Cluster(workers=2, host="h%s" % "ab"[i], tcp=True, ip=ip, config=CONFIG,
-                        redis_addr=("127.0.0.1", port), key_file=keys)
+            c = Cluster(workers=2, host="h%s" % "ab"[i], tcp=True, ip=ip, netns=ns, config=CONFIG,
+                        redis_addr=(redis_bind, port), key_file=keys)
             self.addCleanup(c.stop)
             self.hosts.append(c)
-        wait_until(lambda: self.redis.poll() is None and self.can_ping(port), 10, "redis")
+        wait_until(lambda: self.redis.poll() is None and self.can_ping(redis_bind, port), 10, "redis")
         for c in self.hosts:
             c.start()
         wait_until(lambda: all(worker_status(c, n)["redis"]["workers_known"] == 4 for c in self.hosts
                                for n in c.workers), 15, "every worker to see all 4 workers")
 
     @staticmethod
-    def can_ping(port):
-        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
+    def can_ping(host, port):
+        r = subprocess.run(["redis-cli", "-h", host, "-p", str(port), "PING"], capture_output=True, text=True)
         return r.stdout.strip() == "PONG"
 
     @staticmethod
@@ -188,7 +193,7 @@ class KeyRotationTest(unittest.TestCase):
     def forward_figures(self):
         return [worker_status(c, n)["forward"] for c in self.hosts for n in c.workers]
 
-    def test_rotation_one_host_at_a_time_under_load(self):
+    def run_rotation(self):
         a, b = self.hosts
         old, new, oid, nid = self.old, self.new, self.old_id, self.new_id
         self.expect_keys([(oid, ()), (oid, ())])
@@ -269,6 +274,45 @@ class KeyRotationTest(unittest.TestCase):
             self.assertEqual((r["n"], r["reason"]), (1, "invalid"), r)
             self.assertNotEqual(stale.cookie, old_cookie)
             self.assertEqual(sealed_by(stale.cookie), nid)
+
+        # The wrong procedure: host A made to seal with a key host B lacks.
+        # tetherctl keys names both sides of the break and exits 1.
+        third, _ = two_keys()
+        while key_id(third) == nid:
+            third, _ = two_keys()
+        self.edit(a, third + "\n")
+        wait_until(lambda: self.keys()[1]["ha-0"][0] == key_id(third), 10, "host A to seal with the third key")
+        rc, out, err = tetherctl(a, "keys")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("hb-0 lacks key %s" % key_id(third), out)
+        self.assertIn("ha-0 lacks key %s" % nid, out)
+
+
+
+class NetnsKeyRotationTest(RotationScenario, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.net = TestNetwork(2)
+        try:
+            cls.net.up()
+        except (RuntimeError, OSError) as e:
+            cls.net.down()
+            raise unittest.SkipTest("network namespaces cannot be made here (%s); "
+                                    "LoopbackKeyRotationTest runs the same scenario" % e)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.net.down()
+
+    def test_rotation_one_host_at_a_time_under_load(self):
+        self.start(self.net.ips, self.net.gateway, self.net.ns)
+        self.run_rotation()
+
+
+class LoopbackKeyRotationTest(RotationScenario, unittest.TestCase):
+    def test_rotation_one_host_at_a_time_under_load(self):
+        self.start(["127.0.0.2", "127.0.0.3"], "127.0.0.1")
+        self.run_rotation()
 
 
 if __name__ == "__main__":
