@@ -325,7 +325,8 @@ int Worker::serve() {
   log::info("listening", {{"listen", config_.listen},
                           {"pid", getpid()},
                           {"acceptor_threads", config_.acceptor_threads},
-                          {"session_threads", config_.session_threads}});
+                          {"session_threads", config_.session_threads},
+                          {"keys", key_figures(*codec_->keys())}});  // ids only
   for (;;) {
     int sig = 0;
     sigwait(&sigs, &sig);
