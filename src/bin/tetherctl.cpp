@@ -37,6 +37,9 @@ constexpr const char* kUsage =
     "                         handed over), wait until supervisord has it back, then the next\n"
     "  reload [HOST]          every worker of HOST (default: the config's host) re-reads its rules, as on\n"
     "                         SIGHUP; prints each worker's result (ok, failed: the old rules stay, no answer)\n"
+    "  keys [HOST]            each live worker's token key ids (of HOST, default every host): the sealing\n"
+    "                         key and the others; flags workers that seal with different keys (a rotation\n"
+    "                         step in progress) or that lack a key another worker seals with\n"
     "  keygen PATH            write a new key file (mode 0600; never overwrites); needs no config\n"
     "  --config FILE          tether.json (default: $TETHER_CONFIG, else ./tether.json if it exists,\n"
     "                         else /etc/tether/tether.json)\n"
@@ -128,6 +131,14 @@ int main(int argc, char** argv) {
     }
     opt.heartbeat_ms = config->heartbeat_ms;
     return tether::ctl::reload(redis, args.size() == 2 ? args[1] : config->host, opt);
+  }
+  if (cmd == "keys") {
+    if (args.size() > 2) {
+      fprintf(stderr, "tetherctl: keys takes an optional HOST\n%s", kUsage);
+      return 2;
+    }
+    opt.heartbeat_ms = config->heartbeat_ms;
+    return tether::ctl::keys(redis, args.size() == 2 ? args[1] : "", opt);
   }
   if (cmd == "drain") return need(1) ? tether::ctl::drain(redis, args[1], opt) : 2;
   fprintf(stderr, "tetherctl: unknown command %s\n%s", cmd.c_str(), kUsage);

@@ -43,6 +43,13 @@ int rolling_restart(Redis& redis, const std::string& host, const Options& opt);
 // reload and prints each worker's result: ok with its rule count, failed
 // with the error (the old rules stay), or no answer. 0 only if all are ok.
 int reload(Redis& redis, const std::string& host, const Options& opt);
+// `tetherctl keys [HOST]` (keys_ctl.cpp): each live worker's token key ids
+// (of HOST, or of every host) from its heartbeat figures: the sealing id and
+// the others. Says when the workers seal with different keys (a rotation
+// step in progress) and when a worker lacks a key another seals with (its
+// sessions and forwarded requests would fail). 0 when every worker reported
+// and none lacks a key; 1 otherwise.
+int keys(Redis& redis, const std::string& host, const Options& opt);
 // `tetherctl keygen PATH`: a new key file (one random key, mode 0600); an
 // existing file is never overwritten. Needs no config and no Redis.
 int keygen(const std::string& path);

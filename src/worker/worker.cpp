@@ -25,6 +25,8 @@
 #include "redis/bus.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
+#include "worker/key_reload.h"
+#include "ops/key_figures.h"
 #include "worker/services.h"
 #include "cluster/peer_gate.h"
 #include "cluster/forwarder.h"
@@ -136,6 +138,7 @@ class Worker {
     if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
     src.sections["config"] = [this] { return reload_report_.figures(); };
     src.sections["peer"] = [this] { return peer_figures(peer_stats_, config_.peer_listen); };
+    src.sections["keys"] = [this] { return key_figures(*codec_->keys()); };  // ids only
     return src;
   }
 
@@ -145,7 +148,8 @@ class Worker {
                      *placement_, handover_.get(), registry_.get(), wf_defs_, wf_stats_,
                      *cache_,    [this] { return status_sources(); }};
   }
-  // SIGHUP: the file's rules and templates again; a bad file keeps the old ones.
+  // SIGHUP: the file's rules and templates, and the key file, again; a bad
+  // file (either) keeps the old rules and keys.
   void reload();
 
   // Every request: from nginx (from == null) to the dispatch rules; a
@@ -234,10 +238,21 @@ void Worker::reload() {
     reload_report_.failed(site.message());
     return;
   }
+  // Last, so that a bad key file leaves the old rules too, and good keys
+  // are never in force with rules that failed.
+  if (Status keys = reload_keys(*codec_, fresh.value().key_file); !keys) {
+    std::string error = config_.file + ": " + keys.message();
+    log::error("reload_failed", {{"error", error}, {"effect", "the old rules and keys stay"}});
+    reload_report_.failed(error);
+    return;
+  }
   size_t rules = site.value()->router.size();
   set_site(std::move(site.value()));
   size_t dropped = cache_->store().clear();  // cached pages were made by the old rules
-  log::info("reloaded", {{"file", config_.file}, {"rules", rules}, {"cache_dropped", dropped}});
+  log::info("reloaded", {{"file", config_.file},
+                         {"rules", rules},
+                         {"cache_dropped", dropped},
+                         {"keys", key_figures(*codec_->keys())}});
   reload_report_.succeeded(rules);
 }
 
@@ -350,7 +365,8 @@ int Worker::serve() {
                           {"peer_listen", config_.peer_listen},
                           {"pid", getpid()},
                           {"acceptor_threads", config_.acceptor_threads},
-                          {"session_threads", config_.session_threads}});
+                          {"session_threads", config_.session_threads},
+                          {"keys", key_figures(*codec_->keys())}});  // ids only
   for (;;) {
     int sig = 0;
     sigwait(&sigs, &sig);
