@@ -100,6 +100,9 @@ class SessionHost {
   bool reserve(int64_t max_sessions);
   Session* create(SessionJob& job);
   void end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason);
+  // Re-keys the session at it under a fresh id of this shard (Session::rotate_id):
+  // the old id is gone from the table at once; the job learns the new one.
+  void rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, SessionJob& job);
 
   const Clock& clock_;
   SessionTimeouts timeouts_;
