@@ -148,8 +148,10 @@ class CookieOptionsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.extra_port = free_port()
         cls.cluster = Cluster(workers=2, config={"cookie_secure": "always", "cookie_samesite": "Strict",
-                                                 "cookie_host_prefix": True}).start()
+                                                 "cookie_host_prefix": True, "heartbeat_ms": 200},
+                              nginx_http_extra=passthrough_server(cls.extra_port, "tether_h1_1")).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -181,6 +183,21 @@ class CookieOptionsTest(unittest.TestCase):
         # Round-robin would have sent about half of them to the other worker,
         # which forwards: the map sent every one to its owner.
         self.assertEqual(forwarded_out(self.cluster), out)
+
+    def test_a_forwarded_request_finds_its_session_by_the_prefixed_name(self):
+        b = Browser(self.cluster.port, self.NAME)
+        for _ in range(50):  # bounded: nginx spreads new sessions over 2 workers
+            first = b.json("/t/count")
+            if first["owner"] == "h1-0":
+                break
+            b.cookie = None
+        self.assertEqual(first["owner"], "h1-0")
+        # Sent to worker 1, which forwards it to worker 0 once its directory lists it.
+        via = Browser(self.extra_port, self.NAME, cookie=b.cookie)
+        wait_until(lambda: via.json("/t/peek", keep_cookie=False)["owner"] == "h1-0", 10,
+                   "worker 1 forwards to worker 0")
+        r = via.json("/t/count")
+        self.assertEqual((r["owner"], r["n"], r["session"]), ("h1-0", 2, first["session"]))
 
     def test_the_unprefixed_name_is_not_the_session_cookie(self):
         b = Browser(self.cluster.port, self.NAME)
