@@ -22,12 +22,13 @@
 namespace tether {
 namespace {
 
-// Says why it started and counts; "/rotate" asks for a new id (a login).
+// Says why it started and counts; "/rotate" asks for a new id (a login), "/end" ends it.
 class Reasoned final : public Session {
  public:
   void on_start(StartReason r) override { reason_ = to_string(r); }
   Response handle(const Request& req) override {
     if (req.path == "/rotate") rotate_id();
+    if (req.path == "/end") end();
     return Response::json(nlohmann::json{{"n", ++n_}, {"reason", reason_}}.dump());
   }
 
@@ -402,6 +403,12 @@ TEST_F(SessionRouteTest, TheCookieOptionsShapeEverySetCookieAndTheNameIsReadBack
   bare.cookies["tether_sid"] = set_cookie(first);
   Response r = route_->serve(bare, RouteMatch{});
   EXPECT_EQ(reason_of(r), "new");
+  // Clearing it (the session ended) needs the same name, Path and Secure, or a browser keeps it.
+  std::string live = rotated.substr(rotated.find('=') + 1, rotated.find(';') - rotated.find('=') - 1);
+  Response end = get(live, nullptr, "/end");
+  EXPECT_EQ(n_of(end), 4);  // the rotated session itself
+  std::string cleared = set_cookie_header(end);
+  EXPECT_EQ(cleared, "__Host-tether_sid=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0");
   config_.cookie_samesite = "None";
   EXPECT_NE(set_cookie_header(get("")).find("SameSite=None; Secure"), std::string::npos);
 }
