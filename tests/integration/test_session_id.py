@@ -13,10 +13,11 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
-from common import (Cluster, build_dir, free_port, passthrough_server, redis_cli, session_keys, wait_until,
+from common import (REPO, Cluster, build_dir, free_port, passthrough_server, redis_cli, session_keys, wait_until,
                     worker_status)
 
 
@@ -206,6 +207,22 @@ class CookieOptionsTest(unittest.TestCase):
         r = other.json("/t/count")
         self.assertEqual(r["reason"], "new")
         self.assertNotEqual(r["session"], first["session"])
+
+
+class NginxConfCommandTest(unittest.TestCase):
+    def test_nginx_conf_for_a_host_prefixed_cookie_reads_the_cookie_header(self):
+        script = os.path.join(REPO, "scripts", "cluster.py")
+        out = subprocess.run([sys.executable, script, "nginx-conf", "--workers", "2", "--cookie", "__Host-tether_sid"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("map $http_cookie $tether_upstream {", out.stdout)
+        self.assertNotIn("$cookie_", out.stdout)
+        self.assertIn("__Host-tether_sid=h1-1\\.", out.stdout)
+        for bad in ("a-b", "__Host-", "__host-tether_sid", "x;y"):
+            r = subprocess.run([sys.executable, script, "nginx-conf", "--cookie", bad], capture_output=True,
+                               text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0, bad)
+            self.assertIn("--cookie", r.stderr)
 
 
 class CookieRefusalTest(unittest.TestCase):
