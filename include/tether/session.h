@@ -70,6 +70,17 @@ class Session {
 
   // Asks tether to end this session after the current request.
   void end() { end_requested_ = true; }
+  // Asks tether to give this session a new id after the current request:
+  // call it when the user logs in (or gains rights), so that an id someone
+  // planted or saw before (session fixation) is worth nothing. The object
+  // and its state stay; the answer to this request carries a cookie for the
+  // new id (128 fresh random bits, epoch 1, a new registry entry), and the
+  // old id is retired at once: its registry entry is removed, and a request
+  // still carrying the old cookie, including one already waiting behind
+  // this one, gets a new session with StartReason::Expired. So rotate on a
+  // request the page makes alone (the login POST), not beside others.
+  // end() in the same request wins (the session ends, no new id).
+  void rotate_id() { rotate_requested_ = true; }
 
   // Facts about this session, for display and logs.
   std::string short_id() const;  // first 6 bytes of the id, hex: safe to show
@@ -91,6 +102,7 @@ class Session {
   int64_t epoch_ = 1;
   StartReason start_reason_ = StartReason::New;
   bool end_requested_ = false;
+  bool rotate_requested_ = false;
 };
 
 }  // namespace tether

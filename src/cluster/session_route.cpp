@@ -12,8 +12,9 @@
 namespace tether {
 
 std::string SessionRoute::cookie_header(const std::string& value, bool https, bool clear) const {
-  std::string h = config_.cookie_name + "=" + value + "; Path=" + config_.cookie_path + "; HttpOnly; SameSite=Lax";
-  if (https) h += "; Secure";
+  std::string h = config_.session_cookie() + "=" + value + "; Path=" + config_.cookie_path +
+                  "; HttpOnly; SameSite=" + config_.cookie_samesite;
+  if (https || config_.cookie_secure == "always") h += "; Secure";
   if (clear) h += "; Max-Age=0";
   return h;
 }
@@ -41,7 +42,7 @@ Response SessionRoute::no_room() {
 Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   const Forwarded* from_peer = match.forwarded;
   StartReason reason = StartReason::New;
-  std::string_view cookie = req.cookie(config_.cookie_name);
+  std::string_view cookie = req.cookie(config_.session_cookie());
   if (!cookie.empty()) {
     auto claims = codec_.decode(cookie);
     int64_t now = unix_seconds();
@@ -200,7 +201,7 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   t.queue_us += job->started_us - posted;
   t.session_us += job->finished_us - job->started_us;
   t.has_session = true;
-  t.sid = job->created ? job->created_sid : job->sid;
+  t.sid = job->rotated ? job->rotated_sid : job->created ? job->created_sid : job->sid;
   t.owner = config_.route();
   if (!job->moved_to.empty()) {  // handed over while this request waited: its new owner serves it
     fcgi::CallResult r = forward(job->moved_to, job->request, "", job->moved_to);
@@ -222,6 +223,11 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   }
   if (job->ended) {
     resp.header("Set-Cookie", cookie_header("", https, true));
+  } else if (job->rotated) {
+    // Session::rotate_id: the session goes on under a new id (epoch 1, made
+    // here); the old cookie now names an ended session (reason expired).
+    TokenClaims c{job->rotated_sid, config_.host, config_.worker, unix_seconds()};
+    resp.header("Set-Cookie", cookie_header(codec_.encode(c), https, false));
   } else if (job->created) {
     TokenClaims c{job->created_sid, config_.host, config_.worker, unix_seconds()};
     resp.header("Set-Cookie", cookie_header(codec_.encode(c), https, false));

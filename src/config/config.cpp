@@ -100,6 +100,20 @@ std::string check_cookie(const Config& c) {
     return "field 'cookie_path': expected a path starting with '/' (letters, digits, '/', '-', '_', '.', '~'; "
            "no ';', ',' or spaces), got " + config::Section::shown(c.cookie_path);
   }
+  // Browsers drop a SameSite=None cookie without Secure, and a __Host- one
+  // without Secure or with a Path other than "/": refuse what would never be kept.
+  if (c.cookie_samesite == "None" && c.cookie_secure != "always") {
+    return "field 'cookie_samesite': \"None\" needs \"cookie_secure\": \"always\" (browsers refuse a "
+           "SameSite=None cookie without Secure), got cookie_secure " + config::Section::shown(c.cookie_secure);
+  }
+  if (c.cookie_host_prefix && c.cookie_secure != "always") {
+    return "field 'cookie_host_prefix': true needs \"cookie_secure\": \"always\" (browsers refuse a __Host- "
+           "cookie without Secure), got cookie_secure " + config::Section::shown(c.cookie_secure);
+  }
+  if (c.cookie_host_prefix && c.cookie_path != "/") {
+    return "field 'cookie_host_prefix': true needs \"cookie_path\": \"/\" (browsers refuse a __Host- cookie "
+           "with another Path), got cookie_path " + config::Section::shown(c.cookie_path);
+  }
   return "";
 }
 
@@ -144,6 +158,8 @@ std::string peer_beside(const std::string& listen) {
 
 std::string Config::route() const { return make_route(host, worker); }
 
+std::string Config::session_cookie() const { return (cookie_host_prefix ? "__Host-" : "") + cookie_name; }
+
 std::string resolve_path(const Config& c, const std::string& p) {
   if (p.empty() || p[0] == '/') return p;
   return c.base_dir.back() == '/' ? c.base_dir + p : c.base_dir + "/" + p;
@@ -167,6 +183,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   top.known({"host", "worker", "listen", "acceptor_threads", "max_acceptor_threads", "session_threads", "session_turns",
              "idle_timeout_s", "lifetime_s", "max_body_bytes", "keepalive_idle_s", "drain_timeout_s",
              "request_timeout_s", "key_file", "routes", "advertise", "peer_listen", "listen_network_trusted", "redis", "heartbeat_ms", "quick_timeout_ms",
+             "cookie_secure", "cookie_samesite", "cookie_host_prefix",
              "placement", "accept_sessions", "cache", "journal", "workflows", "templates", "slow_request_ms",
              "max_sessions", "max_queued_per_session", "max_params_bytes", "listen_owner", "listen_group",
              "listen_mode", "cookie_name", "cookie_path"});
@@ -196,6 +213,9 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   top.string("key_file", &c.key_file);
   top.string("cookie_name", &c.cookie_name);
   top.string("cookie_path", &c.cookie_path);
+  top.one_of("cookie_secure", {"auto", "always"}, &c.cookie_secure);
+  top.one_of("cookie_samesite", {"Lax", "Strict", "None"}, &c.cookie_samesite);
+  top.boolean("cookie_host_prefix", &c.cookie_host_prefix);
   if (!top.ok()) return top.status();
   std::string e;
   if (!(e = check_cookie(c)).empty()) return fail(e);

@@ -52,6 +52,14 @@ struct Config {
   // as $cookie_NAME) and Path attribute. Two apps on one host name need two names.
   std::string cookie_name = "tether_sid";
   std::string cookie_path = "/";
+  // Its attributes: "auto" marks it Secure when nginx says the request came
+  // over HTTPS, "always" marks it Secure on every answer (behind a TLS
+  // terminator, where nginx sees plain HTTP). SameSite is "Lax", "Strict" or
+  // "None" (None needs cookie_secure "always"). cookie_host_prefix names the
+  // cookie "__Host-<cookie_name>" (needs cookie_secure "always" and cookie_path "/").
+  std::string cookie_secure = "auto";
+  std::string cookie_samesite = "Lax";
+  bool cookie_host_prefix = false;
   std::string peer_listen_pattern;  // peer_listen as written, before {worker} is replaced
   std::string advertise;         // where peers reach this worker's peer listener (default: peer_listen)
 
@@ -70,6 +78,9 @@ struct Config {
   nlohmann::json workflows;      // "workflows": workflow definitions
 
   std::string route() const;     // "{host}-{worker}"
+  // The session cookie's name as the browser sends it: cookie_name, with
+  // "__Host-" before it when cookie_host_prefix is set.
+  std::string session_cookie() const;
 };
 
 struct ConfigOverrides {

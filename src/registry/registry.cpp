@@ -73,6 +73,10 @@ void Registry::session_used(const SessionId& sid, int64_t created_unix_ms) {
   queue(sid, Op{false, false, created_unix_ms}, false);  // written with the next batch or heartbeat
 }
 void Registry::session_ended(const SessionId& sid, EndReason /*reason*/) { queue(sid, Op{true, false, 0}, true); }
+void Registry::session_rotated(const SessionId& old_sid, const SessionId& new_sid, int64_t created_unix_ms) {
+  queue(new_sid, Op{false, true, created_unix_ms}, false);
+  queue(old_sid, Op{true, false, 0}, true);  // one wake-up: both go in the next batch
+}
 
 void Registry::requeue(OpMap& ops) {
   std::lock_guard<std::mutex> lock(mu_);

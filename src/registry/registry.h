@@ -71,6 +71,10 @@ class Registry final : public SessionObserver, public OwnerBook {
   void session_created(const SessionId& sid, int64_t created_unix_ms) override;
   void session_used(const SessionId& sid, int64_t created_unix_ms) override;
   void session_ended(const SessionId& sid, EndReason reason) override;
+  // new_sid is claimed create-if-absent at epoch 1 (as a new session);
+  // old_sid's entry is removed by the release script, only while it names
+  // this worker at the epoch held here (entries.h).
+  void session_rotated(const SessionId& old_sid, const SessionId& new_sid, int64_t created_unix_ms) override;
 
   // The live workers as of the last heartbeat (empty before the first).
   std::shared_ptr<const std::vector<registry::WorkerInfo>> workers() const;

@@ -160,7 +160,30 @@ void SessionHost::serve(SessionJob& job) {
   if (s->end_requested_) {
     end(it, EndReason::App);
     job.ended = true;
+  } else if (s->rotate_requested_) {
+    rotate(it, job);
   }
+}
+
+void SessionHost::rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, SessionJob& job) {
+  const SessionId old_sid = it->first;
+  SessionId sid = new_id();  // of this shard: the pool finds it on the same thread
+  while (sessions_.count(sid) != 0 || moved_.count(sid) != 0) sid = new_id();
+  Entry e = std::move(it->second);
+  sessions_.erase(it);  // the old id is retired: nothing here finds it again
+  Session* s = e.session.get();
+  s->rotate_requested_ = false;
+  std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
+  s->epoch_ = 1;  // a new id starts its ownership history afresh
+  e.last_reported = clock_.now_ms();
+  const int64_t created = unix_ms_of(e.created);
+  timers_.push(Timer{deadline_of(e), sid});  // the old id's timer is skipped as ended
+  sessions_.emplace(sid, std::move(e));
+  if (observer_) observer_->session_rotated(old_sid, sid, created);
+  job.rotated = true;
+  job.rotated_sid = sid;
+  if (job.created) job.created_sid = sid;
+  stats_->rotated++;
 }
 
 void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason) {

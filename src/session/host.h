@@ -2,7 +2,8 @@
 //
 // Single-threaded by design: only the owning session thread calls it (tests
 // call it directly, with a ManualClock). It creates sessions, runs their
-// requests, and ends them on idle timeout, total lifetime, the app's
+// requests, re-keys one under a fresh id of its shard when the app asks
+// (Session::rotate_id), and ends them on idle timeout, total lifetime, the app's
 // request, a kill, or shutdown, always calling on_end exactly once. A new
 // session is made only while the worker (all its session threads, the
 // shared SessionStats::live) holds fewer than the job's max_sessions;
@@ -100,6 +101,9 @@ class SessionHost {
   bool reserve(int64_t max_sessions);
   Session* create(SessionJob& job);
   void end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason);
+  // Re-keys the session at it under a fresh id of this shard (Session::rotate_id):
+  // the old id is gone from the table at once; the job learns the new one.
+  void rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, SessionJob& job);
 
   const Clock& clock_;
   SessionTimeouts timeouts_;

@@ -37,6 +37,8 @@ struct SessionJob {
   bool created = false;      // a new session was made: set its cookie
   SessionId created_sid;
   bool ended = false;        // the session ended after this request: clear the cookie
+  bool rotated = false;      // the session goes on under rotated_sid (Session::rotate_id): its cookie
+  SessionId rotated_sid;     // ... (created_sid too, when it was made by this request)
   bool missing = false;      // existing sid not here, and create_if_missing was false
   bool full = false;         // a new session was needed and the worker holds max_sessions: none made
   bool stale = false;        // sid is here at an epoch older than the cookie's: not served

@@ -2,7 +2,11 @@
 //
 // A session belongs for life to the shard chosen by its id's hash; its
 // SessionHost is touched only by whoever holds that shard's turn, one
-// thread at a time. The shard's own thread takes the turn for queued jobs,
+// thread at a time. Session::rotate_id re-keys a session on its turn, under
+// a new id drawn from the same shard (SessionHost::new_id), so no lock here
+// changes: jobs already posted for the old id run after it and find no
+// session (a new one, reason expired), and each is counted off the old id's
+// waiting_ entry it was counted on. The shard's own thread takes the turn for queued jobs,
 // tasks and timers. With `inline` (the default), a job posted while the
 // shard is idle (nobody holds the turn, nothing queued) runs at once on
 // the posting thread, which takes the turn itself: no hand-off to the

@@ -89,6 +89,11 @@ Response KitSession::handle(const Request& req) {
     }
     return Response::json(utf8_json({{"appended", n}, {"total", journaled_}, {"session", short_id()}}));
   }
+  if (p == "/t/rotate") {  // a login: the state stays, the id changes (Session::rotate_id)
+    ++count_;
+    rotate_id();
+    return Response::json(state_json());  // "session" is still the old id's short form here
+  }
   if (p == "/t/end") {
     end();
     return Response::text("ended\n");

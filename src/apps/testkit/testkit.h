@@ -1,5 +1,5 @@
 // The test-kit session app: small endpoints the integration tests and the
-// benchmark drive (counter, slow handler, body echo, ordering log, end).
+// benchmark drive (counter, slow handler, body echo, ordering log, end, id rotation).
 // Runs on its session's thread like any session; moves to another worker on drain.
 #pragma once
 #include <string>

@@ -22,11 +22,13 @@
 namespace tether {
 namespace {
 
-// Says why it started and counts.
+// Says why it started and counts; "/rotate" asks for a new id (a login), "/end" ends it.
 class Reasoned final : public Session {
  public:
   void on_start(StartReason r) override { reason_ = to_string(r); }
-  Response handle(const Request&) override {
+  Response handle(const Request& req) override {
+    if (req.path == "/rotate") rotate_id();
+    if (req.path == "/end") end();
     return Response::json(nlohmann::json{{"n", ++n_}, {"reason", reason_}}.dump());
   }
 
@@ -107,11 +109,13 @@ class SessionRouteTest : public ::testing::Test {
   }
   void TearDown() override { pool_->stop(); }
 
-  Response get(const std::string& cookie, const Forwarded* from = nullptr) {
+  Response get(const std::string& cookie, const Forwarded* from = nullptr, const std::string& path = "/n",
+               bool https = false) {
     Request req;
     req.method = "GET";
-    req.path = "/n";
-    if (!cookie.empty()) req.cookies[config_.cookie_name] = cookie;
+    req.path = path;
+    req.https = https;
+    if (!cookie.empty()) req.cookies[config_.session_cookie()] = cookie;
     RouteMatch m;
     m.forwarded = from;
     return route_->serve(req, m);
@@ -119,6 +123,13 @@ class SessionRouteTest : public ::testing::Test {
   std::string token(const SessionId& sid, const std::string& host, int worker, int64_t issued = unix_seconds(),
                     int64_t epoch = 0) {
     return codec_.encode(TokenClaims{sid, host, worker, issued, epoch});
+  }
+  // The whole Set-Cookie header ("" when none).
+  static std::string set_cookie_header(const Response& r) {
+    for (const auto& [n, v] : r.headers) {
+      if (n == "Set-Cookie") return v;
+    }
+    return "";
   }
   static std::string set_cookie(const Response& r) {
     for (const auto& [n, v] : r.headers) {
@@ -305,6 +316,101 @@ TEST_F(SessionRouteTest, AStaleCopyIsNeverServedAndTheRequestGoesToTheNewerOwner
   EXPECT_EQ(r.body, "from 127.0.0.1:9004");
   EXPECT_EQ(pool_->stats().refused_stale.load(), 1u);
   EXPECT_EQ(pool_->stats().live.load(), 0u);
+}
+
+// Session::rotate_id: the answer's cookie names the new id at this worker; the
+// new cookie finds the same session, the old one a new session (expired).
+TEST_F(SessionRouteTest, ARotatedSessionGetsANewCookieAndItsOldCookieStartsOverAsExpired) {
+  SessionId sid = fresh();
+  Response r = get(token(sid, "h1", 0), nullptr, "/rotate");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(n_of(r), 2);
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value()) << set_cookie_header(r);
+  EXPECT_NE(c->sid, sid);
+  EXPECT_EQ(c->host, "h1");
+  EXPECT_EQ(c->worker, 0);
+  EXPECT_LE(c->epoch, 1);
+  EXPECT_EQ(pool_->stats().rotated.load(), 1u);
+
+  Response again = get(codec_.encode(*c));
+  EXPECT_EQ(n_of(again), 3);
+  EXPECT_EQ(set_cookie(again), "");
+
+  Response old = get(token(sid, "h1", 0));
+  ASSERT_EQ(old.status, 200);
+  EXPECT_EQ(reason_of(old), "expired");
+  EXPECT_EQ(n_of(old), 1);
+  auto fresh_cookie = codec_.decode(set_cookie(old));
+  ASSERT_TRUE(fresh_cookie.has_value());
+  EXPECT_NE(fresh_cookie->sid, sid);
+  EXPECT_NE(fresh_cookie->sid, c->sid);
+  EXPECT_EQ(pool_->stats().live.load(), 2);
+  EXPECT_TRUE(peers_.calls.empty());
+}
+
+TEST_F(SessionRouteTest, RotatingOnTheFirstRequestSetsOneCookieForTheLiveId) {
+  Response r = get("", nullptr, "/rotate");
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(n_of(get(codec_.encode(*c))), 2);
+  EXPECT_EQ(pool_->stats().live.load(), 1);
+  int cookies = 0;
+  for (const auto& h : r.headers) cookies += h.first == "Set-Cookie";
+  EXPECT_EQ(cookies, 1);
+}
+
+// A request forwarded here by a peer rotates like any other: the cookie is
+// in the answer the peer relays.
+TEST_F(SessionRouteTest, AForwardedRotationCarriesTheNewCookieInTheAnswer) {
+  SessionId sid = fresh();
+  Forwarded from{"h2-1", ""};
+  Response r = get(token(sid, "h1", 0), &from, "/rotate");
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_NE(c->sid, sid);
+}
+
+TEST_F(SessionRouteTest, TheCookieAttributesDefaultToLaxAndSecureOnHttpsOnly) {
+  std::string plain = set_cookie_header(get(""));
+  EXPECT_EQ(plain.rfind("tether_sid=", 0), 0u) << plain;
+  EXPECT_NE(plain.find("; Path=/; HttpOnly; SameSite=Lax"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("Secure"), std::string::npos) << plain;
+  std::string tls = set_cookie_header(get("", nullptr, "/n", true));
+  EXPECT_NE(tls.find("; Secure"), std::string::npos) << tls;
+}
+
+TEST_F(SessionRouteTest, TheCookieOptionsShapeEverySetCookieAndTheNameIsReadBack) {
+  config_.cookie_secure = "always";
+  config_.cookie_samesite = "Strict";
+  config_.cookie_host_prefix = true;
+  Response first = get("");  // plain HTTP, as nginx behind a TLS terminator sees it
+  std::string h = set_cookie_header(first);
+  EXPECT_EQ(h.rfind("__Host-tether_sid=", 0), 0u) << h;
+  EXPECT_NE(h.find("; Path=/;"), std::string::npos) << h;
+  EXPECT_NE(h.find("SameSite=Strict"), std::string::npos) << h;
+  EXPECT_NE(h.find("; Secure"), std::string::npos) << h;
+  std::string value = set_cookie(first);
+  EXPECT_EQ(n_of(get(value)), 2);  // read back under __Host-tether_sid
+
+  std::string rotated = set_cookie_header(get(value, nullptr, "/rotate"));
+  EXPECT_EQ(rotated.rfind("__Host-tether_sid=", 0), 0u) << rotated;
+  EXPECT_NE(rotated.find("SameSite=Strict; Secure"), std::string::npos) << rotated;
+
+  Request bare;  // the unprefixed name is some other cookie now
+  bare.method = "GET";
+  bare.path = "/n";
+  bare.cookies["tether_sid"] = set_cookie(first);
+  Response r = route_->serve(bare, RouteMatch{});
+  EXPECT_EQ(reason_of(r), "new");
+  // Clearing it (the session ended) needs the same name, Path and Secure, or a browser keeps it.
+  std::string live = rotated.substr(rotated.find('=') + 1, rotated.find(';') - rotated.find('=') - 1);
+  Response end = get(live, nullptr, "/end");
+  EXPECT_EQ(n_of(end), 4);  // the rotated session itself
+  std::string cleared = set_cookie_header(end);
+  EXPECT_EQ(cleared, "__Host-tether_sid=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0");
+  config_.cookie_samesite = "None";
+  EXPECT_NE(set_cookie_header(get("")).find("SameSite=None; Secure"), std::string::npos);
 }
 
 }  // namespace
