@@ -29,8 +29,8 @@ std::optional<PeerClient::Conn> PeerClient::take(const std::string& addr, const 
   while (it != idle_.end() && !it->second.empty()) {
     Conn c = std::move(it->second.back());
     it->second.pop_back();
-    if (keys.find(c.kid) != nullptr) return c;
-    dropped.push_back(std::move(c));  // its key left the key set
+    if (c.kid == keys.sealing().id()) return c;
+    dropped.push_back(std::move(c));  // sealed with a key that no longer seals (a rotation)
   }
   return std::nullopt;
 }

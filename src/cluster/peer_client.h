@@ -1,8 +1,9 @@
 // PeerClient: the calling side of the peer channel (peer_crypto.h,
 // peer_wire.h). Keeps idle connections per peer address and reuses them; a
 // new connection starts with the handshake, sealed with the sealing key of
-// the codec's key set at that moment. A kept connection whose key has
-// been dropped from the set (SIGHUP) is closed instead of reused.
+// the codec's key set at that moment. A kept connection whose key no longer
+// seals (a rotation's step 2, after SIGHUP) is closed instead of reused, so
+// that no connection under the old key is left when step 3 drops it.
 //
 // Timeouts: the connection, the handshake and the peer's first message
 // (its ack that it took the request, or the reply) must come within
