@@ -143,6 +143,21 @@ class AdminPageTest(unittest.TestCase):
         self.assertNotIn(b"tether-csrf", page)
         self.assertEqual(refused(self.c, "admin.bad_host") - before, 2)
 
+    def test_a_spoofed_remote_addr_through_the_peer_listener_reaches_no_admin_action(self):
+        # A direct FastCGI client picks REMOTE_ADDR=127.0.0.1 and a loopback
+        # Host: nginx's listener is a unix socket nginx alone may reach, and
+        # the peer listener takes nothing but the peer handshake.
+        before = refused(self.c, "peer.bad_hello")
+        p = fcgi.http_params(method="POST", path="/tether/admin/drain", body=b"worker=h1-0",
+                             headers={"Host": "127.0.0.1", "X-Tether-Admin": "1"})
+        p["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+        for n in range(self.c.n):
+            self.assertTrue(fcgi.refused_by_peer_listener(self.c.peer_addr(n), fcgi.request_bytes(p, b"worker=h1-0")))
+        wait_until(lambda: refused(self.c, "peer.bad_hello") - before == self.c.n, 10, "the refusals counted")
+        # Nothing drained: each worker still runs, under its first pid.
+        self.assertEqual([worker_status(self.c, n)["pid"] for n in range(self.c.n)],
+                         [self.c.workers[n].pid for n in range(self.c.n)])
+
     def test_status_with_a_foreign_host_is_refused(self):
         cl = Client(self.c.port)
         try:

@@ -45,7 +45,7 @@ class TetherctlTest(unittest.TestCase):
 
     def test_default_config_is_tether_json_in_cwd(self):
         with open(os.path.join(self.dir, "tether.json"), "w") as f:
-            f.write('{"listen": "127.0.0.1:1", "key_file": "keys"}')  # valid, but no "redis"
+            f.write('{"listen": "127.0.0.1:1", "peer_listen": "127.0.0.1:2", "key_file": "keys"}')  # valid, but no "redis"
         r = self.ctl("workers")
         self.assertEqual(r.returncode, 2)
         self.assertIn("tether.json has no \"redis\" object", r.stderr)
