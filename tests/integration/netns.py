@@ -3,6 +3,7 @@ namespace per host, joined by veth pairs, on 10.231.<k>.0/24 (k free). The
 test makes them, may cut a host off (`partition`) and removes them all."""
 import os
 import subprocess
+import unittest
 
 
 def sh(*args):
@@ -53,3 +54,26 @@ class TestNetwork:
             subprocess.run(["ip", "netns", "del", name] if kind == "netns" else ["ip", "link", "del", name],
                            capture_output=True, timeout=30)
         self.made = []
+
+
+class NetnsHosts:
+    """A unittest mixin: cls.net, `hosts` test hosts in network namespaces,
+    made once for the class and removed after it. Where they cannot be made
+    (no root, no `ip netns`), the class is skipped and the message names
+    `fallback`, the class that runs the same scenario on loopback."""
+    hosts = 2
+    fallback = "the loopback variant"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.net = TestNetwork(cls.hosts)
+        try:
+            cls.net.up()
+        except (RuntimeError, OSError) as e:
+            cls.net.down()
+            raise unittest.SkipTest("network namespaces cannot be made here (%s); %s runs the same scenario"
+                                    % (e, cls.fallback))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.net.down()

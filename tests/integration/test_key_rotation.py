@@ -28,7 +28,7 @@ import time
 import unittest
 
 from common import Client, Cluster, LoopThread, free_port, stop_pid, tetherctl, wait_until, worker_status
-from netns import TestNetwork
+from netns import NetnsHosts
 
 CONFIG = {"heartbeat_ms": 300, "quick_timeout_ms": 800, "request_timeout_s": 20}
 
@@ -290,20 +290,8 @@ class RotationScenario:
 
 
 
-class NetnsKeyRotationTest(RotationScenario, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.net = TestNetwork(2)
-        try:
-            cls.net.up()
-        except (RuntimeError, OSError) as e:
-            cls.net.down()
-            raise unittest.SkipTest("network namespaces cannot be made here (%s); "
-                                    "LoopbackKeyRotationTest runs the same scenario" % e)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.net.down()
+class NetnsKeyRotationTest(NetnsHosts, RotationScenario, unittest.TestCase):
+    fallback = "LoopbackKeyRotationTest"
 
     def test_rotation_one_host_at_a_time_under_load(self):
         self.start(self.net.ips, self.net.gateway, self.net.ns)

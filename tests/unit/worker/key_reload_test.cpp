@@ -49,12 +49,18 @@ class KeyReloadTest : public ::testing::Test {
     c.issued = 1700000000;
     return c;
   }
+  // Two keys with distinct ids, as hex.
+  static void two_keys(std::string* old_key, std::string* new_key) {
+    *old_key = random_hex();
+    do *new_key = random_hex();
+    while (id_of(*new_key) == id_of(*old_key));
+  }
   std::string dir_, path_;
 };
 
 TEST_F(KeyReloadTest, BadKeyFileKeepsTheOldKeys) {
-  std::string old_key = random_hex(), new_key = random_hex();
-  while (id_of(new_key) == id_of(old_key)) new_key = random_hex();
+  std::string old_key, new_key;
+  two_keys(&old_key, &new_key);
   write(old_key + "\n");
   auto codec = TokenCodec::from_key_file(path_);
   ASSERT_TRUE(codec) << codec.message();
@@ -87,8 +93,8 @@ TEST_F(KeyReloadTest, BadKeyFileKeepsTheOldKeys) {
 }
 
 TEST_F(KeyReloadTest, GoodKeyFileSwapsTheKeys) {
-  std::string old_key = random_hex(), new_key = random_hex();
-  while (id_of(new_key) == id_of(old_key)) new_key = random_hex();
+  std::string old_key, new_key;
+  two_keys(&old_key, &new_key);
   write(old_key + "\n");
   auto codec = TokenCodec::from_key_file(path_);
   ASSERT_TRUE(codec) << codec.message();
