@@ -60,6 +60,11 @@ void SessionHost::take_checkpoint(Iter it, Millis now, const CheckpointPlan& pla
     return;
   }
   std::string text = json_text(*state);
+  if (json_depth(text, kMaxJsonDepth) >= kMaxJsonDepth) {  // the record nests it once more: unreadable
+    stats_->checkpoints_skipped_failed++;
+    if (log_now()) log::warn("checkpoint_skipped", {{"session", s->short_id()}, {"app", plan.app}, {"why", "nested too deep"}});
+    return;
+  }
   if (static_cast<int64_t>(text.size()) > ckpt_plans_->max_snapshot_bytes()) {
     stats_->checkpoints_skipped_too_large++;
     if (log_now()) {
