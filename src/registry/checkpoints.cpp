@@ -225,7 +225,9 @@ void CheckpointWriter::loop() {
         cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
       }
       if (stopping_ && stop_deadline == 0) stop_deadline = unix_millis() + config_.stop_timeout_ms;
-      if (stopping_ && (pending_.empty() || unix_millis() >= stop_deadline)) {
+      // Stopping: what is pending is written while Redis answers, for at most
+      // stop_timeout_ms; with Redis down it is lost with the process.
+      if (stopping_ && (pending_.empty() || backoff_.is_down() || unix_millis() >= stop_deadline)) {
         for (auto& [sid, slot] : pending_) {
           if (!slot.op.del) stats_.dropped++;
         }
