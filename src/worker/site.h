@@ -28,6 +28,9 @@ namespace tether {
 struct Site {
   std::shared_ptr<const Templates> templates;
   Router router;
+  // The session apps its rules checkpoint ("checkpoint": {"every_ms": N});
+  // installed in the worker's CheckpointPlans with the Site.
+  std::shared_ptr<const CheckpointPlanMap> checkpoints;
 };
 
 // The worker's long-lived pieces that rules are built on.
@@ -45,6 +48,10 @@ struct SiteParts {
   CacheService& cache;
   std::function<StatusSources()> status_sources;
 };
+
+// A session rule's "checkpoint" option: {"every_ms": N}, N from
+// kMinCheckpointEveryMs to a day; the interval, or what was expected.
+Result<int64_t> parse_checkpoint_option(const nlohmann::json& option);
 
 // Builds the rules and templates of c (its routes and templates_dir; the
 // rest of c is not read). The error names the file.
