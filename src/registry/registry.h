@@ -104,6 +104,13 @@ class Registry final : public SessionObserver, public OwnerBook {
   void forget(const SessionId& sid) override;
   // The epoch this worker holds sid at (1 unless taken over or reclaimed).
   int64_t epoch(const SessionId& sid) override { return epoch_of(sid); }
+  // Recovery after the owner died (recovery.cpp): reads the entry and the
+  // checkpoint record, checks one against the other (a record that cannot
+  // be used is counted, checkpoint.bad_record, and is no checkpoint), and
+  // moves the entry with the transfer script (compare-and-set on owner and
+  // epoch: of two workers that try at once, exactly one wins). Any thread.
+  Result<registry::Recovery> recover(const SessionId& sid, const registry::Owner& gone,
+                                     const std::function<bool(const std::string&)>& known_app) override;
   void set_accepting(bool accepting) { accepting_ = accepting; }
   const RegistryStats& stats() const { return stats_; }
   // This worker's Redis connections for threads other than the registry's

@@ -16,24 +16,38 @@
 
 #include "cluster/forwarded.h"
 #include "cluster/session_route.h"
+#include "common/firewall.h"
 #include "common/json.h"
 #include "support/handover_fixture.h"
 
 namespace tether {
 namespace {
 
-// Says why it started and counts; "/rotate" asks for a new id (a login), "/end" ends it.
+// Says why it started and counts; "/rotate" asks for a new id (a login),
+// "/end" ends it. Its state is n; restore() refuses a negative one; "order"
+// says whether restore ran before on_start.
 class Reasoned final : public Session {
  public:
-  void on_start(StartReason r) override { reason_ = to_string(r); }
+  void on_start(StartReason r) override {
+    reason_ = to_string(r);
+    order_ += "start;";
+  }
   Response handle(const Request& req) override {
     if (req.path == "/rotate") rotate_id();
     if (req.path == "/end") end();
-    return Response::json(nlohmann::json{{"n", ++n_}, {"reason", reason_}}.dump());
+    return Response::json(nlohmann::json{{"n", ++n_}, {"reason", reason_}, {"order", order_}}.dump());
+  }
+  std::optional<nlohmann::json> snapshot() const override { return nlohmann::json{{"n", n_}}; }
+  bool restore(const nlohmann::json& state) override {
+    auto n = int_field(state, "n");
+    if (!n || *n < 0) return false;
+    n_ = static_cast<int>(*n);
+    order_ += "restore;";
+    return true;
   }
 
  private:
-  std::string reason_;
+  std::string reason_, order_;
   int n_ = 0;
 };
 
@@ -70,7 +84,12 @@ struct FakePlacer final : Placer {
 
 struct FakeAdoptions final : Adoptions {
   std::unordered_set<SessionId, SessionIdHash> sids;
+  std::map<std::string, SessionFactory> apps;
   bool adopted(const SessionId& sid) const override { return sids.count(sid) != 0; }
+  const SessionFactory* app(const std::string& name) const override {
+    auto it = apps.find(name);
+    return it == apps.end() ? nullptr : &it->second;
+  }
 };
 
 struct FakeBook final : OwnerBook {
@@ -93,6 +112,48 @@ struct FakeBook final : OwnerBook {
   int64_t epoch(const SessionId& sid) override {
     auto it = epochs.find(sid);
     return it == epochs.end() ? 1 : it->second;
+  }
+  // Recovery as Registry::recover decides it, over the entries and records
+  // here (the record is checked by the real decoder): `winner`, if set,
+  // takes the entry over first (the race lost).
+  std::unordered_map<SessionId, std::string, SessionIdHash> records;
+  std::optional<registry::Owner> winner;
+  registry::Owner me{"h1", 0, "127.0.0.1:9000"};
+  int recoveries = 0;
+  Result<registry::Recovery> recover(const SessionId& sid, const registry::Owner& gone,
+                                     const std::function<bool(const std::string&)>& known_app) override {
+    ++recoveries;
+    using K = registry::Recovery::Kind;
+    registry::Recovery out;
+    auto it = entries.find(sid);
+    if (it == entries.end()) return out;
+    registry::SessionEntry& e = it->second;
+    if (e.owner.host == me.host && e.owner.worker == me.worker) {
+      out.kind = K::Ours;
+      return out;
+    }
+    if (e.owner.host != gone.host || e.owner.worker != gone.worker) {
+      out.kind = K::Taken;
+      out.owner = e.owner;
+      return out;
+    }
+    auto rec = records.find(sid);
+    auto usable = registry::usable_checkpoint(sid, rec == records.end() ? nullptr : &rec->second, e, known_app);
+    if (!usable) return out;
+    e.owner = winner ? *winner : me;
+    e.epoch++;
+    if (winner) {
+      out.kind = K::Taken;
+      out.owner = *winner;
+      return out;
+    }
+    epochs[sid] = e.epoch;
+    out.kind = K::Won;
+    out.app = usable->app;
+    out.epoch = e.epoch;
+    out.at_ms = usable->at_ms;
+    out.envelope = nlohmann::json{{"sid", sid.hex()}, {"created", usable->created_ms}, {"state", usable->state}};
+    return out;
   }
 };
 
@@ -151,6 +212,23 @@ class SessionRouteTest : public ::testing::Test {
     auto c = codec_.decode(set_cookie(r));
     EXPECT_TRUE(c.has_value()) << r.body;
     return c ? c->sid : SessionId{};
+  }
+
+  // A checkpoint record as the writer stores it (the shared design).
+  static std::string record(const std::string& host, int worker, int64_t epoch, const std::string& app = "notes",
+                            nlohmann::json state = nlohmann::json{{"n", 41}}) {
+    return nlohmann::json{{"v", 1},     {"app", app},   {"host", host},           {"worker", worker},
+                          {"epoch", epoch}, {"at", unix_millis() - 100}, {"created", unix_millis() - 60000},
+                          {"state", std::move(state)}}
+        .dump();
+  }
+  // sid lives (in the registry) at h2-1, epoch 3, which is gone; its checkpoint says n = 41.
+  SessionId dead_owner_with_checkpoint(const std::string& text = "") {
+    SessionId sid = SessionId::random();
+    book_.entries[sid] = registry::SessionEntry{{"h2", 1, "127.0.0.1:9001"}, 3, 0, 0};
+    book_.records[sid] = text.empty() ? record("h2", 1, 3) : text;
+    adoptions_.apps["notes"] = factory_;
+    return sid;
   }
 
   Config config_;
@@ -411,6 +489,143 @@ TEST_F(SessionRouteTest, TheCookieOptionsShapeEverySetCookieAndTheNameIsReadBack
   EXPECT_EQ(cleared, "__Host-tether_sid=; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=0");
   config_.cookie_samesite = "None";
   EXPECT_NE(set_cookie_header(get("")).find("SameSite=None; Secure"), std::string::npos);
+}
+
+// ---- recovery after the owner died (issue 18)
+
+TEST_F(SessionRouteTest, ADeadOwnersCheckpointIsRestoredHereUnderTheSameIdAtTheNextEpoch) {
+  SessionId sid = dead_owner_with_checkpoint();
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3));  // h2-1 is not in the directory
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(n_of(r), 42) << "the state as of the checkpoint, then the request";
+  EXPECT_EQ(reason_of(r), "recovered");
+  EXPECT_EQ(string_field(*parse_json(r.body), "order").value_or(""), "restore;start;");
+  auto c = codec_.decode(set_cookie(r));
+  ASSERT_TRUE(c.has_value()) << set_cookie_header(r);
+  EXPECT_EQ(c->sid, sid);
+  EXPECT_EQ(c->host, "h1");
+  EXPECT_EQ(c->worker, 0);
+  EXPECT_EQ(c->epoch, 4);
+  EXPECT_EQ(book_.entries[sid].owner.host, "h1");
+  EXPECT_EQ(pool_->stats().recovered.load(), 1u);
+  EXPECT_EQ(pool_->stats().moved_in.load(), 0u);
+  EXPECT_TRUE(peers_.calls.empty());
+
+  Response again = get(codec_.encode(*c));  // the new cookie: served here, no new cookie
+  EXPECT_EQ(n_of(again), 43);
+  EXPECT_EQ(reason_of(again), "recovered");
+  EXPECT_EQ(set_cookie(again), "");
+  EXPECT_EQ(book_.recoveries, 1);
+}
+
+TEST_F(SessionRouteTest, ASilentOwnersSessionIsRecoveredAfterTheQuickTimeout) {
+  SessionId sid = dead_owner_with_checkpoint();
+  peers_.addrs["h2-1"] = "127.0.0.1:9001";
+  peers_.answer = fcgi::CallResult::Kind::NoAnswer;
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(reason_of(r), "recovered");
+  EXPECT_EQ(n_of(r), 42);
+  EXPECT_EQ(peers_.calls.size(), 1u) << "one try at the owner, then recovered here";
+}
+
+TEST_F(SessionRouteTest, ARecoveryAnotherWorkerWonIsForwardedToTheWinner) {
+  SessionId sid = dead_owner_with_checkpoint();
+  book_.winner = registry::Owner{"h3", 4, "127.0.0.1:9004"};
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
+  EXPECT_EQ(r.body, "from 127.0.0.1:9004");
+  ASSERT_EQ(peers_.calls.size(), 1u);
+  EXPECT_EQ(peers_.calls[0].reason, "") << "the winner serves the session; it makes none";
+  EXPECT_EQ(pool_->stats().live.load(), 0);
+  EXPECT_EQ(pool_->stats().recovered.load(), 0u);
+}
+
+// The session had moved (a drain) to h3-4, which died too: recovered from h3-4's checkpoint.
+TEST_F(SessionRouteTest, ASessionWhoseNewOwnerIsSilentTooIsRecoveredFromThatOwnersCheckpoint) {
+  SessionId sid = dead_owner_with_checkpoint(record("h3", 4, 3));
+  book_.entries[sid].owner = registry::Owner{"h3", 4, "127.0.0.1:9004"};
+  peers_.answer = fcgi::CallResult::Kind::Unreachable;
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 2));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(reason_of(r), "recovered");
+  EXPECT_EQ(n_of(r), 42);
+  EXPECT_EQ(codec_.decode(set_cookie(r))->epoch, 4);
+  EXPECT_EQ(book_.recoveries, 2);
+}
+
+TEST_F(SessionRouteTest, ADeadOwnerWithoutACheckpointStartsOverAsLostAndTheEntryStays) {
+  SessionId sid = dead_owner_with_checkpoint();
+  book_.records.erase(sid);
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "lost");
+  EXPECT_EQ(n_of(r), 1);
+  EXPECT_NE(codec_.decode(set_cookie(r))->sid, sid);
+  EXPECT_EQ(book_.entries[sid].owner.host, "h2");
+  EXPECT_EQ(book_.entries[sid].epoch, 3);
+  EXPECT_EQ(book_.recoveries, 1);
+}
+
+// Each record the design's checks refuse: counted, no take-over, a new session (lost).
+TEST_F(SessionRouteTest, ABadCheckpointRecordIsRefusedCountedAndTheSessionIsLost) {
+  adoptions_.apps["notes"] = factory_;
+  nlohmann::json v2 = *parse_json(record("h2", 1, 3));
+  v2["v"] = 2;
+  nlohmann::json no_state = *parse_json(record("h2", 1, 3));
+  no_state.erase("state");
+  nlohmann::json str_epoch = *parse_json(record("h2", 1, 3));
+  str_epoch["epoch"] = "3";
+  const std::vector<std::string> bad = {
+      "not json",
+      "[1,2]",
+      std::string(200, '['),               // nested past the bound
+      "{\"v\":1,\"app\":\"\xff\"}",      // invalid UTF-8, no fields
+      v2.dump(),
+      no_state.dump(),
+      str_epoch.dump(),
+      record("h2", 1, 2),                  // an older epoch than the entry's
+      record("h2", 2, 3),                  // another worker
+      record("h9", 1, 3),                  // another host
+      record("h2", 1, 3, "nosuchapp"),     // no such session app here
+  };
+  for (const std::string& text : bad) {
+    uint64_t before = firewall::refused_count(registry::kBadCheckpoint);
+    SessionId sid = dead_owner_with_checkpoint(text);
+    Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
+    ASSERT_EQ(r.status, 200) << text;
+    EXPECT_EQ(reason_of(r), "lost") << text;
+    EXPECT_EQ(n_of(r), 1) << text;
+    EXPECT_EQ(firewall::refused_count(registry::kBadCheckpoint) - before, 1u) << text;
+    EXPECT_EQ(book_.entries[sid].owner.host, "h2") << text;
+    EXPECT_EQ(book_.entries[sid].epoch, 3) << text;
+  }
+  EXPECT_EQ(pool_->stats().recovered.load(), 0u);
+}
+
+TEST_F(SessionRouteTest, AStateTheAppRefusesToRestoreIsCountedAndTheSessionIsLost) {
+  SessionId sid = dead_owner_with_checkpoint(record("h2", 1, 3, "notes", nlohmann::json{{"n", -5}}));
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "lost");
+  EXPECT_NE(codec_.decode(set_cookie(r))->sid, sid);
+  EXPECT_EQ(pool_->stats().restore_failed.load(), 1u);
+  EXPECT_EQ(pool_->stats().recovered.load(), 0u);
+}
+
+TEST_F(SessionRouteTest, AForwardedRequestNeverRecovers) {
+  SessionId sid = dead_owner_with_checkpoint();
+  Forwarded from{"h3-4", ""};
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3), &from);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "lost");
+  EXPECT_EQ(book_.recoveries, 0);
+  EXPECT_EQ(book_.entries[sid].owner.host, "h2");
+}
+
+TEST_F(SessionRouteTest, APeerCannotStartANewSessionAsRecovered) {
+  Forwarded from{"h2-1", "recovered"};
+  Response r = get("", &from);
+  EXPECT_EQ(reason_of(r), "lost");
 }
 
 }  // namespace
