@@ -47,6 +47,8 @@ struct Config {
   int64_t max_sessions = 100000;    // sessions per worker; at it, new ones go elsewhere or get 503 + Retry-After
   int max_queued_per_session = 32;  // requests waiting for one session; beyond it 429 + Retry-After: 1
   int64_t max_params_bytes = 64 * 1024;  // FastCGI params (names + values) of one request; beyond it 431
+  // Checkpoints (a session rule's "checkpoint"): a snapshot larger than this is skipped and counted.
+  int64_t max_snapshot_bytes = 1 << 20;
   std::string key_file;          // session token keys (see token.h)
   // The session cookie: its name (letters, digits, '_': nginx's map reads it
   // as $cookie_NAME) and Path attribute. Two apps on one host name need two names.

@@ -33,7 +33,7 @@ RE2::Options rule_options(int64_t max_mem) {
 }  // namespace
 
 Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories,
-                             const CacheWrapper& cache_wrapper) {
+                             const CacheWrapper& cache_wrapper, const std::map<std::string, RuleOption>& options) {
   using R = Result<Router>;
   if (!rules.is_array()) return R::error("field 'routes': expected an array of rules");
   Router router;
@@ -60,7 +60,7 @@ Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::st
     std::string kinds_known;
     for (auto& [name, f] : factories) kinds_known += (kinds_known.empty() ? "" : ", ") + name;
     for (auto& [key, spec] : r.items()) {
-      if (key == "match" || (key == "cache" && cache_wrapper)) continue;
+      if (key == "match" || (key == "cache" && cache_wrapper) || options.count(key)) continue;
       auto f = factories.find(key);
       if (f == factories.end()) return R::error(where + ": unknown key '" + key + "' (rule kinds: " + kinds_known + ")");
       if (!rule.kind.empty()) return R::error(where + ": has both '" + rule.kind + "' and '" + key + "'; one kind per rule");
@@ -70,6 +70,10 @@ Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::st
       made = std::move(handler.value());
     }
     if (rule.kind.empty()) return R::error(where + ": names no kind (one of: " + kinds_known + ")");
+    for (auto& [key, check] : options) {
+      if (!r.contains(key)) continue;
+      if (Status s = check(rule.kind, r[rule.kind], r[key]); !s) return R::error(where + "." + key + ": " + s.message());
+    }
     if (r.contains("cache")) {
       auto wrapped = cache_wrapper(rule.kind, r["cache"], std::move(made));
       if (!wrapped) return R::error(where + ".cache: " + wrapped.message());

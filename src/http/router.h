@@ -61,12 +61,20 @@ using RouteFactory = std::function<Result<std::unique_ptr<RouteHandler>>(const n
 using CacheWrapper = std::function<Result<std::unique_ptr<RouteHandler>>(
     const std::string& kind, const nlohmann::json& option, std::unique_ptr<RouteHandler> handler)>;
 
+// Checks a rule option other than "cache" (its key, e.g. "checkpoint"): the
+// rule's kind and spec (the value under the kind's key) and the option's
+// value; the error says what was expected. A rule may carry only the
+// options given to build().
+using RuleOption = std::function<Status(const std::string& kind, const nlohmann::json& spec,
+                                        const nlohmann::json& option)>;
+
 class Router {
  public:
   // rules: the "routes" array. factories: kind name -> factory. A rule may
   // also carry "cache": <option>, handed to cache_wrapper (refused without one).
   static Result<Router> build(const nlohmann::json& rules, const std::map<std::string, RouteFactory>& factories,
-                              const CacheWrapper& cache_wrapper = nullptr);
+                              const CacheWrapper& cache_wrapper = nullptr,
+                              const std::map<std::string, RuleOption>& options = {});
 
   // Serves the request with the first matching rule, or 404 (414 for a path
   // longer than kMaxPathBytes).

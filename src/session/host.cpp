@@ -31,7 +31,9 @@ Millis SessionHost::deadline_of(const Entry& e) const {
 }
 
 Millis SessionHost::next_deadline() const {
-  return sessions_.empty() ? INT64_MAX : timers_.top().deadline;
+  if (sessions_.empty()) return INT64_MAX;
+  Millis d = timers_.top().deadline;
+  return ckpt_timers_.empty() ? d : std::min(d, ckpt_timers_.top().deadline);
 }
 
 SessionId SessionHost::new_id() const {
@@ -85,6 +87,7 @@ Session* SessionHost::create(SessionJob& job) {
   std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
   it->second.session = std::move(s);
   it->second.last_reported = now;
+  it->second.ckpt_last = now;  // the first checkpoint after one interval: the registry entry is there by then
   it->second.factory = job.factory;
   timers_.push(Timer{deadline_of(it->second), sid});
   if (observer_) observer_->session_created(sid, unix_ms_of(now));
@@ -162,6 +165,8 @@ void SessionHost::serve(SessionJob& job) {
     job.ended = true;
   } else if (s->rotate_requested_) {
     rotate(it, job);
+  } else {
+    after_request(it, now);
   }
 }
 
@@ -170,6 +175,10 @@ void SessionHost::rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::it
   SessionId sid = new_id();  // of this shard: the pool finds it on the same thread
   while (sessions_.count(sid) != 0 || moved_.count(sid) != 0) sid = new_id();
   Entry e = std::move(it->second);
+  checkpoint_ended(old_sid, e);  // the old id's record goes with it
+  e.ckpt_written = false;
+  e.ckpt_due = INT64_MAX;
+  e.ckpt_last = clock_.now_ms();  // the new id's entry is written first
   sessions_.erase(it);  // the old id is retired: nothing here finds it again
   Session* s = e.session.get();
   s->rotate_requested_ = false;
@@ -187,10 +196,11 @@ void SessionHost::rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::it
 }
 
 void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason) {
+  checkpoint_ended(it->first, it->second);  // an ended session is never recovered
   std::unique_ptr<Session> s = std::move(it->second.session);
   if (observer_) observer_->session_ended(it->first, reason);
   sessions_.erase(it);  // erase first: on_end may not find itself again
-  if (sessions_.empty()) timers_ = {};  // all stale now
+  if (sessions_.empty()) timers_ = ckpt_timers_ = {};  // all stale now
   stats_->live--;
   switch (reason) {
     case EndReason::Idle: stats_->ended_idle++; break;
@@ -210,6 +220,7 @@ void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::itera
 
 size_t SessionHost::sweep() {
   Millis now = clock_.now_ms();
+  sweep_checkpoints(now);
   size_t ended = 0;
   while (!timers_.empty() && timers_.top().deadline <= now) {
     Timer t = timers_.top();
@@ -265,7 +276,7 @@ size_t SessionHost::hand_over(const Sender& send) {
     stats_->moved_out++;
     ++moved;
   }
-  if (sessions_.empty()) timers_ = {};
+  if (sessions_.empty()) timers_ = ckpt_timers_ = {};
   return moved;
 }
 
@@ -292,6 +303,7 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
   Millis created = now - std::max<int64_t>(0, unix_millis() - int_field(envelope, "created").value_or(unix_millis()));
   Session* raw = s.get();
   Entry e{std::move(s), created, now, now, factory};
+  e.ckpt_last = now;
   timers_.push(Timer{deadline_of(e), sid});
   sessions_.emplace(sid, std::move(e));
   moved_.erase(sid);  // it may come back to a worker it left
@@ -314,7 +326,7 @@ bool SessionHost::drop(const SessionId& sid) {
   auto it = sessions_.find(sid);
   if (it == sessions_.end()) return false;
   sessions_.erase(it);  // no on_end, no observer: the session is another worker's
-  if (sessions_.empty()) timers_ = {};
+  if (sessions_.empty()) timers_ = ckpt_timers_ = {};
   stats_->live--;
   stats_->moved_in--;  // it never moved in
   return true;
@@ -322,7 +334,7 @@ bool SessionHost::drop(const SessionId& sid) {
 
 void SessionHost::end_all(EndReason reason) {
   while (!sessions_.empty()) end(sessions_.begin(), reason);
-  timers_ = {};
+  timers_ = ckpt_timers_ = {};
 }
 
 }  // namespace tether

@@ -8,7 +8,10 @@
 // session is made only while the worker (all its session threads, the
 // shared SessionStats::live) holds fewer than the job's max_sessions;
 // sessions handed over by a peer (adopt) are taken even past it, since
-// refusing them would end them.
+// refusing them would end them. With checkpoints (set_checkpoints), a
+// session of an app that has a plan is snapshotted after a request at most
+// once per interval, or by a timer when a request came within the interval
+// (host_checkpoint.cpp), so a crash loses at most one interval of changes.
 #pragma once
 #include <functional>
 #include <memory>
@@ -19,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "session/checkpoint.h"
 #include "session/job.h"
 #include "session/observer.h"
 #include "session/stats.h"
@@ -73,6 +77,13 @@ class SessionHost {
   // False if it is not here.
   bool drop(const SessionId& sid);
 
+  // Checkpoints: where snapshots go and which apps take them (both outlive
+  // this host; null: none). Before the first serve().
+  void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) {
+    ckpt_sink_ = sink;
+    ckpt_plans_ = plans;
+  }
+
   size_t size() const { return sessions_.size(); }
   bool contains(const SessionId& sid) const { return sessions_.count(sid) != 0; }
   // When sweep() next has work; INT64_MAX if no session is live.
@@ -92,6 +103,12 @@ class SessionHost {
     Millis last_seen;
     Millis last_reported = 0;
     const SessionFactory* factory = nullptr;  // the app that made it (for hand-over)
+    // Checkpoints: the last snapshot taken or tried (steady ms), when a change
+    // not yet snapshotted is due (INT64_MAX: none), and whether a record was
+    // ever handed to the sink (then the session's end deletes it).
+    Millis ckpt_last = 0;
+    Millis ckpt_due = INT64_MAX;
+    bool ckpt_written = false;
   };
   struct Timer {
     Millis deadline;
@@ -109,6 +126,16 @@ class SessionHost {
   // the old id is gone from the table at once; the job learns the new one.
   void rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, SessionJob& job);
 
+  using Iter = std::unordered_map<SessionId, Entry, SessionIdHash>::iterator;
+  // After a request on the session at it: a snapshot now if its interval has
+  // passed, else a timer for when it has (host_checkpoint.cpp).
+  void after_request(Iter it, Millis now);
+  // Takes the snapshot and hands it to the sink; a failed one is counted and skipped.
+  void take_checkpoint(Iter it, Millis now, const CheckpointPlan& plan);
+  // Checkpoints whose timer is due; the session ended here (delete its record).
+  void sweep_checkpoints(Millis now);
+  void checkpoint_ended(const SessionId& sid, const Entry& e);
+
   const Clock& clock_;
   SessionTimeouts timeouts_;
   const std::string* route_;
@@ -120,6 +147,11 @@ class SessionHost {
   // One timer per live session; stale ones (ended sessions, extended
   // deadlines) are fixed up when they reach the top.
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  // Checkpoint timers, apart from timers_ (whose one-per-session rule they
+  // would break): at most one live per session; stale ones are skipped.
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> ckpt_timers_;
+  CheckpointSink* ckpt_sink_ = nullptr;
+  const CheckpointPlans* ckpt_plans_ = nullptr;
 };
 
 }  // namespace tether

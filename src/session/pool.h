@@ -53,6 +53,8 @@ class SessionThread {
   Posted post(SessionJobPtr job, bool here = false);
   // Runs fn on this thread (for kills and inspection). False when stopping.
   bool run_on(std::function<void(SessionHost&)> fn);
+  // Before start(): see SessionHost::set_checkpoints.
+  void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) { host_.set_checkpoints(sink, plans); }
   // Drains the queue, ends all sessions (with `reason`), joins.
   void stop(EndReason reason = EndReason::Shutdown);
 
@@ -93,6 +95,11 @@ class SessionPool {
   SessionPool(const Clock& clock, SessionTimeouts timeouts, std::string route, int threads,
               SessionObserver* observer = nullptr, bool run_inline = true);
   ~SessionPool();
+  // Before start(): every shard's snapshots go to sink, for the apps plans
+  // names (session/checkpoint.h). Both outlive the pool.
+  void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) {
+    for (auto& t : threads_) t->set_checkpoints(sink, plans);
+  }
   void start();
   void stop(EndReason reason = EndReason::Shutdown);
   // Queues the job for its session's shard thread; wait for it (job.h).

@@ -23,6 +23,11 @@ struct SessionStats {
   // Ownership (issue 16): a request whose token names a later epoch than the
   // copy here: the copy was not served (the request went to the owner, or 503).
   std::atomic<uint64_t> refused_stale{0};
+  // Checkpoints (session/checkpoint.h): snapshots handed to the writer, and
+  // those skipped (snapshot() threw or gave no state; larger than max_snapshot_bytes).
+  std::atomic<uint64_t> checkpoints_taken{0};
+  std::atomic<uint64_t> checkpoints_skipped_failed{0};
+  std::atomic<uint64_t> checkpoints_skipped_too_large{0};
 };
 
 }  // namespace tether

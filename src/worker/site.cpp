@@ -2,6 +2,7 @@
 #include "worker/site.h"
 
 #include "cache/cached_route.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "http/static_files.h"
 #include "ops/admin_route.h"
@@ -72,6 +73,35 @@ CacheWrapper cache_wrapper(const SiteParts& p, std::shared_ptr<const Templates> 
   };
 }
 
+// A session rule's "checkpoint" option: {"every_ms": N}, N from
+// kMinCheckpointEveryMs to a day. Adds the rule's app to plans; two rules
+// that checkpoint one app must agree on its interval.
+RuleOption checkpoint_option(const SiteParts& p, std::shared_ptr<CheckpointPlanMap> plans) {
+  return [&p, plans](const std::string& kind, const nlohmann::json& spec, const nlohmann::json& option) -> Status {
+    if (kind != "session") return Status::error("only a session rule checkpoints (this rule is '" + kind + "')");
+    if (!option.is_object()) return Status::error("expected an object like {\"every_ms\": 1000}");
+    for (auto& [key, v] : option.items()) {
+      if (key != "every_ms") return Status::error("unknown key '" + key + "' (known: every_ms)");
+    }
+    auto every = int_field(option, "every_ms");
+    constexpr int64_t kDayMs = 86400 * 1000;
+    if (!every || *every < kMinCheckpointEveryMs || *every > kDayMs) {
+      return Status::error("every_ms: expected an integer from " + std::to_string(kMinCheckpointEveryMs) + " to " +
+                           std::to_string(kDayMs));
+    }
+    if (!p.config.registry) return Status::error("checkpoints are kept in Redis: add \"redis\" to the config");
+    auto factory = find_named(spec, p.apps.sessions, "session app");
+    if (!factory) return factory.status();
+    std::string app = spec.get<std::string>();  // a string: find_named checked
+    auto [it, fresh] = plans->try_emplace(*factory, CheckpointPlan{app, *every});
+    if (!fresh && it->second.every_ms != *every) {
+      return Status::error("app '" + app + "' checkpoints every " + std::to_string(it->second.every_ms) +
+                           " ms in an earlier rule: one interval per app");
+    }
+    return Status::ok();
+  };
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const Site>> build_site(const Config& c, const SiteParts& p) {
@@ -103,9 +133,11 @@ Result<std::shared_ptr<const Site>> build_site(const Config& c, const SiteParts&
     return AdminRoute::make(spec, p.status_sources(), p.codec);
   };
   kinds["ping"] = [](const nlohmann::json&) -> HandlerResult { return std::unique_ptr<RouteHandler>(new PingRoute); };
-  auto router = Router::build(c.routes, kinds, cache_wrapper(p, tpl));
+  auto plans = std::make_shared<CheckpointPlanMap>();
+  std::map<std::string, RuleOption> options{{"checkpoint", checkpoint_option(p, plans)}};
+  auto router = Router::build(c.routes, kinds, cache_wrapper(p, tpl), options);
   if (!router) return R::error(c.file + ": " + router.message());
-  return std::shared_ptr<const Site>(new Site{tpl, std::move(router.value())});
+  return std::shared_ptr<const Site>(new Site{tpl, std::move(router.value()), std::move(plans)});
 }
 
 }  // namespace tether

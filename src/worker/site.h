@@ -28,6 +28,9 @@ namespace tether {
 struct Site {
   std::shared_ptr<const Templates> templates;
   Router router;
+  // The session apps its rules checkpoint ("checkpoint": {"every_ms": N});
+  // installed in the worker's CheckpointPlans with the Site.
+  std::shared_ptr<const CheckpointPlanMap> checkpoints;
 };
 
 // The worker's long-lived pieces that rules are built on.

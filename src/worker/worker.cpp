@@ -23,6 +23,7 @@
 #include "session/pool.h"
 #include "token/token.h"
 #include "redis/bus.h"
+#include "registry/checkpoints.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
 #include "worker/key_reload.h"
@@ -72,9 +73,11 @@ class Worker {
       hooks.figures = [this] { return json_text(status_json(status_sources())); };
       registry_ = std::make_unique<Registry>(rc, hooks);
       bus_ = std::make_unique<Bus>(c.redis);
+      ckpt_writer_ = std::make_unique<CheckpointWriter>(CheckpointWriterConfig{c.redis, rc.me, rc.session_ttl_ms});
     }
     pool_ = std::make_unique<SessionPool>(clock_, timeouts_of(c), c.route(), c.session_threads, registry_.get(),
                                           c.session_turns == "inline");
+    if (ckpt_writer_) pool_->set_checkpoints(ckpt_writer_.get(), &ckpt_plans_);
   }
 
   // Key file and dispatch rules; the error names the file.
@@ -134,6 +137,7 @@ class Worker {
     src.sections["cache"] = [this] { return cache_->stats_json(); };
     src.started = started_;
     src.slow_requests = &slow_log_.count();
+    if (ckpt_writer_) src.sections["checkpoints"] = [this] { return ckpt_writer_->figures(pool_->stats()); };
     if (wf_engine_) src.sections["workflows"] = [this] { return workflow::stats_json(wf_stats_); };
     if (journal_) src.sections["journal"] = [this] { return journal_->status(); };
     src.sections["config"] = [this] { return reload_report_.figures(); };
@@ -186,6 +190,10 @@ class Worker {
   SteadyClock clock_;
   std::unique_ptr<Registry> registry_;  // null without "redis" in the config
   std::unique_ptr<Bus> bus_;
+  // Checkpoints: which apps take them (the Site in force says) and the writer
+  // (null without Redis). Before pool_: its session threads reach both until they stop.
+  CheckpointPlans ckpt_plans_{config_.max_snapshot_bytes};
+  std::unique_ptr<CheckpointWriter> ckpt_writer_;
   std::unique_ptr<SessionPool> pool_;
   fcgi::ServerStats server_stats_;
   PeerServerStats peer_stats_;
@@ -203,6 +211,7 @@ class Worker {
     return site_;
   }
   void set_site(std::shared_ptr<const Site> s) {
+    ckpt_plans_.replace(s->checkpoints ? *s->checkpoints : CheckpointPlanMap{});
     std::lock_guard lock(site_mu_);
     site_ = std::move(s);
   }
@@ -262,6 +271,8 @@ void Worker::add_services(fcgi::FcgiServer& server, PeerServer& peer) {
   if (journal_) services_.add("journal", [this] { return journal_->start(); }, [this] { journal_->stop(); });
   if (registry_) {
     services_.add("registry", [this] { registry_->start(); }, [this] { registry_->stop(); });
+    // Stopped after the sessions: their ends' deletes are written (best effort, bounded).
+    services_.add("checkpoints", [this] { ckpt_writer_->start(); }, [this] { ckpt_writer_->stop(); });
     bus_->on("kill", [this](const BusMessage& m) {
       if (pool_->kill(m.sid)) log::info("session_killed", {{"session", m.sid.hex().substr(0, 12)}});
     });
