@@ -16,41 +16,7 @@
 namespace tether {
 namespace registry {
 
-std::string checkpoint_key(const std::string& prefix, const SessionId& sid) { return prefix + "state:" + sid.hex(); }
-
-Result<CheckpointRecord> decode_checkpoint(std::string_view text) {
-  using R = Result<CheckpointRecord>;
-  auto parsed = parse_json(text);
-  if (!parsed) return R::error("not JSON: " + parsed.message());
-  const nlohmann::json& j = *parsed;
-  if (!j.is_object()) return R::error("expected an object");
-  if (int_field(j, "v") != std::optional<int64_t>(1)) return R::error("v: expected 1");
-  CheckpointRecord c;
-  auto app = string_field(j, "app");
-  auto host = string_field(j, "host");
-  auto worker = int_field(j, "worker");
-  auto epoch = int_field(j, "epoch");
-  auto at = int_field(j, "at");
-  auto created = int_field(j, "created");
-  if (!app || app->empty()) return R::error("app: expected a name");
-  if (!host || host->empty()) return R::error("host: expected a name");
-  if (!worker || *worker < 0 || *worker > 65535) return R::error("worker: expected 0 to 65535");
-  if (!epoch || *epoch < 1) return R::error("epoch: expected an integer >= 1");
-  if (!at || *at < 0) return R::error("at: expected unix milliseconds");
-  if (!created || *created < 0) return R::error("created: expected unix milliseconds");
-  const nlohmann::json* state = field(j, "state");
-  if (state == nullptr) return R::error("state: missing");
-  c.app = *app;
-  c.host = *host;
-  c.worker = static_cast<int>(*worker);
-  c.epoch = *epoch;
-  c.at_ms = *at;
-  c.created_ms = *created;
-  c.state = *state;
-  return c;
-}
-
-Status check_against(const CheckpointRecord& record, const SessionEntry& entry) {
+Status check_against(const CheckpointInfo& record, const SessionEntry& entry) {
   if (record.host != entry.owner.host || record.worker != entry.owner.worker || record.epoch != entry.epoch) {
     return Status::error("written by " + utf8_or_replaced(worker_name(record.host, record.worker)) + " at epoch " +
                          std::to_string(record.epoch) + ", the entry names " +
@@ -60,22 +26,22 @@ Status check_against(const CheckpointRecord& record, const SessionEntry& entry) 
   return Status::ok();
 }
 
-std::optional<CheckpointRecord> usable_checkpoint(const SessionId& sid, const std::string* text,
+std::optional<CheckpointInfo> usable_checkpoint(const SessionId& sid, const std::string* text,
                                                   const SessionEntry& entry,
                                                   const std::function<bool(const std::string&)>& known_app) {
   if (text == nullptr) return std::nullopt;
   std::string where = "session " + sid.hex().substr(0, 12) + ": ";
-  auto record = decode_checkpoint(*text);
+  auto record = decode_record(*text);
   if (!record) {
-    firewall::refused(kBadCheckpoint, where + record.message());
+    firewall::refused(kBadRecord, where + record.message());
     return std::nullopt;
   }
   if (Status s = check_against(*record, entry); !s) {
-    firewall::refused(kBadCheckpoint, where + s.message());
+    firewall::refused(kBadRecord, where + s.message());
     return std::nullopt;
   }
   if (!known_app || !known_app(record->app)) {
-    firewall::refused(kBadCheckpoint, where + "no session app named " + utf8_or_replaced(record->app));
+    firewall::refused(kBadRecord, where + "no session app named " + utf8_or_replaced(record->app));
     return std::nullopt;
   }
   return std::move(record.value());
@@ -87,10 +53,10 @@ namespace {
 
 // The record of sid: nullopt when there is none or it cannot be used
 // against entry (counted); error when Redis fails.
-Result<std::optional<registry::CheckpointRecord>> read_checkpoint(Redis& conn, const SessionId& sid,
+Result<std::optional<registry::CheckpointInfo>> read_checkpoint(Redis& conn, const SessionId& sid,
                                                                   const registry::SessionEntry& entry,
                                                                   const std::function<bool(const std::string&)>& known_app) {
-  auto r = conn.command({"GET", registry::checkpoint_key(conn.options().prefix, sid)});
+  auto r = conn.command({"GET", registry::state_key(conn.options().prefix, sid)});
   std::string bad;  // not a string: refused like a record that does not decode
   if (!r && r.message().rfind("WRONGTYPE", 0) == 0) return registry::usable_checkpoint(sid, &bad, entry, known_app);
   if (!r) return r.status();
@@ -164,7 +130,7 @@ Result<registry::Recovery> Registry::recover(const SessionId& sid, const registr
   }
   // Ours at epoch+1: the dead owner's writes are fenced from now on, so the
   // record read again is its last one (it may have written after the first read).
-  registry::CheckpointRecord record = std::move(**first);
+  registry::CheckpointInfo record = std::move(**first);
   auto last = read_checkpoint(conn, sid, was, known_app);
   stats_.commands++;
   if (last && last->has_value() && (*last)->at_ms >= record.at_ms) record = std::move(**last);

@@ -589,13 +589,13 @@ TEST_F(SessionRouteTest, ABadCheckpointRecordIsRefusedCountedAndTheSessionIsLost
       record("h2", 1, 3, "nosuchapp"),     // no such session app here
   };
   for (const std::string& text : bad) {
-    uint64_t before = firewall::refused_count(registry::kBadCheckpoint);
+    uint64_t before = firewall::refused_count(registry::kBadRecord);
     SessionId sid = dead_owner_with_checkpoint(text);
     Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
     ASSERT_EQ(r.status, 200) << text;
     EXPECT_EQ(reason_of(r), "lost") << text;
     EXPECT_EQ(n_of(r), 1) << text;
-    EXPECT_EQ(firewall::refused_count(registry::kBadCheckpoint) - before, 1u) << text;
+    EXPECT_EQ(firewall::refused_count(registry::kBadRecord) - before, 1u) << text;
     EXPECT_EQ(book_.entries[sid].owner.host, "h2") << text;
     EXPECT_EQ(book_.entries[sid].epoch, 3) << text;
   }

@@ -56,7 +56,7 @@ class RecoveryTest : public test_support::RedisTest {
         .dump();
   }
   void put_record(const SessionId& sid, const std::string& text) {
-    auto r = redis_->command({"SET", registry::checkpoint_key(opts_.prefix, sid), text, "PX", "60000"});
+    auto r = redis_->command({"SET", registry::state_key(opts_.prefix, sid), text, "PX", "60000"});
     ASSERT_TRUE(r) << r.message();
   }
   std::optional<registry::SessionEntry> entry(const SessionId& sid) {
@@ -157,22 +157,22 @@ TEST_F(RecoveryTest, ARecordThatCannotBeUsedIsRefusedCountedAndMovesNothing) {
   for (const auto& text : bad) {
     SessionId sid = dead_session();
     put_record(sid, text);
-    uint64_t before = firewall::refused_count(registry::kBadCheckpoint);
+    uint64_t before = firewall::refused_count(registry::kBadRecord);
     auto r = b->recover(sid, a_, kit);
     ASSERT_TRUE(r) << r.message();
     EXPECT_EQ(r->kind, K::None) << text;
-    EXPECT_EQ(firewall::refused_count(registry::kBadCheckpoint) - before, 1u) << text;
+    EXPECT_EQ(firewall::refused_count(registry::kBadRecord) - before, 1u) << text;
     EXPECT_EQ(entry(sid)->owner.host, "hostA") << text;
     EXPECT_EQ(entry(sid)->epoch, 3) << text;
   }
   // Not a string at all (a hash under the record's key): refused the same way.
   SessionId sid = dead_session();
-  ASSERT_TRUE(redis_->command({"HSET", registry::checkpoint_key(opts_.prefix, sid), "v", "1"}));
-  uint64_t before = firewall::refused_count(registry::kBadCheckpoint);
+  ASSERT_TRUE(redis_->command({"HSET", registry::state_key(opts_.prefix, sid), "v", "1"}));
+  uint64_t before = firewall::refused_count(registry::kBadRecord);
   auto r = b->recover(sid, a_, kit);
   ASSERT_TRUE(r) << r.message();
   EXPECT_EQ(r->kind, K::None);
-  EXPECT_EQ(firewall::refused_count(registry::kBadCheckpoint) - before, 1u);
+  EXPECT_EQ(firewall::refused_count(registry::kBadRecord) - before, 1u);
 }
 
 TEST_F(RecoveryTest, AnEntryNamingThisWorkersAddressUnderAnotherNameIsNeverTakenFrom) {
