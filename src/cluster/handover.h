@@ -67,6 +67,7 @@ class Handover final : public Adoptions {
   // A session moved here from another worker (its cookie names that worker).
   // True within lifetime_s of the move (no cookie issued before it is valid later).
   bool adopted(const SessionId& sid) const override;
+  void recovered(const SessionId& sid) override;
   const SessionFactory* app(const std::string& name) const override {
     auto it = apps_.find(name);
     return it == apps_.end() ? nullptr : &it->second;

@@ -48,6 +48,10 @@ class Adoptions {
   virtual bool adopted(const SessionId& sid) const = 0;
   // The factory of the session app registered under name; null if none.
   virtual const SessionFactory* app(const std::string& name) const = 0;
+  // sid was recovered here: from now on adopted(sid), as a session handed
+  // over (a cookie naming its dead owner finds it here, also when a peer
+  // forwards it).
+  virtual void recovered(const SessionId& sid) = 0;
 };
 
 }  // namespace tether

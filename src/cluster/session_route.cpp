@@ -172,6 +172,7 @@ bool SessionRoute::restore(const SessionId& sid, const registry::Recovery& won) 
   nlohmann::json fields = {{"session", sid.hex().substr(0, 12)}, {"epoch", won.epoch},
                            {"checkpoint_age_ms", unix_millis() - won.at_ms}};
   if (s) {
+    handover_->recovered(sid);
     log::info("session_recovered", std::move(fields));
     return true;
   }

@@ -18,7 +18,8 @@ import signal
 import time
 import unittest
 
-from common import Client, Cluster, wait_until, worker_status, redis_cli
+import fcgi
+from common import Client, Cluster, redis_cli, stopped_all, wait_until, worker_status
 from ownership_history import HistoryLoad, Recorder, check_epochs_go_up, check_one_owner_per_epoch, format_report
 from cluster import default_routes
 
@@ -128,6 +129,71 @@ class RecoveryTest(unittest.TestCase):
             if "recovered" in worker_status(c, 0)["sessions"] else None
         if recovered is not None:
             self.assertEqual(recovered, len(kits))
+
+
+    @staticmethod
+    def resume(pid):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+    def records(self, c):
+        """short session id (12 hex) -> the checkpoint record, decoded."""
+        out = {}
+        for k in state_keys(c):
+            try:
+                out[k.split(":")[-1][:12]] = json.loads(redis_cli(c, "GET", k))
+            except ValueError:
+                pass
+        return out
+
+    def test_a_stopped_owner_that_resumes_no_longer_answers_for_its_recovered_sessions(self):
+        c = self.cluster()
+        kits = [self.session_on(c, DEAD, "/t/count", ("/t/end",)) for _ in range(3)]
+        before = {}
+        for cl in kits:
+            for _ in range(3):
+                before[cl.cookie] = cl.json("/t/count")
+        # Each session's checkpoint holds its last count.
+        wait_until(lambda: all(self.records(c).get(b["session"], {}).get("state", {}).get("n") == b["n"]
+                               for b in before.values()), 10, "the checkpoints to hold the last counts")
+        pid = c.workers[1].pid
+        os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(self.resume, pid)
+        wait_until(lambda: stopped_all(pid), 10, "every thread of worker 1 to stop")
+        # Each client enters worker 0: its owner is silent past the quick timeout: recovered there.
+        fresh = {}
+        for cl in kits:
+            b = before[cl.cookie]
+            r = fcgi.get(c.worker_addr(0), "/t/count", cookie="tether_sid=" + cl.cookie)
+            j = json.loads(r.body)
+            self.assertEqual((r.status, j["reason"], j["owner"], j["session"], j["n"], j["epoch"]),
+                             (200, "recovered", "h1-0", b["session"], b["n"] + 1, b["epoch"] + 1))
+            fresh[cl.cookie] = [v for v in r.header("Set-Cookie") if v.startswith("tether_sid=")][0].split(";")[0]
+        os.kill(pid, signal.SIGCONT)
+        # Back, worker 1 checks its sessions' ownership at once (it was away
+        # past the directory's window): all three are another's now, ended here.
+        wait_until(lambda: worker_status(c, 1)["redis"]["lost_ownership"] >= 3, 10,
+                   "worker 1 to find its sessions owned elsewhere")
+        self.assertEqual(worker_status(c, 1)["sessions"]["live"], 0)
+        for cl in kits:
+            b = before[cl.cookie]
+            # The old cookie, straight to the old owner: answered by the new one, in the recovered session.
+            r = fcgi.get(c.worker_addr(1), "/t/count", cookie="tether_sid=" + cl.cookie)
+            j = json.loads(r.body)
+            self.assertEqual((r.status, j["owner"], j["session"], j["n"]), (200, "h1-0", b["session"], b["n"] + 2))
+            # The new cookie, through nginx: the new owner.
+            new = Client(c.port, cookie=fresh[cl.cookie][len("tether_sid="):])
+            self.addCleanup(new.close)
+            j = new.json("/t/count")
+            self.assertEqual((j["owner"], j["session"], j["n"]), ("h1-0", b["session"], b["n"] + 3))
+        # The checkpoints are the new owner's, at the new epoch: the old owner's writes were fenced.
+        wait_until(lambda: all(self.records(c).get(b["session"], {}).get("state", {}).get("n") == b["n"] + 3
+                               for b in before.values()), 10, "the new owner's checkpoints")
+        for b in before.values():
+            rec = self.records(c)[b["session"]]
+            self.assertEqual((rec["host"], rec["worker"], rec["epoch"]), ("h1", 0, b["epoch"] + 1))
 
 
 if __name__ == "__main__":

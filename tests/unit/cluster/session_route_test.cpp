@@ -86,6 +86,7 @@ struct FakeAdoptions final : Adoptions {
   std::unordered_set<SessionId, SessionIdHash> sids;
   std::map<std::string, SessionFactory> apps;
   bool adopted(const SessionId& sid) const override { return sids.count(sid) != 0; }
+  void recovered(const SessionId& sid) override { sids.insert(sid); }
   const SessionFactory* app(const std::string& name) const override {
     auto it = apps.find(name);
     return it == apps.end() ? nullptr : &it->second;
@@ -515,6 +516,20 @@ TEST_F(SessionRouteTest, ADeadOwnersCheckpointIsRestoredHereUnderTheSameIdAtTheN
   EXPECT_EQ(n_of(again), 43);
   EXPECT_EQ(reason_of(again), "recovered");
   EXPECT_EQ(set_cookie(again), "");
+  EXPECT_EQ(book_.recoveries, 1);
+}
+
+// The old cookie (naming the dead owner), forwarded here by a peer later: the recovered session.
+TEST_F(SessionRouteTest, TheOldCookieOfARecoveredSessionFindsItHereAlsoFromAPeer) {
+  SessionId sid = dead_owner_with_checkpoint();
+  std::string old = token(sid, "h2", 1, unix_seconds(), 3);
+  ASSERT_EQ(reason_of(get(old)), "recovered");
+  Forwarded from{"h3-4", ""};
+  Response r = get(old, &from);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(n_of(r), 43);
+  EXPECT_EQ(reason_of(r), "recovered");
+  EXPECT_EQ(codec_.decode(set_cookie(r))->epoch, 4);
   EXPECT_EQ(book_.recoveries, 1);
 }
 
