@@ -216,7 +216,8 @@ class Cluster:
         if not os.path.exists(key):
             write_key_file(key)
         cfg = {"host": self.host, "listen": "unix:%s/w{worker}.sock" % self.workdir, "key_file": key,
-               "routes": self.routes, "acceptor_threads": 16, "session_threads": 2,
+               "routes": self.routes if self.redis_port else without_checkpoints(self.routes),
+               "acceptor_threads": 16, "session_threads": 2,
                "templates": os.path.join(REPO, "src", "apps", "demo", "templates")}
         if self.redis_port:
             cfg["redis"] = {"host": self.redis_host, "port": self.redis_port}
@@ -371,10 +372,16 @@ def default_routes():
             {"match": "^/tether/admin(/.*)?$", "admin": {}},
             {"match": "^/hello$", "controller": "hello"},
             {"match": "^/about$", "template": "about", "cache": {"type": "persistent", "groups": ["about"]}},
-            {"match": "^/t/", "session": "testkit"},
+            {"match": "^/t/", "session": "testkit", "checkpoint": {"every_ms": 1000}},
             {"match": "^/api/workflow/", "workflow": {}},
             {"match": "^/demo/steps/", "controller": "demo_steps"},
-            {"match": "^/", "session": "notes"}]
+            {"match": "^/", "session": "notes", "checkpoint": {"every_ms": 1000}}]
+
+
+def without_checkpoints(routes):
+    """routes with no rule's "checkpoint" option: checkpoints are kept in
+    Redis, and a worker refuses the option without it."""
+    return [{k: v for k, v in r.items() if k != "checkpoint"} for r in routes]
 
 
 def demo_workflows(port):

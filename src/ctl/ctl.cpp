@@ -14,6 +14,8 @@
 #include "common/route.h"
 #include "redis/bus.h"
 #include "redis/reply.h"
+#include "common/firewall.h"
+#include "registry/checkpoint_record.h"
 #include "registry/entries.h"
 
 namespace tether::ctl {
@@ -31,6 +33,34 @@ std::string age(int64_t since_ms) {
 int fail(const std::string& what) {
   fprintf(stderr, "tetherctl: %s\n", what.c_str());
   return 1;
+}
+
+// The session's checkpoint record (registry/checkpoint_record.h), read as
+// hostile input: {"exists": false}, or its age, owner and epoch and whether
+// they are the entry's (only such a record can be recovered), or the reason
+// it was refused. entry: the session hash's fields.
+json checkpoint_figures(const redisReply* value, const json& entry) {
+  ReplyView v(value);
+  if (v.is_nil()) return {{"exists", false}};
+  auto text = v.bulk();
+  if (!text) {
+    firewall::refused(registry::kBadRecord, "tetherctl: not a string: " + v.describe());
+    return {{"exists", true}, {"refused", "not a string"}};
+  }
+  auto c = registry::decode_record(*text);
+  if (!c) {
+    firewall::refused(registry::kBadRecord, "tetherctl: " + c.message());
+    return {{"exists", true}, {"refused", c.message()}};
+  }
+  bool current = string_field(entry, "host") == c->host && string_field(entry, "worker") == std::to_string(c->worker) &&
+                 string_field(entry, "epoch") == std::to_string(c->epoch);
+  return {{"exists", true},
+          {"age_ms", std::max<int64_t>(0, unix_millis() - c->at_ms)},
+          {"app", c->app},
+          {"by", c->host + "-" + std::to_string(c->worker)},
+          {"epoch", c->epoch},
+          {"bytes", text->size()},
+          {"current", current}};
 }
 
 // Every session key, by SCAN (never KEYS: it would stall Redis).
@@ -119,9 +149,10 @@ int session(Redis& redis, const std::string& sid_arg, const Options& opt) {
   std::string key = redis.options().prefix + "session:" + *sid;
   redis.append({"HGETALL", key});
   redis.append({"PTTL", key});
+  redis.append({"GET", redis.options().prefix + "state:" + *sid});
   auto r = redis.flush();
   if (!r) return fail(r.message());
-  if (Status n = expect_replies(*r, 2); !n) return fail(n.message());
+  if (Status n = expect_replies(*r, 3); !n) return fail(n.message());
   ReplyView h((*r)[0].get());
   if (h.size() == 0) return fail("no session " + *sid);
   auto ttl = ReplyView((*r)[1].get()).integer();
@@ -129,12 +160,26 @@ int session(Redis& redis, const std::string& sid_arg, const Options& opt) {
   for (size_t i = 0; i + 1 < h.size(); i += 2) {
     j[std::string(h[i].text_view().value_or(""))] = std::string(h[i + 1].text_view().value_or(""));
   }
+  json ckpt = checkpoint_figures((*r)[2].get(), j);
   if (opt.json) {
+    j["checkpoint"] = ckpt;
     printf("%s\n", json_text(j, 2).c_str());
     return 0;
   }
   for (auto& [k, v] : j.items()) {
     printf("%-10s %s\n", utf8_or_replaced(k).c_str(), v.is_string() ? utf8_or_replaced(v.get<std::string>()).c_str() : json_text(v).c_str());
+  }
+  if (!bool_field(ckpt, "exists").value_or(false)) {
+    printf("%-10s none\n", "checkpoint");
+  } else if (auto why = string_field(ckpt, "refused")) {
+    printf("%-10s unreadable (%s)\n", "checkpoint", utf8_or_replaced(*why).c_str());
+  } else {
+    printf("%-10s age %lldms, by %s at epoch %lld, %lld bytes%s\n", "checkpoint",
+           static_cast<long long>(int_field(ckpt, "age_ms").value_or(0)),
+           utf8_or_replaced(string_field(ckpt, "by").value_or("")).c_str(),
+           static_cast<long long>(int_field(ckpt, "epoch").value_or(0)),
+           static_cast<long long>(int_field(ckpt, "bytes").value_or(0)),
+           bool_field(ckpt, "current").value_or(false) ? "" : " (stale: not the entry's owner and epoch)");
   }
   return 0;
 }

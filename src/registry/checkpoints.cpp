@@ -225,7 +225,9 @@ void CheckpointWriter::loop() {
         cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
       }
       if (stopping_ && stop_deadline == 0) stop_deadline = unix_millis() + config_.stop_timeout_ms;
-      if (stopping_ && (pending_.empty() || unix_millis() >= stop_deadline)) {
+      // Stopping: what is pending is written while Redis answers, for at most
+      // stop_timeout_ms; with Redis down it is lost with the process.
+      if (stopping_ && (pending_.empty() || backoff_.is_down() || unix_millis() >= stop_deadline)) {
         for (auto& [sid, slot] : pending_) {
           if (!slot.op.del) stats_.dropped++;
         }
@@ -286,16 +288,15 @@ nlohmann::json CheckpointWriter::figures(const SessionStats& sessions) const {
           {"skipped_failed", sessions.checkpoints_skipped_failed.load()},
           {"skipped_too_large", sessions.checkpoints_skipped_too_large.load()},
           {"written", stats_.written.load()},
-          {"bytes", stats_.bytes.load()},
+          {"written_bytes", stats_.bytes.load()},
           {"deleted", stats_.deleted.load()},
           {"fenced", stats_.fenced.load()},
           {"dropped", stats_.dropped.load()},
           {"pending", stats_.pending.load()},
-          {"pending_bytes", stats_.pending_bytes.load()},
           {"errors", stats_.errors.load()},
           {"commands", stats_.commands.load()},
-          {"lag_p99_ms", p99},
-          {"lag_max_ms", max}};
+          {"lag_ms", p99},       // p99 of the last kLagSamples: a level (a gauge in metrics)
+          {"lag_max_ms", max}};  // since start: never goes down
 }
 
 }  // namespace tether

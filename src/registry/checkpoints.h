@@ -70,8 +70,9 @@ class CheckpointWriter final : public CheckpointSink {
 
   const CheckpointWriterStats& stats() const { return stats_; }
   // The status section "checkpoints": this writer's figures and the session
-  // threads' (taken, skipped), with the lag from snapshot to write (max, p99
-  // of the last kLagSamples writes), in ms.
+  // threads' (taken, skipped_failed, skipped_too_large), with the lag from
+  // snapshot to stored: lag_ms (p99 of the last kLagSamples writes) and
+  // lag_max_ms (since start).
   nlohmann::json figures(const SessionStats& sessions) const;
 
   static constexpr size_t kLagSamples = 1024;

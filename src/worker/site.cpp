@@ -73,22 +73,13 @@ CacheWrapper cache_wrapper(const SiteParts& p, std::shared_ptr<const Templates> 
   };
 }
 
-// A session rule's "checkpoint" option: {"every_ms": N}, N from
-// kMinCheckpointEveryMs to a day. Adds the rule's app to plans; two rules
+// A session rule's "checkpoint" option (parse_checkpoint_option). Adds the rule's app to plans; two rules
 // that checkpoint one app must agree on its interval.
 RuleOption checkpoint_option(const SiteParts& p, std::shared_ptr<CheckpointPlanMap> plans) {
   return [&p, plans](const std::string& kind, const nlohmann::json& spec, const nlohmann::json& option) -> Status {
     if (kind != "session") return Status::error("only a session rule checkpoints (this rule is '" + kind + "')");
-    if (!option.is_object()) return Status::error("expected an object like {\"every_ms\": 1000}");
-    for (auto& [key, v] : option.items()) {
-      if (key != "every_ms") return Status::error("unknown key '" + key + "' (known: every_ms)");
-    }
-    auto every = int_field(option, "every_ms");
-    constexpr int64_t kDayMs = 86400 * 1000;
-    if (!every || *every < kMinCheckpointEveryMs || *every > kDayMs) {
-      return Status::error("every_ms: expected an integer from " + std::to_string(kMinCheckpointEveryMs) + " to " +
-                           std::to_string(kDayMs));
-    }
+    auto every = parse_checkpoint_option(option);
+    if (!every) return every.status();
     if (!p.config.registry) return Status::error("checkpoints are kept in Redis: add \"redis\" to the config");
     auto factory = find_named(spec, p.apps.sessions, "session app");
     if (!factory) return factory.status();
@@ -103,6 +94,21 @@ RuleOption checkpoint_option(const SiteParts& p, std::shared_ptr<CheckpointPlanM
 }
 
 }  // namespace
+
+Result<int64_t> parse_checkpoint_option(const nlohmann::json& option) {
+  using R = Result<int64_t>;
+  if (!option.is_object()) return R::error("expected an object like {\"every_ms\": 1000}");
+  for (auto& [key, v] : option.items()) {
+    if (key != "every_ms") return R::error("unknown key '" + key + "' (known: every_ms)");
+  }
+  auto every = int_field(option, "every_ms");
+  constexpr int64_t kDayMs = 86400 * 1000;
+  if (!every || *every < kMinCheckpointEveryMs || *every > kDayMs) {
+    return R::error("every_ms: expected an integer from " + std::to_string(kMinCheckpointEveryMs) + " to " +
+                    std::to_string(kDayMs));
+  }
+  return *every;
+}
 
 Result<std::shared_ptr<const Site>> build_site(const Config& c, const SiteParts& p) {
   using R = Result<std::shared_ptr<const Site>>;

@@ -49,6 +49,10 @@ struct SiteParts {
   std::function<StatusSources()> status_sources;
 };
 
+// A session rule's "checkpoint" option: {"every_ms": N}, N from
+// kMinCheckpointEveryMs to a day; the interval, or what was expected.
+Result<int64_t> parse_checkpoint_option(const nlohmann::json& option);
+
 // Builds the rules and templates of c (its routes and templates_dir; the
 // rest of c is not read). The error names the file.
 Result<std::shared_ptr<const Site>> build_site(const Config& c, const SiteParts& parts);

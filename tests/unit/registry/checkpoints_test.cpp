@@ -212,6 +212,25 @@ TEST_F(CheckpointWriterTest, RedisDownRecordsWaitAndAreWrittenWhenItIsBack) {
   w->stop();
 }
 
+TEST_F(CheckpointWriterTest, StopWritesWhatIsPendingAndDoesNotWaitOnARedisThatIsDown) {
+  entry(sid_, me_, 1);
+  auto w = writer();
+  w->checkpoint(record(sid_, 9));  // pending before the thread runs: stop() writes it
+  w->start();
+  w->stop();
+  EXPECT_EQ(state_n(sid_), 9);
+  RedisServer never;  // never started
+  auto down = writer(int64_t{64} << 20, never.port());
+  down->start();
+  down->checkpoint(record(sid_, 10));
+  ASSERT_TRUE(eventually([&] { return down->stats().errors.load() >= 1; }));
+  auto t0 = std::chrono::steady_clock::now();
+  down->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000));
+  EXPECT_EQ(down->stats().dropped.load(), 1u);
+  EXPECT_EQ(state_n(sid_), 9);
+}
+
 TEST(CheckpointRecordTest, DecodeRefusesWhatIsNotARecord) {
   Owner me{"h1", 2, "a"};
   CheckpointRecord rec{SessionId::random(), "notes", 3, 1700000000000, 1690000000000, "{\"n\":1}"};

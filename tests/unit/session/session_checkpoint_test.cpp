@@ -31,6 +31,7 @@ class Counter final : public Session {
     ++n_;
     mode_ = req.path;
     if (req.path == "/end") end();
+    if (req.path == "/rotate") rotate_id();
     return Response::text(std::to_string(n_));
   }
   std::optional<nlohmann::json> snapshot() const override {
@@ -202,6 +203,38 @@ TEST_F(SessionCheckpointTest, IdleEndAndShutdownDeleteTheRecordToo) {
   serve("/", c);
   host_.end_all(EndReason::Shutdown);
   EXPECT_EQ(sink_.ended.size(), 3u);
+}
+
+TEST_F(SessionCheckpointTest, ARotatedIdDeletesTheOldRecordAndWaitsAnIntervalForTheNew) {
+  SessionId sid = start();
+  clock_.advance(kEvery);
+  serve("/", sid);
+  ASSERT_EQ(sink_.records.size(), 1u);
+  auto j = job("/rotate", &sid);
+  host_.serve(*j);
+  ASSERT_TRUE(j->rotated);
+  ASSERT_EQ(sink_.ended.size(), 1u);
+  EXPECT_EQ(sink_.ended[0].first, sid);  // the old id's record goes
+  EXPECT_EQ(sink_.records.size(), 1u);   // the new id's entry is written first
+  clock_.advance(kEvery);
+  serve("/", j->rotated_sid);
+  ASSERT_EQ(sink_.records.size(), 2u);
+  EXPECT_EQ(sink_.records[1].sid, j->rotated_sid);
+  EXPECT_EQ(state_n(1), 4);
+}
+
+TEST_F(SessionCheckpointTest, ASessionHandedOverDeletesNoRecord) {
+  SessionId sid = start();
+  clock_.advance(kEvery);
+  serve("/", sid);
+  ASSERT_EQ(sink_.records.size(), 1u);
+  EXPECT_EQ(host_.hand_over([](const SessionId&, const SessionFactory*, const nlohmann::json&) {
+    return std::string("unix:/elsewhere");
+  }), 1u);
+  EXPECT_TRUE(sink_.ended.empty());  // it goes on elsewhere: its new owner writes at the next epoch
+  clock_.advance(10 * kEvery);
+  host_.sweep();
+  EXPECT_EQ(sink_.records.size(), 1u);
 }
 
 }  // namespace
