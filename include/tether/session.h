@@ -29,6 +29,12 @@ enum class StartReason {
   Expired,  // a valid cookie whose session has ended (idle, lifetime, kill)
   Invalid,  // a cookie that failed to decrypt or authenticate: never adopted
   Lost,     // a valid cookie whose owner worker could not be reached
+  // A session restored from its last checkpoint after its worker died
+  // (a rule with "checkpoint"): the same id, a fresh object; the app sees
+  // restore(state), then on_start(Recovered), then the request. The state
+  // is as of the last checkpoint: at most one checkpoint interval of
+  // changes may be lost.
+  Recovered,
 };
 
 // Why a session ended.

@@ -153,6 +153,12 @@ void Handover::prune_locked(int64_t now_ms) {
   }
 }
 
+void Handover::recovered(const SessionId& sid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  prune_locked(unix_millis());
+  adopted_[sid] = unix_millis();
+}
+
 size_t Handover::adopted_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return adopted_.size();

@@ -67,6 +67,11 @@ class Handover final : public Adoptions {
   // A session moved here from another worker (its cookie names that worker).
   // True within lifetime_s of the move (no cookie issued before it is valid later).
   bool adopted(const SessionId& sid) const override;
+  void recovered(const SessionId& sid) override;
+  const SessionFactory* app(const std::string& name) const override {
+    auto it = apps_.find(name);
+    return it == apps_.end() ? nullptr : &it->second;
+  }
   size_t adopted_count() const;  // entries kept (pruned on each adoption)
   // From now on, sessions offered to this worker are refused (it is leaving too).
   void set_draining() { draining_ = true; }

@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "fcgi/client.h"
+#include "session/job.h"
 #include "tether/request.h"
 #include "token/session_id.h"
 
@@ -39,11 +40,18 @@ class Placer {
   virtual Result<std::string> choose(const Request& req, const PlacementRoom& room, bool* full) = 0;
 };
 
-// Sessions handed over to this worker whose cookies still name the old one.
+// Sessions handed over to this worker whose cookies still name the old one,
+// and the session apps a session handed over or recovered may be made with.
 class Adoptions {
  public:
   virtual ~Adoptions() = default;
   virtual bool adopted(const SessionId& sid) const = 0;
+  // The factory of the session app registered under name; null if none.
+  virtual const SessionFactory* app(const std::string& name) const = 0;
+  // sid was recovered here: from now on adopted(sid), as a session handed
+  // over (a cookie naming its dead owner finds it here, also when a peer
+  // forwards it).
+  virtual void recovered(const SessionId& sid) = 0;
 };
 
 }  // namespace tether

@@ -69,11 +69,17 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
         }
       }
       // Gone, or silent for the quick timeout: handed over before it left?
-      if (auto moved = follow_move(req, claims->sid, claims->host, claims->worker)) return std::move(*moved);
+      registry::Owner silent;
+      if (auto moved = follow_move(req, claims->sid, claims->host, claims->worker, &silent)) return std::move(*moved);
+      registry::Owner gone{claims->host, claims->worker, addr};
+      if (auto back = recover(req, claims->sid, gone, claims->epoch, silent)) return std::move(*back);
       reason = StartReason::Lost;
     }
   }
-  if (from_peer != nullptr && !from_peer->reason.empty()) reason = parse_start_reason(from_peer->reason);
+  if (from_peer != nullptr && !from_peer->reason.empty()) {
+    reason = parse_start_reason(from_peer->reason);
+    if (reason == StartReason::Recovered) reason = StartReason::Lost;  // a new session restores nothing
+  }
   if (from_peer == nullptr) {
     PlacementRoom room{config_.max_sessions, pool_.stats().live.load() >= config_.max_sessions};
     bool full = false;
@@ -105,14 +111,76 @@ fcgi::CallResult SessionRoute::forward(const std::string& addr, const Request& r
 }
 
 std::optional<Response> SessionRoute::follow_move(Request& req, const SessionId& sid, const std::string& was_host,
-                                                  int was_worker) {
+                                                  int was_worker, registry::Owner* tried) {
   if (registry_ == nullptr) return std::nullopt;
   auto entry = registry_->lookup(sid);
   if (!entry || !entry->has_value()) return std::nullopt;
   const registry::Owner& now = (*entry)->owner;
   if (now.host == was_host && now.worker == was_worker) return std::nullopt;
   if (now.host == config_.host && now.worker == config_.worker) return std::nullopt;  // ours, yet not here
+  if (tried != nullptr) *tried = now;
   return to_owner(req, now);
+}
+
+std::optional<Response> SessionRoute::recover(Request& req, const SessionId& sid, registry::Owner gone,
+                                              int64_t token_epoch, const registry::Owner& silent) {
+  if (registry_ == nullptr || handover_ == nullptr) return std::nullopt;
+  using K = registry::Recovery::Kind;
+  auto known = [this](const std::string& app) { return handover_->app(app) != nullptr; };
+  // Twice at most: the entry may name a worker that is silent too (a session
+  // recovered or handed over to a worker that died since).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Result<registry::Recovery> found = registry::Recovery{};
+    bool restored = false;
+    {
+      std::lock_guard<std::mutex> lock(recover_mu_[SessionIdHash{}(sid) % kRecoverStripes]);
+      found = registry_->recover(sid, gone, known);
+      if (found && found->kind == K::Won) restored = restore(sid, *found);
+    }
+    if (!found) {
+      if (log::every(recover_log_, 10000)) {
+        log::warn("session_recover_failed", {{"session", sid.hex().substr(0, 12)}, {"error", found.message()},
+                                             {"effect", "a new session (lost)"}});
+      }
+      return std::nullopt;
+    }
+    switch (found->kind) {
+      case K::None: return std::nullopt;
+      case K::Taken: {
+        const registry::Owner& o = found->owner;
+        bool asked = !silent.host.empty() && o.host == silent.host && o.worker == silent.worker;
+        if (!asked) {
+          if (auto answer = to_owner(req, o)) return answer;
+        }
+        gone = o;  // silent too: recover it from that one
+        continue;
+      }
+      case K::Ours: break;  // recovered here by a request that went first
+      case K::Won:
+        if (!restored) return std::nullopt;  // the entry names this worker, unserved: it expires
+        break;
+    }
+    return run_here(req, true, sid, StartReason::Lost, kReissue, token_epoch);
+  }
+  return std::nullopt;
+}
+
+bool SessionRoute::restore(const SessionId& sid, const registry::Recovery& won) {
+  const SessionFactory* factory = handover_->app(won.app);
+  Status s = factory != nullptr ? pool_.adopt(sid, factory, won.envelope, true)
+                                : Status::error("no session app named " + won.app);
+  nlohmann::json fields = {{"session", sid.hex().substr(0, 12)}, {"epoch", won.epoch},
+                           {"checkpoint_age_ms", unix_millis() - won.at_ms}};
+  if (s) {
+    handover_->recovered(sid);
+    log::info("session_recovered", std::move(fields));
+    return true;
+  }
+  pool_.count_restore_failed();
+  fields["error"] = s.message();
+  fields["effect"] = "a new session (lost)";
+  log::warn("session_restore_failed", std::move(fields));
+  return false;
 }
 
 std::optional<Response> SessionRoute::to_owner(Request& req, const registry::Owner& owner) {

@@ -4,9 +4,15 @@
 //     thread, wait for the reply;
 //   - it names another live worker: forward the request there and relay
 //     the reply (a peer's request is never forwarded again);
+//   - the owner is gone or silent for the quick timeout and the session did
+//     not move: if its owner left a checkpoint (a rule with "checkpoint"),
+//     take the registry entry over and restore it here under the same id
+//     (reason recovered; the answer's cookie names this worker and the new
+//     epoch), or, if another worker won that race, forward there
+//     (registry/recovery.h). A peer's request never recovers;
 //   - no usable cookie, or the owner is gone or silent for the quick
-//     timeout: make a new session where placement says, and tell the app
-//     why (new, invalid, expired, lost).
+//     timeout and there is nothing to recover: make a new session where
+//     placement says, and tell the app why (new, invalid, expired, lost).
 // Ownership: a session whose hand-over fence failed is not served until the
 // registry tells whose it is (Registry::unsettled). The cookie carries the
 // session's epoch (token.h). A request
@@ -24,10 +30,13 @@
 // once and gets no cookie: unmatched paths make no sessions.
 //
 // Spec: the name of a session app registered with App::session<T>(name).
-// Thread safety: immutable after construction (but for atomic log stamps); serve() runs on acceptor
+// Thread safety: immutable after construction (but for atomic log stamps and
+// the recovery locks); serve() runs on acceptor
 // threads concurrently (pool, codec, forwarder and placement are thread-safe).
 #pragma once
+#include <array>
 #include <atomic>
+#include <mutex>
 #include <optional>
 
 #include "cluster/route_parts.h"
@@ -85,7 +94,18 @@ class SessionRoute final : public RouteHandler {
   std::optional<Response> settle(Request& req, const SessionId& sid);
   // The session's registry entry names an owner other than `was` (it was
   // handed over): serve it there (or here). nullopt if it did not move.
-  std::optional<Response> follow_move(Request& req, const SessionId& sid, const std::string& was_host, int was_worker);
+  // tried (if given): the owner it forwarded to and found silent.
+  std::optional<Response> follow_move(Request& req, const SessionId& sid, const std::string& was_host, int was_worker,
+                                      registry::Owner* tried = nullptr);
+  // The owner of sid is gone and follow_move found nothing: recover it from
+  // its checkpoint (here, or at the worker that won). nullopt: nothing to
+  // recover (or it could not be restored): a new session, lost.
+  // silent: an owner follow_move found silent already (not asked again).
+  std::optional<Response> recover(Request& req, const SessionId& sid, registry::Owner gone, int64_t token_epoch,
+                                  const registry::Owner& silent);
+  // Makes the session this worker won the recovery of (restore(), then
+  // on_start(Recovered)); false if the app refused the state (counted).
+  bool restore(const SessionId& sid, const registry::Recovery& won);
   // Forwards req to owner: its answer, 502 if it took the request and failed,
   // nullopt if it is gone or silent (nothing ran there).
   std::optional<Response> to_owner(Request& req, const registry::Owner& owner);
@@ -104,7 +124,12 @@ class SessionRoute final : public RouteHandler {
   Placer& placement_;
   Adoptions* handover_;
   OwnerBook* registry_;
-  std::atomic<int64_t> full_log_{0}, busy_log_{0}, stale_log_{0};  // log::every stamps
+  std::atomic<int64_t> full_log_{0}, busy_log_{0}, stale_log_{0}, recover_log_{0};  // log::every stamps
+  // One recovery of a session at a time on this worker (striped by id), so
+  // that a second request for it waits for the first's restore and then
+  // finds the session here.
+  static constexpr size_t kRecoverStripes = 16;
+  std::array<std::mutex, kRecoverStripes> recover_mu_;
 };
 
 }  // namespace tether

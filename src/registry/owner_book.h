@@ -4,10 +4,13 @@
 // Thread ownership: every call from any thread (acceptor threads).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
 
 #include "common/result.h"
 #include "registry/entries.h"
+#include "registry/recovery.h"
 #include "token/session_id.h"
 
 namespace tether {
@@ -25,6 +28,13 @@ class OwnerBook {
   virtual void forget(const SessionId& sid) = 0;
   // The epoch this worker holds sid at.
   virtual int64_t epoch(const SessionId& sid) = 0;
+  // sid's owner `gone` (host, worker) is not in the directory or silent:
+  // if the entry still names it, at epoch E, takes the entry over (to this
+  // worker at E+1) when a checkpoint record of that owner at E exists whose
+  // app known_app knows; if it names another worker, that one (Taken). See
+  // registry/recovery.h for the answers; error when Redis cannot tell.
+  virtual Result<registry::Recovery> recover(const SessionId& sid, const registry::Owner& gone,
+                                             const std::function<bool(const std::string&)>& known_app) = 0;
 };
 
 }  // namespace tether

@@ -281,6 +281,7 @@ bool Registry::loop_once(Round& round) {
     return stopping;  // Redis is down and we stop: what is pending is lost with the process
   }
   backoff_.reset();
+  recheck_after_stall(round);
   if (!batch.empty() && !write_ops(batch)) requeue(batch);
   batch.clear();
   if (steady_clock::now() >= round.next_heartbeat) {
@@ -292,6 +293,27 @@ bool Registry::loop_once(Round& round) {
     if (ops_.empty() || !redis_.connected()) return true;
   }
   return false;
+}
+
+void Registry::recheck_after_stall(Round& round) {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  auto last = round.last_round;
+  round.last_round = now;
+  // Stopped (SIGSTOP) or starved past three heartbeats, the directory's
+  // window: other workers may have recovered sessions of this one meanwhile.
+  // Every live session is written again in this round, so that those owned
+  // elsewhere now are found (lost ownership: ended here) at once rather
+  // than at their next report.
+  if (last == steady_clock::time_point{} || now - last <= milliseconds(3 * config_.heartbeat_ms)) return;
+  if (!hooks_.snapshot) return;
+  stats_.stalls++;
+  std::vector<std::pair<SessionId, int64_t>> all;
+  firewall::guard("registry.snapshot_hook", [&] { all = hooks_.snapshot(); });
+  log::warn("registry_stalled", {{"gap_ms", duration_cast<milliseconds>(now - last).count()},
+                                 {"sessions", all.size()},
+                                 {"effect", "every session's ownership is checked again now"}});
+  for (auto& [sid, created] : all) round.batch.try_emplace(sid, Op{false, false, created});
 }
 
 std::vector<registry::WorkerInfo> Registry::without_impostors(std::vector<registry::WorkerInfo> workers) {

@@ -52,6 +52,7 @@ struct RegistryStats {
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> outages{0};
   std::atomic<uint64_t> lost_ownership{0};  // sessions another owner had taken
+  std::atomic<uint64_t> stalls{0};          // rounds that came after a gap past the directory's window
   std::atomic<int64_t> pending{0};          // reports not yet written
 };
 
@@ -104,6 +105,13 @@ class Registry final : public SessionObserver, public OwnerBook {
   void forget(const SessionId& sid) override;
   // The epoch this worker holds sid at (1 unless taken over or reclaimed).
   int64_t epoch(const SessionId& sid) override { return epoch_of(sid); }
+  // Recovery after the owner died (recovery.cpp): reads the entry and the
+  // checkpoint record, checks one against the other (a record that cannot
+  // be used is counted, checkpoint.bad_record, and is no checkpoint), and
+  // moves the entry with the transfer script (compare-and-set on owner and
+  // epoch: of two workers that try at once, exactly one wins). Any thread.
+  Result<registry::Recovery> recover(const SessionId& sid, const registry::Owner& gone,
+                                     const std::function<bool(const std::string&)>& known_app) override;
   void set_accepting(bool accepting) { accepting_ = accepting; }
   const RegistryStats& stats() const { return stats_; }
   // This worker's Redis connections for threads other than the registry's
@@ -122,9 +130,12 @@ class Registry final : public SessionObserver, public OwnerBook {
   struct Round {  // the registry thread's state between rounds of loop()
     OpMap batch;
     std::chrono::steady_clock::time_point next_heartbeat;
+    std::chrono::steady_clock::time_point last_round{};  // the end of the last round that reached Redis
   };
   void loop();
   bool loop_once(Round& round);  // one round; true when the thread should end
+  // After a gap past the directory's window: every live session into the batch.
+  void recheck_after_stall(Round& round);
   // The directory less entries naming another worker at this worker's address (counted).
   std::vector<registry::WorkerInfo> without_impostors(std::vector<registry::WorkerInfo> workers);
   bool ensure_connected();

@@ -280,7 +280,8 @@ size_t SessionHost::hand_over(const Sender& send) {
   return moved;
 }
 
-Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
+                          bool recovered) {
   if (sessions_.count(sid)) return Status::error("the session is here already");
   std::unique_ptr<Session> s;
   try {
@@ -289,7 +290,8 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
     s->route_ = route_;
     std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
     s->requests_ = static_cast<uint64_t>(std::max<int64_t>(0, int_field(envelope, "requests").value_or(0)));
-    s->start_reason_ = parse_start_reason(string_field(envelope, "start_reason").value_or("new"));
+    s->start_reason_ = recovered ? StartReason::Recovered
+                                 : parse_start_reason(string_field(envelope, "start_reason").value_or("new"));
     const nlohmann::json* state = field(envelope, "state");
     if (!s->restore(state ? *state : nlohmann::json())) {
       return Status::error("restore() refused the state");
@@ -299,13 +301,24 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
   }
   Millis now = clock_.now_ms();
   Millis created = now - std::max<int64_t>(0, unix_millis() - int_field(envelope, "created").value_or(unix_millis()));
+  Session* raw = s.get();
   Entry e{std::move(s), created, now, now, factory};
   e.ckpt_last = now;
   timers_.push(Timer{deadline_of(e), sid});
   sessions_.emplace(sid, std::move(e));
   moved_.erase(sid);  // it may come back to a worker it left
   stats_->live++;
-  stats_->moved_in++;
+  if (!recovered) {
+    stats_->moved_in++;
+    return Status::ok();
+  }
+  stats_->recovered++;
+  try {
+    raw->on_start(StartReason::Recovered);
+  } catch (const std::exception& e) {
+    stats_->handler_errors++;
+    log::error("on_start_threw", {{"session", raw->short_id()}, {"what", e.what()}});
+  }
   return Status::ok();
 }
 

@@ -68,7 +68,11 @@ class SessionHost {
   size_t hand_over(const Sender& send);
   // Makes a session handed over by another worker: a new object from
   // factory, restore(envelope["state"]). Error if it cannot (nothing kept).
-  Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+  // recovered: restored from a checkpoint after its worker died: its start
+  // reason is Recovered and on_start(Recovered) runs after restore()
+  // (counted as recovered, not moved in).
+  Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
+               bool recovered = false);
   // Removes an adopted session without on_end (it lives on elsewhere).
   // False if it is not here.
   bool drop(const SessionId& sid);

@@ -214,7 +214,8 @@ size_t SessionPool::hand_over(const SessionHost::Sender& send) {
   return moved;
 }
 
-Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope) {
+Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
+                          bool recovered) {
   // Bounded: the sender gives up at its deadline (envelope "deadline_ms",
   // unix ms), and so does this side. The task and the waiter race for the
   // one claim: an adopt that would start after the waiter gave up never
@@ -228,7 +229,7 @@ Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, c
         int expected = kPending;
         if (!claim->compare_exchange_strong(expected, kClaimed)) return;  // given up: nothing made
         Status st = Status::error("adopting the session threw");
-        firewall::guard("session.adopt", [&] { st = h.adopt(sid, factory, envelope); });
+        firewall::guard("session.adopt", [&] { st = h.adopt(sid, factory, envelope, recovered); });
         done->set_value(st);
       })) {
     return Status::error("the worker is stopping");

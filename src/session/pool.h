@@ -110,6 +110,7 @@ class SessionPool {
   // The acceptor found no worker with room for a new session (placement).
   void count_refused_full() { stats_.refused_full++; }
   void count_refused_stale() { stats_.refused_stale++; }
+  void count_restore_failed() { stats_.restore_failed++; }
   // Drain: each thread in turn offers its sessions to send (SessionHost::hand_over),
   // on that thread. Returns how many moved.
   size_t hand_over(const SessionHost::Sender& send);
@@ -117,7 +118,9 @@ class SessionPool {
   // waits until the envelope's deadline_ms (unix ms; none: until done).
   // Past it: error, and nothing is kept (an adopt not yet started never
   // runs; one that finished late is dropped without on_end).
-  Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope);
+  // recovered: see SessionHost::adopt.
+  Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
+               bool recovered = false);
   // Removes an adopted session that turned out not to be ours (its
   // take-over failed) without on_end: it lives on at its owner. Waits.
   bool drop(const SessionId& sid);

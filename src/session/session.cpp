@@ -13,12 +13,13 @@ const char* to_string(StartReason r) {
     case StartReason::Expired: return "expired";
     case StartReason::Invalid: return "invalid";
     case StartReason::Lost: return "lost";
+    case StartReason::Recovered: return "recovered";
   }
   return "?";
 }
 
 StartReason parse_start_reason(const std::string& s) {
-  for (StartReason r : {StartReason::Expired, StartReason::Invalid, StartReason::Lost}) {
+  for (StartReason r : {StartReason::Expired, StartReason::Invalid, StartReason::Lost, StartReason::Recovered}) {
     if (s == to_string(r)) return r;
   }
   return StartReason::New;

@@ -13,6 +13,8 @@ struct SessionStats {
   std::atomic<uint64_t> ended_idle{0}, ended_lifetime{0}, ended_app{0}, ended_killed{0}, ended_shutdown{0},
       ended_drained{0};
   std::atomic<uint64_t> moved_in{0}, moved_out{0};  // sessions handed over (drain)
+  std::atomic<uint64_t> recovered{0};  // sessions restored from a checkpoint after their worker died
+  std::atomic<uint64_t> restore_failed{0};  // recoveries won whose restore() refused or threw (a new session, lost)
   std::atomic<uint64_t> rotated{0};  // sessions given a new id (Session::rotate_id)
   std::atomic<uint64_t> handler_errors{0};  // handlers that threw
   // Bounds (config max_sessions, max_queued_per_session): requests turned away.
