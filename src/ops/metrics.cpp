@@ -37,6 +37,9 @@ const std::map<std::string, Known>& known() {
       {"sessions.handler_errors", {"session_handler_errors_total", "counter", "Session handlers that threw"}},
       {"sessions.moved_in", {"sessions_moved_in_total", "counter", "Sessions handed over to this worker"}},
       {"sessions.moved_out", {"sessions_moved_out_total", "counter", "Sessions handed over to another worker"}},
+      {"sessions.recovered", {"sessions_recovered_total", "counter", "Sessions restored from a dead owner's checkpoint"}},
+      {"sessions.restore_failed", {"sessions_restore_failed_total", "counter", "Checkpoints the app refused to restore"}},
+      {"sessions.rotated", {"sessions_rotated_total", "counter", "Session ids the app rotated"}},
       {"forward.out", {"forwarded_out_total", "counter", "Requests forwarded to a peer worker"}},
       {"forward.in", {"forwarded_in_total", "counter", "Requests a peer worker forwarded here"}},
       {"forward.lost", {"forward_lost_total", "counter", "Owners that did not answer in the quick timeout"}},
@@ -48,6 +51,7 @@ const std::map<std::string, Known>& known() {
       {"redis.outages", {"redis_outages_total", "counter", "Redis outages"}},
       {"redis.pending", {"redis_pending", "gauge", "Registry writes not yet made"}},
       {"redis.lost_ownership", {"redis_lost_ownership_total", "counter", "Sessions another owner had taken"}},
+      {"redis.stalls", {"redis_stalls_total", "counter", "Registry rounds after a stall, when every session was checked"}},
   };
   return k;
 }

@@ -51,6 +51,9 @@ nlohmann::json status_json(const StatusSources& src) {
                    {"handler_errors", sessions.handler_errors.load()},
                    {"moved_in", sessions.moved_in.load()},
                    {"moved_out", sessions.moved_out.load()},
+                   {"recovered", sessions.recovered.load()},
+                   {"restore_failed", sessions.restore_failed.load()},
+                   {"rotated", sessions.rotated.load()},
                    {"max", src.config.max_sessions},
                    {"max_queued_per_session", src.config.max_queued_per_session},
                    {"refused", {{"full", sessions.refused_full.load()}, {"queued", sessions.refused_queued.load()},
@@ -74,7 +77,8 @@ nlohmann::json status_json(const StatusSources& src) {
                   {"errors", r.errors.load()},
                   {"outages", r.outages.load()},
                   {"pending", r.pending.load()},
-                  {"lost_ownership", r.lost_ownership.load()}};
+                  {"lost_ownership", r.lost_ownership.load()},
+                  {"stalls", r.stalls.load()}};
   }
   for (const auto& [name, figures] : src.sections) j[name] = figures();
   j["errors"] = firewall::stats_json();  // exceptions caught and inputs refused, by place and kind
