@@ -1,6 +1,8 @@
 // The typed reply reader (see reply.h).
 #include "redis/reply.h"
 
+#include "redis/redis.h"
+
 #include <charconv>
 
 namespace tether {
@@ -116,6 +118,21 @@ Result<ScanPage> decode_scan(ReplyView reply) {
   auto keys = reply[1].strings();
   if (!keys) return R::error("SCAN: the keys: " + keys.message());
   return ScanPage{std::move(cursor.value()), std::move(keys.value())};
+}
+
+Result<std::vector<std::string>> load_scripts(Redis& redis, const std::vector<const char*>& scripts) {
+  using R = Result<std::vector<std::string>>;
+  for (const char* script : scripts) redis.append({"SCRIPT", "LOAD", script});
+  auto replies = redis.flush();
+  if (!replies) return R::error(replies.message());
+  if (Status n = expect_replies(*replies, scripts.size()); !n) return R::error("SCRIPT LOAD: " + n.message());
+  std::vector<std::string> shas;
+  for (const auto& r : *replies) {
+    auto sha = ReplyView(r.get()).bulk();
+    if (!sha) return R::error("SCRIPT LOAD refused: " + reply_string(r.get()));
+    shas.push_back(*sha);
+  }
+  return shas;
 }
 
 }  // namespace tether

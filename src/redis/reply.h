@@ -78,4 +78,10 @@ Status expect_replies(const Replies& replies, size_t want) {
                        std::to_string(replies.size()));
 }
 
+// SCRIPT LOAD of each script in one pipeline on redis (connected): their
+// SHAs in order, for EVALSHA. Error: the pipeline failed or a script was
+// refused (the reply's text).
+class Redis;
+Result<std::vector<std::string>> load_scripts(Redis& redis, const std::vector<const char*>& scripts);
+
 }  // namespace tether

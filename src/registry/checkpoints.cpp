@@ -119,22 +119,13 @@ bool CheckpointWriter::ensure_connected() {
   if (redis_.connected()) return true;
   Status s = redis_.connect();
   if (s) {
-    redis_.append({"SCRIPT", "LOAD", registry::checkpoint_write_script()});
-    redis_.append({"SCRIPT", "LOAD", registry::checkpoint_delete_script()});
+    auto shas = load_scripts(redis_, {registry::checkpoint_write_script(), registry::checkpoint_delete_script()});
     stats_.commands += 2;
-    auto shas = redis_.flush();
-    if (!shas) {
-      s = shas.status();
-    } else if (Status n = expect_replies(*shas, 2); !n) {
-      s = Status::error("SCRIPT LOAD: " + n.message());
+    if (shas) {
+      write_sha_ = (*shas)[0];
+      delete_sha_ = (*shas)[1];
     } else {
-      auto w = ReplyView((*shas)[0].get()).bulk(), d = ReplyView((*shas)[1].get()).bulk();
-      if (w && d) {
-        write_sha_ = *w;
-        delete_sha_ = *d;
-      } else {
-        s = Status::error("SCRIPT LOAD refused: " + reply_string((*shas)[w ? 1 : 0].get()));
-      }
+      s = shas.status();
     }
   }
   if (!s) {

@@ -99,22 +99,13 @@ bool Registry::ensure_connected() {
   if (redis_.connected()) return true;
   Status s = redis_.connect();
   if (s) {
-    redis_.append({"SCRIPT", "LOAD", registry::upsert_script()});
-    redis_.append({"SCRIPT", "LOAD", registry::release_script()});
+    auto shas = load_scripts(redis_, {registry::upsert_script(), registry::release_script()});
     stats_.commands += 2;
-    auto shas = redis_.flush();
-    if (!shas) {
-      s = shas.status();
-    } else if (Status n = expect_replies(*shas, 2); !n) {
-      s = Status::error("SCRIPT LOAD: " + n.message());
+    if (shas) {
+      upsert_sha_ = (*shas)[0];
+      release_sha_ = (*shas)[1];
     } else {
-      auto upsert = ReplyView((*shas)[0].get()).bulk(), release = ReplyView((*shas)[1].get()).bulk();
-      if (upsert && release) {
-        upsert_sha_ = *upsert;
-        release_sha_ = *release;
-      } else {
-        s = Status::error("SCRIPT LOAD refused: " + reply_string((*shas)[upsert ? 1 : 0].get()));
-      }
+      s = shas.status();
     }
   }
   if (!s) {

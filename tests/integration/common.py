@@ -14,8 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-from cluster import (Cluster, build_dir, can_connect, free_port, stop_pid, wait_until,  # noqa: E402,F401
-                     write_key_file)
+from cluster import (Cluster, build_dir, can_connect, default_routes, free_port, stop_pid,  # noqa: E402,F401
+                     wait_until, without_checkpoints, write_key_file)
 if os.environ.get("TETHER_TEST_REDIS") == "sentinel":  # any module against a Sentinel layout (sentinel.py)
     from sentinel import SentinelCluster as Cluster  # noqa: E402,F811
 

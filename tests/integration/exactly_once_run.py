@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 
-from common import Client, Cluster, can_connect, stop_pid, stopped_all, tetherctl, wait_until, worker_status
+from common import Client, Cluster, default_routes, without_checkpoints, can_connect, stop_pid, stopped_all, tetherctl, wait_until, worker_status
 from exactly_once import StepLog, check_journal, check_workflow
 from stepserver import StepServer
 
@@ -155,7 +155,10 @@ def make_cluster(steps, workers=3, supervisord=True, aof=True):
     wf = {"eo": {"start_point_url": steps.url("/one"), "retries": 0, "lease_ms": 600, "concurrency": 4,
                  "step_timeout_ms": 30000, "ticket_ttl_s": 86400}}
     # The journal on: Cluster starts Redis with appendonly yes, appendfsync everysec.
-    return (Cluster if aof else NoAofCluster)(workers=workers, supervisord=supervisord, config={
+    # Sessions without checkpoints: a session restored from one repeats the
+    # counter values (and so the journal entries) of up to one interval.
+    return (Cluster if aof else NoAofCluster)(workers=workers, supervisord=supervisord,
+                                              routes=without_checkpoints(default_routes()), config={
         "journal": {"fsync": "batch", "backoff_max_ms": 200}, "workflows": wf})
 
 

@@ -189,7 +189,7 @@ def refused_by_peer_listener(addr, data, timeout=10):
     try:
         s.sendall(data)
         return s.recv(65536) == b""
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):  # closed while we still sent, or with bytes unread
         return True
     finally:
         s.close()

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from common import Cluster, free_port, passthrough_server, stop_pid, wait_until, worker_status
+from common import Cluster, default_routes, without_checkpoints, free_port, passthrough_server, stop_pid, wait_until, worker_status
 from netns import TestNetwork
 from ownership_faults import CheckerCluster, Faults, all_see
 from ownership_history import HistoryLoad, Recorder, check, figures, format_report
@@ -207,6 +207,7 @@ class NetnsPartitionTest(unittest.TestCase):
         redis, port = start_redis(self.net.gateway, workdir)
         self.addCleanup(stop_pid, redis)
         hosts = [Cluster(workers=2, host="h" + "ab"[i], tcp=True, ip=ip, netns=ns, config=CONFIG,
+                         routes=without_checkpoints(default_routes()),
                          redis_addr=(self.net.gateway, port), key_file=os.path.join(workdir, "keys"))
                  for i, (ip, ns) in enumerate(zip(self.net.ips, self.net.ns))]
         for c in hosts:
