@@ -14,7 +14,6 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/unique_fd.h"
 #include "fcgi/listener.h"
 #include "fcgi/server.h"
 #include "http/router.h"
@@ -26,6 +25,7 @@
 #include "registry/checkpoints.h"
 #include "registry/registry.h"
 #include "worker/dispatch.h"
+#include "worker/listeners.h"
 #include "worker/key_reload.h"
 #include "ops/key_figures.h"
 #include "worker/services.h"
@@ -49,10 +49,6 @@ SessionTimeouts timeouts_of(const Config& c) {
   return t;
 }
 
-// The listening socket's owner, group and mode from the config (php-fpm's listen.*).
-fcgi::ListenOptions listen_options(const Config& c) {
-  return fcgi::ListenOptions{c.listen_owner, c.listen_group, c.listen_mode};
-}
 
 // What a worker loads before it serves; also all that --check-config checks.
 class Worker {
@@ -327,43 +323,17 @@ int Worker::serve() {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto opened = fcgi::open_listener(config_.listen, listen_options(config_));
-  if (!opened) {
-    log::error("listen_failed", {{"listen", config_.listen}, {"error", opened.message()}});
-    return 1;
-  }
-  unique_fd listener(*opened);  // outlives the server, closed on every way out
-  // The peer listener: only this worker's peers may talk to it (it is
-  // authenticated anyway), so a unix socket is its owner's alone.
-  auto peer_opened = fcgi::open_listener(config_.peer_listen, fcgi::ListenOptions{"", "", 0600});
-  if (!peer_opened) {
-    log::error("listen_failed", {{"peer_listen", config_.peer_listen}, {"error", peer_opened.message()}});
-    fcgi::remove_listener_file(config_.listen);
-    return 1;
-  }
-  unique_fd peer_listener(*peer_opened);
-  auto remove_files = [this] {
-    fcgi::remove_listener_file(config_.listen);
-    fcgi::remove_listener_file(config_.peer_listen);
-  };
-  fcgi::ServerOptions opts{config_.acceptor_threads, config_.max_acceptor_threads, config_.max_body_bytes,
-                           config_.keepalive_idle_s, config_.max_params_bytes, ""};
+  auto listeners = open_listeners(config_);  // outlive the servers, closed on every way out
+  if (!listeners) return 1;
+  auto remove_files = [this] { remove_listener_files(config_); };
   fcgi::FcgiServer server(
-      listener.get(), opts,
+      listeners->nginx.get(), server_options(config_),
       [this](Request& req, const fcgi::FcgiServer::Params&, fcgi::Connection& conn) {
         return handle(req, nullptr, conn);
       },
       server_stats_);
-  PeerServerOptions peer_opts;
-  peer_opts.route = config_.route();
-  peer_opts.addresses = {config_.peer_listen, config_.advertise};
-  peer_opts.max_body_bytes = config_.max_body_bytes;
-  peer_opts.max_params_bytes = config_.max_params_bytes;
-  peer_opts.idle_s = config_.keepalive_idle_s;
-  peer_opts.request_timeout_s = config_.request_timeout_s;
-  peer_opts.max_connections = config_.max_acceptor_threads;
   PeerServer peer(
-      peer_listener.get(), *codec_, peer_opts,
+      listeners->peer.get(), *codec_, peer_server_options(config_),
       [this](Request& req, const Forwarded& from, fcgi::Connection& conn) { return handle(req, &from, conn); },
       peer_stats_);
   add_services(server, peer);
@@ -422,9 +392,7 @@ int check_worker_config(const Config& config, const AppRegistry& apps) {
     fprintf(stderr, "%s\n", s.message().c_str());
     return 2;
   }
-  Status s = fcgi::check_listener(config.listen, listen_options(config));
-  if (s) s = fcgi::check_listener(config.peer_listen, fcgi::ListenOptions{"", "", 0600});
-  if (!s) {
+  if (Status s = check_listeners(config); !s) {
     fprintf(stderr, "%s: %s (checked as %s)\n", config.file.c_str(), s.message().c_str(), fcgi::running_as().c_str());
     return 2;
   }
