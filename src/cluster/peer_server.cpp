@@ -133,9 +133,7 @@ void PeerServer::accept_loop() {
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // fails harmlessly on a unix socket
     reap();
     if (stats_.open.load() >= opts_.max_connections) {
-      stats_.refused++;
-      firewall::refused("peer.too_many_connections",
-                        "already " + std::to_string(opts_.max_connections) + " peer connections open");
+      refuse("peer.too_many_connections", "already " + std::to_string(opts_.max_connections) + " peer connections open");
       continue;
     }
     auto conn = std::make_unique<Conn>();
@@ -156,15 +154,16 @@ void PeerServer::accept_loop() {
   }
 }
 
+bool PeerServer::refuse(const char* kind, const std::string& why) {
+  stats_.refused++;
+  firewall::refused(kind, why);
+  return false;
+}
+
 bool PeerServer::shake_hands(int fd, peer::Hello* hello, uint8_t* kid, peer::ConnectionKeys* keys) {
   auto deadline = in_ms(kHandshakeMs);
   std::string frame;
   auto st = peer::read_frame(fd, &frame, kMaxHelloFrame, deadline, deadline);
-  auto refuse = [this](const char* kind, const std::string& why) {
-    stats_.refused++;
-    firewall::refused(kind, why);
-    return false;
-  };
   if (st == peer::FrameStatus::Closed) return false;  // a probe: connected and went away
   if (st != peer::FrameStatus::Ok) {
     return refuse("peer.bad_hello", st == peer::FrameStatus::TooLarge ? "not a peer hello (a frame too large)"
@@ -211,18 +210,15 @@ void PeerServer::serve(Conn& c) {
     auto deadline = in_ms(opts_.request_timeout_s * 1000LL);
     auto st = peer::read_frame(fd, &frame, max_frame, deadline, deadline);
     if (st == peer::FrameStatus::TooLarge) {
-      stats_.refused++;
-      firewall::refused("peer.too_large", "a message from " + hello.from + " larger than " + std::to_string(max_frame));
+      refuse("peer.too_large", "a message from " + hello.from + " larger than " + std::to_string(max_frame));
     }
     if (st != peer::FrameStatus::Ok) return;
     if (codec_.keys()->find(kid) == nullptr) {
-      stats_.refused++;
-      firewall::refused("peer.key_dropped", "a connection from " + hello.from + " under a key no longer held");
+      refuse("peer.key_dropped", "a connection from " + hello.from + " under a key no longer held");
       return;
     }
     if (!keys.recv.open(frame, &plain)) {
-      stats_.refused++;
-      firewall::refused("peer.bad_message", "a message from " + hello.from + " did not open (altered or replayed)");
+      refuse("peer.bad_message", "a message from " + hello.from + " did not open (altered or replayed)");
       return;
     }
     if (!serve_one(fd, plain, hello, keys.send)) return;
@@ -233,9 +229,7 @@ bool PeerServer::serve_one(int fd, std::string_view plain, const peer::Hello& he
   peer::Params params;
   std::string body;
   if (!peer::decode_request(plain, opts_.max_params_bytes, &params, &body)) {
-    stats_.refused++;
-    firewall::refused("peer.bad_message", "a malformed request from " + hello.from);
-    return false;
+    return refuse("peer.bad_message", "a malformed request from " + hello.from);
   }
   stats_.requests++;
   Request req;

@@ -88,6 +88,8 @@ class PeerServer {
   // One request read from plain; the reply to send (or nothing: abandoned).
   bool serve_one(int fd, std::string_view plain, const peer::Hello& hello, peer::Cipher& send);
   void reap();  // joins connection threads that finished
+  // Counts one refused connection or message (stats and firewall kind); false.
+  bool refuse(const char* kind, const std::string& why);
 
   int listen_fd_;
   const TokenCodec& codec_;
