@@ -211,8 +211,8 @@ def run_case(n, restart):
     """One cluster, one kill; returns a finished Run."""
     wd = tempfile.mkdtemp(prefix="tether-recovery-")
     own0 = free_port()
-    extra = "    server {\n        listen 127.0.0.1:%d;\n        location / { %s fastcgi_pass tether_h1_0; }\n    }\n" % (
-        own0, location_params())
+    extra = ("    server {\n        listen 127.0.0.1:%d;\n        location / { %s fastcgi_pass tether_h1_0; }\n"
+             "    }\n" % (own0, location_params()))
     c = Cluster(workdir=wd, workers=2, supervisord=restart, routes=routes(), nginx_http_extra=extra,
                 config={"idle_timeout_s": 600})
     ok = False
