@@ -17,7 +17,7 @@ workers wrote (their status figures "checkpoints": written, commands,
 written_bytes) per second and per request. Runs on bench.py's one thread,
 after its other rows' clusters are stopped.
 
-Environment: BENCH_CKPT_DURATION (s, 5), BENCH_CKPT_WARMUP (s, 1),
+Environment: BENCH_CKPT_DURATION (s, 4), BENCH_CKPT_WARMUP (s, 1),
 BENCH_ROUNDS (3), BENCH_SESSIONS (1000), BENCH_CONNECTIONS (32),
 BENCH_THREADS (2), BENCH_WORKERS (2), BENCH_SESSION_TURNS ("inline"),
 KEEP_TMP=1.
@@ -32,7 +32,7 @@ import cpu
 import recovery_bench
 from cluster import Cluster, default_routes, without_checkpoints
 
-DURATION = B.env_float("BENCH_CKPT_DURATION", 5)
+DURATION = B.env_float("BENCH_CKPT_DURATION", 4)
 WARMUP = B.env_float("BENCH_CKPT_WARMUP", 1)
 ROUNDS = max(1, B.env_int("BENCH_ROUNDS", 3))
 SESSIONS = B.env_int("BENCH_SESSIONS", 1000)

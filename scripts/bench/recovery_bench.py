@@ -190,7 +190,8 @@ def case_row(r, label):
     after = [a for s in r.sessions for a in s.answers if a.t0 > r.t_kill]
     errors = sum(1 for a in after if not a.ok())
     back = ("%.1f s" % r.restart_s if r.restart_s is not None else "not within 30 s") if r.restart else "stays down"
-    row = [label, "{:,}".format(r.n), "%d (%.1f%%)" % (len(rec), 100.0 * len(rec) / r.n), str(len(new)), str(none),
+    row = [label, "{:,}".format(r.n), "{:,} ({:.1f}%)".format(len(rec), 100.0 * len(rec) / r.n), str(len(new)),
+           str(none),
            "%s / %s / %s" % (L.pct(lost, 50), L.pct(lost, 99), max(lost) if lost else None), str(over),
            "%s / %s" % (ms(L.pct(t_back, 50)), ms(L.pct(t_back, 99))), ms(min(t_rec) if t_rec else None),
            "%s / %s" % (ms(L.pct([o[5] for o in rec], 50)), ms(L.pct([o[5] for o in rec], 99))),
@@ -203,6 +204,11 @@ def case_row(r, label):
                  label, r.ckpt.get("written", 0), r.ckpt.get("written_bytes", 0) / max(1, r.ckpt.get("written", 0)),
                  r.ckpt.get("lag_ms"), lag, r.ckpt_wait, rate, r.n / rate if rate else 0,
                  ", ".join("%s %d" % kv for kv in sorted(by.items())) or "none")]
+    bounds = [o[3] for o in rec]
+    if bounds:
+        notes.append("%s: steps the client made per session in the last interval (+ lag) before the kill, the bound: "
+                     "p50 %s, max %s (a session stepped less than once an interval loses nothing: each step is "
+                     "checkpointed at once)" % (label, L.pct(bounds, 50), max(bounds)))
     notes += ["%s: %s" % (label, f) for f in r.failed[:5]]
     return row, notes, not r.failed and none == 0 and over == 0
 
