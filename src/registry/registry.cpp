@@ -56,6 +56,7 @@ void Registry::stop() {
 void Registry::queue(const SessionId& sid, Op op, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (op.release) releasing_.insert(sid);
     auto [it, inserted] = ops_.try_emplace(sid, op);
     if (!inserted) {
       // A release wins over anything; a use after a pending create changes nothing.
@@ -171,7 +172,13 @@ bool Registry::write_ops(OpMap& ops) {
       continue;
     }
     const Op& op = ops[order[i]];
-    if (op.release || reply_integer(r) != 0) continue;
+    if (op.release) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto again = ops_.find(order[i]);  // ended again meanwhile (a recovered copy): still releasing
+      if (again == ops_.end() || !again->second.release) releasing_.erase(order[i]);
+      continue;
+    }
+    if (reply_integer(r) != 0) continue;
     // Refused at the epoch read before the round trip: if a hand-over moved
     // the epoch meanwhile (reclaim, take-over), the refusal says nothing
     // about the owner now; the next report is written at the new epoch.

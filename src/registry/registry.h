@@ -27,6 +27,7 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "redis/backoff.h"
@@ -110,6 +111,9 @@ class Registry final : public SessionObserver, public OwnerBook {
   // be used is counted, checkpoint.bad_record, and is no checkpoint), and
   // moves the entry with the transfer script (compare-and-set on owner and
   // epoch: of two workers that try at once, exactly one wins). Any thread.
+  // gone may be this worker: an entry naming it for a session this run
+  // neither holds (taken over, recovered) nor ended (its release pending)
+  // was its previous run's, which died; it is recovered like any other.
   Result<registry::Recovery> recover(const SessionId& sid, const registry::Owner& gone,
                                      const std::function<bool(const std::string&)>& known_app) override;
   void set_accepting(bool accepting) { accepting_ = accepting; }
@@ -154,6 +158,10 @@ class Registry final : public SessionObserver, public OwnerBook {
   std::mutex mu_;
   std::condition_variable cv_;
   OpMap ops_;
+  // Sessions ended here whose entry's release Redis has not confirmed yet
+  // (queued, in a batch under way, or refused with an error): recovery
+  // never takes them for sessions of a previous run (recovery.cpp).
+  std::unordered_set<SessionId, SessionIdHash> releasing_;
   bool stopping_ = false;
   std::thread thread_;
 
