@@ -54,7 +54,7 @@ TEST_F(SessionRecoveryTest, TheOldCookieOfARecoveredSessionFindsItHereAlsoFromAP
 TEST_F(SessionRecoveryTest, ASilentOwnersSessionIsRecoveredAfterTheQuickTimeout) {
   SessionId sid = dead_owner_with_checkpoint();
   peers_.addrs["h2-1"] = "127.0.0.1:9001";
-  peers_.answer = fcgi::CallResult::Kind::NoAnswer;
+  peers_.answer = CallResult::Kind::NoAnswer;
   Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(reason_of(r), "recovered");
@@ -77,7 +77,7 @@ TEST_F(SessionRecoveryTest, ARecoveryAnotherWorkerWonIsForwardedToTheWinner) {
 TEST_F(SessionRecoveryTest, ASessionWhoseNewOwnerIsSilentTooIsRecoveredFromThatOwnersCheckpoint) {
   SessionId sid = dead_owner_with_checkpoint(record("h3", 4, 3));
   book_.entries[sid].owner = registry::Owner{"h3", 4, "127.0.0.1:9004"};
-  peers_.answer = fcgi::CallResult::Kind::Unreachable;
+  peers_.answer = CallResult::Kind::Unreachable;
   Response r = get(token(sid, "h2", 1, unix_seconds(), 2));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(reason_of(r), "recovered");
