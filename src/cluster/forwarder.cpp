@@ -26,28 +26,28 @@ bool Forwarder::is_self(const std::string& addr) const {
   return addr == config_.advertise || addr == config_.peer_listen || addr == config_.listen;
 }
 
-fcgi::CallResult Forwarder::call(const std::string& addr, const Request& req, const std::string& reason) {
+CallResult Forwarder::call(const std::string& addr, const Request& req, const std::string& reason) {
   if (is_self(addr)) {
     // A stale or forged entry sent us to ourselves: the call would come back
     // here, and again, until the acceptor threads ran out.
     firewall::refused("forward.to_self", "an entry named this worker's own address " + addr);
-    return fcgi::CallResult{fcgi::CallResult::Kind::Unreachable, Response(), "this worker's own address"};
+    return CallResult{CallResult::Kind::Unreachable, Response(), "this worker's own address"};
   }
   auto r = client_.call(addr, peer::request_params(req, reason), req.body, config_.quick_timeout_ms,
                         config_.request_timeout_s * 1000);
-  if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {
+  if (r.kind == CallResult::Kind::Unreachable || r.kind == CallResult::Kind::NoAnswer) {
     client_.forget(addr);
   }
   return r;
 }
 
-fcgi::CallResult Forwarder::forward(const std::string& addr, const Request& req, const std::string& reason) {
+CallResult Forwarder::forward(const std::string& addr, const Request& req, const std::string& reason) {
   if (is_self(addr)) return call(addr, req, reason);  // refused, and not a forward
   stats_.out++;
   auto r = call(addr, req, reason);
-  if (r.kind == fcgi::CallResult::Kind::Unreachable || r.kind == fcgi::CallResult::Kind::NoAnswer) {
+  if (r.kind == CallResult::Kind::Unreachable || r.kind == CallResult::Kind::NoAnswer) {
     stats_.lost++;
-  } else if (r.kind == fcgi::CallResult::Kind::Failed) {
+  } else if (r.kind == CallResult::Kind::Failed) {
     stats_.failed++;
   }
   return r;

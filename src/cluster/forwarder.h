@@ -40,10 +40,10 @@ class Forwarder final : public PeerLink {
   std::string address_of(const std::string& host, int worker) const override;
   // Forwards req over the peer channel, with the reason a new session is needed ("" if none),
   // counted in stats().
-  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override;
+  CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override;
   // The same peer call, not counted (the hand-over of a session). A
   // peer that is gone or silent has its idle connections closed.
-  fcgi::CallResult call(const std::string& addr, const Request& req, const std::string& reason);
+  CallResult call(const std::string& addr, const Request& req, const std::string& reason);
   ForwardStats& stats() { return stats_; }
   const ForwardStats& stats() const { return stats_; }
 

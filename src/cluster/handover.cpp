@@ -66,14 +66,14 @@ std::string Handover::try_send(const SessionId& sid, const SessionFactory* facto
     body["deadline_ms"] = unix_millis() + int64_t{config_.request_timeout_s} * 1000;
     req.body = json_text(body);  // invalid UTF-8 in the app's state travels as U+FFFD
     auto r = forwarder_.call(to->addr, req, "");
-    if (r.kind == fcgi::CallResult::Kind::Ok && r.response.status == 200) {
+    if (r.kind == CallResult::Kind::Ok && r.response.status == 200) {
       registry_.forget(sid);
       return to->addr;
     }
     log::warn("handover_refused", {{"session", sid.hex().substr(0, 12)},
                                    {"to", make_route(to->host, to->worker)},
-                                   {"status", r.kind == fcgi::CallResult::Kind::Ok ? r.response.status : 0},
-                                   {"error", r.kind == fcgi::CallResult::Kind::Ok ? r.response.body : r.error}});
+                                   {"status", r.kind == CallResult::Kind::Ok ? r.response.status : 0},
+                                   {"error", r.kind == CallResult::Kind::Ok ? r.response.body : r.error}});
     // No answer, or a refusal: the receiver may still have taken the entry
     // (its answer lost, or late). Fence: whoever moves the entry from this
     // worker at this epoch first decides where the session lives.

@@ -9,12 +9,12 @@
 namespace tether {
 namespace {
 
-using Kind = fcgi::CallResult::Kind;
+using Kind = CallResult::Kind;
 constexpr size_t kMaxHandshakeFrame = 1024;
 constexpr size_t kMaxReplyFrame = 256u << 20;  // a reply larger than this breaks off (Failed)
 
-fcgi::CallResult fail(Kind kind, std::string error) {
-  fcgi::CallResult r;
+CallResult fail(Kind kind, std::string error) {
+  CallResult r;
   r.kind = kind;
   r.error = std::move(error);
   return r;
@@ -77,7 +77,7 @@ Result<PeerClient::Conn> PeerClient::open(const std::string& addr, const KeySet&
   return c;
 }
 
-fcgi::CallResult PeerClient::call(const std::string& addr, const peer::Params& params, std::string_view body,
+CallResult PeerClient::call(const std::string& addr, const peer::Params& params, std::string_view body,
                                   int quick_ms, int total_ms) {
   auto start = net::Clock::now();
   auto quick = start + std::chrono::milliseconds(quick_ms);
@@ -119,7 +119,7 @@ fcgi::CallResult PeerClient::call(const std::string& addr, const peer::Params& p
       }
       got_any = true;
       if (plain.size() == 1 && plain[0] == peer::kAck) continue;
-      fcgi::CallResult r;
+      CallResult r;
       if (!peer::decode_reply(plain, &r.response)) return fail(Kind::Failed, "malformed reply from " + addr);
       r.kind = Kind::Ok;
       give_back(addr, std::move(conn));

@@ -17,10 +17,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/call_result.h"
 #include "cluster/peer_crypto.h"
 #include "cluster/peer_wire.h"
 #include "common/unique_fd.h"
-#include "fcgi/client.h"
 #include "token/token.h"
 
 namespace tether {
@@ -35,7 +35,7 @@ class PeerClient {
 
   // addr: the peer's address ("unix:/path" or "IPv4:port"), which the hello
   // names as its destination.
-  fcgi::CallResult call(const std::string& addr, const peer::Params& params, std::string_view body, int quick_ms,
+  CallResult call(const std::string& addr, const peer::Params& params, std::string_view body, int quick_ms,
                         int total_ms);
   // Closes the idle connections to addr (the peer is gone).
   void forget(const std::string& addr);

@@ -99,13 +99,10 @@ class HelloGuard {
   bool first_time(const Nonce& nc, int64_t now_ms);
 
  private:
-  struct NonceHash {
-    size_t operator()(const std::string& s) const { return std::hash<std::string>()(s); }
-  };
   std::mutex mu_;
   size_t capacity_;
   std::deque<std::pair<int64_t, std::string>> order_;  // (seen at, nonce), oldest first
-  std::unordered_set<std::string, NonceHash> seen_;
+  std::unordered_set<std::string> seen_;
 };
 
 }  // namespace tether::peer

@@ -7,8 +7,8 @@
 #pragma once
 #include <string>
 
+#include "cluster/call_result.h"
 #include "common/result.h"
-#include "fcgi/client.h"
 #include "session/job.h"
 #include "tether/request.h"
 #include "token/session_id.h"
@@ -22,7 +22,7 @@ class PeerLink {
   // "" when the worker is not known to be alive.
   virtual std::string address_of(const std::string& host, int worker) const = 0;
   // Forwards req, signed, with the reason a new session is needed ("" if none).
-  virtual fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason) = 0;
+  virtual CallResult forward(const std::string& addr, const Request& req, const std::string& reason) = 0;
 };
 
 // Which workers have room for a new session (the max_sessions bound).

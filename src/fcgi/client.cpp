@@ -47,7 +47,7 @@ void Client::forget(const std::string& addr) {
   idle_.erase(it);
 }
 
-CallResult Client::call(const std::string& addr, const Params& params, std::string_view body, int quick_ms,
+ClientResult Client::call(const std::string& addr, const Params& params, std::string_view body, int quick_ms,
                             int total_ms) {
   std::string wire;
   append_begin(wire, 1, true);
@@ -59,7 +59,7 @@ CallResult Client::call(const std::string& addr, const Params& params, std::stri
   auto start = Clock::now();
   auto quick = start + std::chrono::milliseconds(quick_ms);
   auto total = start + std::chrono::milliseconds(total_ms);
-  CallResult result;
+  ClientResult result;
   // A pooled connection may have been closed by the peer while idle: if it
   // fails before any byte comes back, try once more on a new connection.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -67,7 +67,7 @@ CallResult Client::call(const std::string& addr, const Params& params, std::stri
     bool reused = static_cast<bool>(fd);
     if (!reused) fd = net::connect_stream(addr, quick);
     if (!fd) {
-      result.kind = CallResult::Kind::Unreachable;
+      result.kind = ClientResult::Kind::Unreachable;
       result.error = std::string("connect ") + addr + ": " + strerror(errno);
       return result;
     }
@@ -79,7 +79,7 @@ CallResult Client::call(const std::string& addr, const Params& params, std::stri
       pollfd p{fd.get(), POLLIN, 0};
       int ready = ::poll(&p, 1, ms_left(got_any ? total : quick));
       if (ready != 1) {
-        result.kind = got_any ? CallResult::Kind::Failed : CallResult::Kind::NoAnswer;
+        result.kind = got_any ? ClientResult::Kind::Failed : ClientResult::Kind::NoAnswer;
         result.error = got_any ? "reply took longer than the request timeout" : "no answer within the quick timeout";
         return result;  // fd closes
       }
@@ -107,7 +107,7 @@ CallResult Client::call(const std::string& addr, const Params& params, std::stri
       fd.reset();
       if (reused && !got_any) continue;
       // Not even the ack came back: the peer never started the request.
-      result.kind = got_any ? CallResult::Kind::Failed : CallResult::Kind::NoAnswer;
+      result.kind = got_any ? ClientResult::Kind::Failed : ClientResult::Kind::NoAnswer;
       result.error = got_any ? "the peer closed the connection before the reply ended"
                              : "the peer closed the connection without answering";
       return result;
@@ -115,11 +115,11 @@ CallResult Client::call(const std::string& addr, const Params& params, std::stri
     give_back(addr, std::move(fd));
     auto parsed = parse_cgi_response(out);
     if (!parsed) {
-      result.kind = CallResult::Kind::Failed;
+      result.kind = ClientResult::Kind::Failed;
       result.error = "malformed reply: " + parsed.message();
       return result;
     }
-    result.kind = CallResult::Kind::Ok;
+    result.kind = ClientResult::Kind::Ok;
     result.response = std::move(parsed.value());
     return result;
   }

@@ -1,5 +1,6 @@
-// Client: the FastCGI client side (the cluster forwards requests with it).
-// Keeps idle kept-alive connections per server address and reuses them.
+// Client: the FastCGI client side (tests drive workers with it; the cluster
+// talks to peers with cluster/peer_client.h). Keeps idle kept-alive
+// connections per server address and reuses them.
 //
 // Timeouts: the server must accept and send its first record (any record:
 // a server may send an early STDERR line to say it took the request) within
@@ -19,7 +20,7 @@
 
 namespace tether::fcgi {
 
-struct CallResult {
+struct ClientResult {
   enum class Kind {
     Ok,           // response holds the server's reply
     Unreachable,  // could not connect
@@ -41,7 +42,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // addr: "unix:/path.sock" or "IPv4:port".
-  CallResult call(const std::string& addr, const Params& params, std::string_view body, int quick_ms, int total_ms);
+  ClientResult call(const std::string& addr, const Params& params, std::string_view body, int quick_ms, int total_ms);
   // Closes the idle connections to addr (the server is gone).
   void forget(const std::string& addr);
 

@@ -1,7 +1,9 @@
 // The admin page (see admin_route.h): one self-contained HTML document, no
 // external script, style or font. Its script polls /tether/admin/status
 // every 2 s, fills the tables and draws the request rate of the last five
-// minutes on a canvas. Its actions carry the page's CSRF token (a meta tag).
+// minutes on a canvas (sessions recovered after a worker died, and hibernated
+// ones once the workers report sessions.hibernated). Its actions carry the
+// page's CSRF token (a meta tag).
 #include "ops/admin_route.h"
 
 namespace tether {
@@ -29,6 +31,8 @@ button{cursor:pointer} input{width:12em}
 <span>requests <b id="total-requests">-</b></span>
 <span>sessions live <b id="total-sessions">-</b></span>
 <span>created <b id="total-created">-</b></span>
+<span>recovered <b id="total-recovered">-</b></span>
+<span id="hibernated-fig" hidden>hibernated <b id="total-hibernated">-</b></span>
 <span>forwarded <b id="total-forwarded">-</b></span>
 <span>slow <b id="total-slow">-</b></span>
 <span>rate <b id="rate-now">-</b> req/s</span>
@@ -37,7 +41,7 @@ button{cursor:pointer} input{width:12em}
 <canvas id="rate" width="640" height="160"></canvas>
 <h2>Workers</h2>
 <table><thead><tr><th>worker</th><th>pid</th><th>accepting</th><th>requests</th><th>in flight</th>
-<th>sessions</th><th>created</th><th>ended</th><th>fwd out</th><th>fwd in</th><th>redis</th><th></th></tr></thead>
+<th>sessions</th><th>created</th><th>recovered</th><th>ended</th><th>fwd out</th><th>fwd in</th><th>redis</th><th></th></tr></thead>
 <tbody id="workers"></tbody></table>
 <h2>Cache invalidation (every worker)</h2>
 <form id="inv"><input name="regex" placeholder="regex, e.g. ^GET /news"> <input name="group" placeholder="group">
@@ -82,6 +86,11 @@ function show(s) {
   document.getElementById("total-requests").textContent = num(t, "requests", "accepted");
   document.getElementById("total-sessions").textContent = num(t, "sessions", "live");
   document.getElementById("total-created").textContent = num(t, "sessions", "created");
+  document.getElementById("total-recovered").textContent = num(t, "sessions", "recovered");
+  // Hibernated sessions: shown once the workers report them (sessions.hibernated).
+  const hib = typeof (t.sessions || {}).hibernated === "number";
+  document.getElementById("hibernated-fig").hidden = !hib;
+  document.getElementById("total-hibernated").textContent = hib ? t.sessions.hibernated : "-";
   document.getElementById("total-forwarded").textContent = num(t, "forward", "out");
   document.getElementById("total-slow").textContent = num(t, "requests", "slow");
   const body = document.getElementById("workers");
@@ -92,7 +101,7 @@ function show(s) {
     cell(tr, "name", name); cell(tr, "pid", w.pid); cell(tr, "accepting", w.accepting === false ? "no" : "yes");
     cell(tr, "requests", num(w, "requests", "accepted")); cell(tr, "in-flight", num(w, "requests", "in_flight"));
     cell(tr, "sessions", num(w, "sessions", "live")); cell(tr, "created", num(w, "sessions", "created"));
-    cell(tr, "ended", ended(w)); cell(tr, "fwd-out", num(w, "forward", "out")); cell(tr, "fwd-in", num(w, "forward", "in"));
+    cell(tr, "recovered", num(w, "sessions", "recovered")); cell(tr, "ended", ended(w)); cell(tr, "fwd-out", num(w, "forward", "out")); cell(tr, "fwd-in", num(w, "forward", "in"));
     cell(tr, "redis", w.redis ? (w.redis.up ? "up" : "down") : "-");
     const td = document.createElement("td"), b = document.createElement("button");
     b.textContent = "drain"; b.onclick = () => { if (confirm("Drain " + name + "?")) post("/drain", {worker: name}); };

@@ -4,6 +4,8 @@
 // epoch map is under epochs_mu_.
 #include "registry/recovery.h"
 
+#include <atomic>
+
 #include "common/clock.h"
 #include "common/firewall.h"
 #include "common/json.h"
@@ -15,6 +17,11 @@
 
 namespace tether {
 namespace registry {
+namespace {
+std::atomic<uint64_t> stale_records{0};
+}  // namespace
+
+uint64_t stale_record_count() { return stale_records.load(); }
 
 Status check_against(const CheckpointInfo& record, const SessionEntry& entry) {
   if (record.host != entry.owner.host || record.worker != entry.owner.worker || record.epoch != entry.epoch) {
@@ -34,6 +41,10 @@ std::optional<CheckpointInfo> usable_checkpoint(const SessionId& sid, const std:
   auto record = decode_record(*text);
   if (!record) {
     firewall::refused(kBadRecord, where + record.message());
+    return std::nullopt;
+  }
+  if (record->epoch < entry.epoch) {  // left over from an earlier owner: not hostile, not usable
+    stale_records++;
     return std::nullopt;
   }
   if (Status s = check_against(*record, entry); !s) {

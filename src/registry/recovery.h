@@ -27,10 +27,17 @@ namespace tether::registry {
 Status check_against(const CheckpointInfo& record, const SessionEntry& entry);
 // The record of sid as Redis gave it (text: nullptr when there is none),
 // if it decodes, matches entry and names an app known_app knows; else
-// nullopt, and a record that was there is refused (counted kBadRecord).
+// nullopt, and a record that was there is refused (counted kBadRecord),
+// but for a stale one (stale_record_count).
 std::optional<CheckpointInfo> usable_checkpoint(const SessionId& sid, const std::string* text,
                                                   const SessionEntry& entry,
                                                   const std::function<bool(const std::string&)>& known_app);
+
+// Records that decoded but were written at an older epoch than the entry's:
+// a normal leftover, not hostile input (the session moved or was recovered
+// since, and its new owner died before its own first checkpoint). Not
+// used, and counted here rather than as kBadRecord. Process-wide, any thread.
+uint64_t stale_record_count();
 
 // What Registry::recover found for a session whose owner is gone.
 struct Recovery {

@@ -155,8 +155,8 @@ def make_cluster(steps, workers=3, supervisord=True, aof=True):
     wf = {"eo": {"start_point_url": steps.url("/one"), "retries": 0, "lease_ms": 600, "concurrency": 4,
                  "step_timeout_ms": 30000, "ticket_ttl_s": 86400}}
     # The journal on: Cluster starts Redis with appendonly yes, appendfsync everysec.
-    # Sessions without checkpoints: a session restored from one repeats the
-    # counter values (and so the journal entries) of up to one interval.
+    # Sessions without checkpoints: one restored from a checkpoint legitimately repeats its journal
+    # entries' keys of up to one interval, which check_journal would call duplicates.
     return (Cluster if aof else NoAofCluster)(workers=workers, supervisord=supervisord,
                                               routes=without_checkpoints(default_routes()), config={
         "journal": {"fsync": "batch", "backoff_max_ms": 200}, "workflows": wf})

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 
-from common import Cluster, default_routes, without_checkpoints, can_connect, pid_of, stopped_all, tetherctl, wait_until, worker_status
+from common import Cluster, can_connect, pid_of, stopped_all, tetherctl, wait_until, worker_status
 
 
 class LatencyProxy:
@@ -100,10 +100,6 @@ class CheckerCluster(Cluster):
     that worker's redis port)."""
 
     def __init__(self, proxied=None, **kw):
-        # Sessions without checkpoints: the checker's rule that a session's
-        # counter never repeats holds only for sessions never restored from a
-        # checkpoint (one may roll back by up to an interval; test_recovery).
-        kw.setdefault("routes", without_checkpoints(default_routes()))
         super().__init__(**kw)
         self.proxied, self.proxy = proxied, None
 

@@ -210,23 +210,64 @@ def check_epochs_go_up(ops):
     return out
 
 
-def check_counter(ops):
+def recovery_points(answers, faults, slack=EXPLAIN_SLACK_S):
+    """The answers of one session (sorted by t0) at which it was restored
+    from a checkpoint: start reason "recovered", an epoch higher than every
+    epoch answered before, and an ending fault (ENDING_FAULTS) acting on the
+    previous answer's owner near the change (a drain or a restart hands a
+    session over: its reason stays "recovered" then, but nothing rolls back)."""
+    out, top = [], None
+    for prev, op in zip([None] + answers[:-1], answers):
+        if (prev is not None and op["reason"] == "recovered" and op["epoch"] is not None and top is not None
+                and op["epoch"] > top and fault_near(faults, prev["t1"], op["t1"], slack, owner=prev["owner"])):
+            out.append(op)
+        if op["epoch"] is not None:
+            top = op["epoch"] if top is None else max(top, op["epoch"])
+    return out
+
+
+def _counter_in(sid, answers):
+    """Repeats and steps back within answers (one incarnation of a session)."""
+    out, seen = [], {}
+    for op in answers:
+        if op["n"] in seen:
+            out.append(violation("counter_repeated", sid, "n=%d answered twice" % op["n"], [seen[op["n"]], op]))
+        seen.setdefault(op["n"], op)
+    ends, best, who = _ended_before(answers, "n")
+    for op in answers:
+        k = bisect.bisect_left(ends, op["t0"])
+        if k and best[k - 1] > op["n"]:
+            out.append(violation("counter_went_back", sid, "n=%d after n=%d" % (op["n"], best[k - 1]),
+                                 [who[k - 1], op]))
+    return out
+
+
+def check_counter(ops, faults=()):
     """(c) Within one session id the counter never repeats, and an answer
     that started after another ended has a higher n (a failed request may
-    have counted: gaps are allowed)."""
+    have counted: gaps are allowed). Except at a recovery (recovery_points):
+    a session restored from its last checkpoint may step back by up to one
+    checkpoint interval, so from there on it is a new incarnation, checked
+    on its own; its first n must be at least the lowest n answered at the
+    highest epoch before it (the checkpoint is that owner's, taken after a
+    request it served), else "recovered_too_far_back" (e.g. a stale
+    epoch's checkpoint restored)."""
     out = []
     for sid, answers in answers_by_sid(ops).items():
-        seen = {}
+        answers = sorted(answers, key=lambda o: o["t0"])
+        starts = {id(op) for op in recovery_points(answers, list(faults))}
+        run = []
         for op in answers:
-            if op["n"] in seen:
-                out.append(violation("counter_repeated", sid, "n=%d answered twice" % op["n"], [seen[op["n"]], op]))
-            seen.setdefault(op["n"], op)
-        ends, best, who = _ended_before(answers, "n")
-        for op in answers:
-            k = bisect.bisect_left(ends, op["t0"])
-            if k and best[k - 1] > op["n"]:
-                out.append(violation("counter_went_back", sid, "n=%d after n=%d" % (op["n"], best[k - 1]),
-                                     [who[k - 1], op]))
+            if id(op) in starts:
+                out += _counter_in(sid, run)
+                top = max(o["epoch"] for o in run if o["epoch"] is not None)
+                floor = min([o for o in run if o["epoch"] == top], key=lambda o: o["n"])
+                if op["n"] < floor["n"]:
+                    out.append(violation("recovered_too_far_back", sid, "recovered at n=%d, below n=%d of epoch %d"
+                                         % (op["n"], floor["n"], top), [floor, op]))
+                run = []
+            run.append(op)
+        out += _counter_in(sid, run)
     return out
 
 
@@ -249,18 +290,27 @@ def check_session_changes(ops, faults, slack=EXPLAIN_SLACK_S):
     on its owner near the change: else "end_without_fault" (its owner was
     neither gone nor silent, yet a new session replaced it). A client that dropped its cookie on purpose (op "fresh") starts
     a "new" one. A session id answers one client only, with one start
-    reason, and a client never goes back to a session it left."""
+    reason, which may change only to "recovered" (restored from a
+    checkpoint, at a higher epoch, its owner hit by an ending fault near the
+    change: else "recovered_without_fault") and then stays so; and a client
+    never goes back to a session it left."""
     out = []
-    first_client, reasons = {}, {}
-    for op in ops:
-        if op.get("status") != 200:
-            continue
+    first_client, reasons, prev_of = {}, {}, {}
+    for op in sorted((op for op in ops if op.get("status") == 200), key=lambda o: o["t0"]):
+        prev = prev_of.get(op["sid"], op)
+        prev_of[op["sid"]] = op
         c0 = first_client.setdefault(op["sid"], op)
         if c0["c"] != op["c"]:
             out.append(violation("session_shared", op["sid"], "clients %d and %d" % (c0["c"], op["c"]), [c0, op]))
         r0 = reasons.setdefault(op["sid"], op)
         if r0["reason"] != op["reason"]:
-            out.append(violation("reason_changed", op["sid"], "%s then %s" % (r0["reason"], op["reason"]), [r0, op]))
+            if op["reason"] != "recovered":
+                out.append(violation("reason_changed", op["sid"], "%s then %s" % (r0["reason"], op["reason"]),
+                                     [r0, op]))
+            elif not recovery_points([prev, op], faults, slack):
+                out.append(violation("recovered_without_fault", op["sid"], "%s then recovered" % r0["reason"],
+                                     [prev, op]))
+            reasons[op["sid"]] = op
     by_client = {}
     for op in ops:
         by_client.setdefault(op["c"], []).append(op)
@@ -291,7 +341,7 @@ def check_session_changes(ops, faults, slack=EXPLAIN_SLACK_S):
 
 def check(ops, faults):
     """Every violation the history shows, each with the ops that prove it."""
-    return (check_one_owner_per_epoch(ops) + check_epochs_go_up(ops) + check_counter(ops)
+    return (check_one_owner_per_epoch(ops) + check_epochs_go_up(ops) + check_counter(ops, faults)
             + check_session_changes(ops, faults))
 
 
@@ -316,6 +366,7 @@ def figures(ops, faults, violations):
     answers = answers_by_sid(ops)
     return {"sessions": len(answers), "requests": len(ops), "statuses": statuses, "session_changes": changes,
             "moves": sum(len({(o["owner"], o["pid"]) for o in a}) - 1 for a in answers.values()),
+            "recoveries": sum(len(recovery_points(sorted(a, key=lambda o: o["t0"]), faults)) for a in answers.values()),
             "with_epoch": sum(1 for o in ops if o.get("epoch") is not None),
             "max_epoch": max([o["epoch"] for o in ops if o.get("epoch") is not None] or [0]),
             "faults": fault_kinds, "violations": kinds}
@@ -331,7 +382,8 @@ def format_op(op, origin=0.0):
 
 def format_report(ops, faults, violations, origin=0.0, limit=10):
     f = figures(ops, faults, violations)
-    lines = ["ownership checker: %(sessions)d sessions, %(requests)d requests, %(moves)d moves, "
+    lines = ["ownership checker: %(sessions)d sessions, %(requests)d requests, %(moves)d moves "
+             "(%(recoveries)d recoveries), "
              "%(with_epoch)d answers with an epoch (highest %(max_epoch)d)" % f,
              "  statuses %s; session changes by reason %s" % (f["statuses"], f["session_changes"]),
              "  faults %s; violations %s" % (f["faults"], f["violations"] or "none")]

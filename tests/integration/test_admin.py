@@ -102,10 +102,18 @@ class AdminPageTest(unittest.TestCase):
         self.assertEqual(d.by_id["worker-count"], "2")
         self.assertEqual(int(d.by_id["total-sessions"]), expected["total"]["sessions"]["live"])
         self.assertEqual(int(d.by_id["total-created"]), expected["total"]["sessions"]["created"])
+        # Sessions recovered after a worker died (none here: the figure is filled, 0); hibernated ones
+        # only once the workers report them.
+        self.assertEqual(int(d.by_id["total-recovered"]), expected["total"]["sessions"]["recovered"])
+        if isinstance(expected["total"]["sessions"].get("hibernated"), int):
+            self.assertEqual(int(d.by_id["total-hibernated"]), expected["total"]["sessions"]["hibernated"])
+        else:
+            self.assertEqual(d.by_id["total-hibernated"], "-")
         for w in expected["workers"]:
             row = d.rows["%s-%d" % (w["host"], w["worker"])]
             self.assertEqual(int(row["sessions"]), w["sessions"]["live"])
             self.assertEqual(int(row["created"]), w["sessions"]["created"])
+            self.assertEqual(int(row["recovered"]), w["sessions"]["recovered"])
             self.assertEqual(int(row["pid"]), w["pid"])
         shot = os.path.join(c.workdir, "admin.png")
         r = subprocess.run([browser] + BROWSER_FLAGS + ["--user-data-dir=" + profile, "--window-size=1100,900",

@@ -18,7 +18,8 @@ import time
 import unittest
 
 import fcgi
-from common import Client, Cluster, redis_cli, session_keys, stopped_all, wait_until, worker_status
+from common import (Client, Cluster, default_routes, redis_cli, session_keys, stopped_all, wait_until,
+                    without_checkpoints, worker_status)
 
 CONFIG = {"heartbeat_ms": 300, "quick_timeout_ms": 500}
 
@@ -99,7 +100,9 @@ class FaultTest(unittest.TestCase):
     def cluster(self, **config):
         cfg = dict(CONFIG)
         cfg.update(config)
-        c = Cluster(workers=3, config=cfg).start()
+        # Without checkpoints: these tests expect a dead or silent owner's sessions `lost`; with them a
+        # session older than one interval (the first checkpoint) comes back `recovered` (test_recovery).
+        c = Cluster(workers=3, config=cfg, routes=without_checkpoints(default_routes())).start()
         self.addCleanup(c.stop)
         wait_until(lambda: all(worker_status(c, n)["redis"]["workers_known"] == 3 for n in range(3)), 10,
                    "every worker to see the other two")

@@ -124,7 +124,7 @@ class PeerServerTest : public ::testing::Test {
         stats_);
     ASSERT_TRUE(server_->start());
   }
-  fcgi::CallResult call(PeerClient& client, const std::string& reason = "lost") {
+  CallResult call(PeerClient& client, const std::string& reason = "lost") {
     Request req;
     req.method = "POST";
     req.path = "/n/1";
@@ -160,7 +160,7 @@ TEST_F(PeerServerTest, ACallCarriesParamsBodyCallerAndReasonAndKeepsItsConnectio
   PeerClient client(client_codec, "h1-0");
   for (int i = 0; i < 3; ++i) {
     auto r = call(client);
-    ASSERT_EQ(r.kind, fcgi::CallResult::Kind::Ok) << r.error;
+    ASSERT_EQ(r.kind, CallResult::Kind::Ok) << r.error;
     EXPECT_EQ(r.response.status, 200);
     EXPECT_EQ(r.response.body, "h1-0 lost POST /n/1?a=b 192.0.2.7 v body");
   }
@@ -187,7 +187,7 @@ TEST_F(PeerServerTest, GarbageAndLibfcgisOverflowRecordAreRefusedAndTheServerGoe
   EXPECT_EQ(ran_.load(), 0);
   TokenCodec client_codec = codec_of({key});
   PeerClient client(client_codec, "h1-0");
-  EXPECT_EQ(call(client).kind, fcgi::CallResult::Kind::Ok);
+  EXPECT_EQ(call(client).kind, CallResult::Kind::Ok);
 }
 
 TEST_F(PeerServerTest, AnotherClusterKeyIsRefusedBeforeAnyAppCode) {
@@ -196,7 +196,7 @@ TEST_F(PeerServerTest, AnotherClusterKeyIsRefusedBeforeAnyAppCode) {
   TokenCodec stranger = codec_of({random_key()});
   PeerClient client(stranger, "h1-0");
   auto r = call(client);
-  EXPECT_EQ(r.kind, fcgi::CallResult::Kind::NoAnswer) << r.error;
+  EXPECT_EQ(r.kind, CallResult::Kind::NoAnswer) << r.error;
   EXPECT_EQ(firewall::refused_count("peer.bad_hello"), before + 1);
   EXPECT_EQ(ran_.load(), 0);
 }
@@ -284,19 +284,19 @@ TEST_F(PeerServerTest, RotationStepsKeepCallsWorkingAndADroppedKeyEndsItsConnect
   start({old_key, TokenKey(raw, true)});
   TokenCodec ahead = codec_of({new_key, TokenKey(old_key)});
   PeerClient client(ahead, "h1-0");
-  ASSERT_EQ(call(client).kind, fcgi::CallResult::Kind::Ok);
+  ASSERT_EQ(call(client).kind, CallResult::Kind::Ok);
   // Step 3 on the server: only the new key. The kept connection (new key) goes on.
   server_codec_->replace(KeySet::make({new_key}).value());
-  ASSERT_EQ(call(client).kind, fcgi::CallResult::Kind::Ok);
+  ASSERT_EQ(call(client).kind, CallResult::Kind::Ok);
   // A client still sealing with the old key is refused now.
   TokenCodec behind = codec_of({old_key});
   PeerClient late(behind, "h1-0");
-  EXPECT_EQ(call(late).kind, fcgi::CallResult::Kind::NoAnswer);
+  EXPECT_EQ(call(late).kind, CallResult::Kind::NoAnswer);
   // The server drops the new key (back to old): the kept connection under it is closed, not served.
   uint64_t dropped = firewall::refused_count("peer.key_dropped");
   server_codec_->replace(KeySet::make({old_key}).value());
   auto r = call(client);
-  EXPECT_NE(r.kind, fcgi::CallResult::Kind::Ok);
+  EXPECT_NE(r.kind, CallResult::Kind::Ok);
   EXPECT_EQ(firewall::refused_count("peer.key_dropped"), dropped + 1);
 }
 

@@ -4,6 +4,7 @@
 // with one the checks refuse (counted), never from a peer's request. End to
 // end: tests/integration/test_recovery.py; the race against a real Redis:
 // tests/unit/registry/registry_recovery_test.cpp.
+#include "registry/recovery.h"
 #include "support/session_route_fixture.h"
 
 namespace tether {
@@ -53,7 +54,7 @@ TEST_F(SessionRecoveryTest, TheOldCookieOfARecoveredSessionFindsItHereAlsoFromAP
 TEST_F(SessionRecoveryTest, ASilentOwnersSessionIsRecoveredAfterTheQuickTimeout) {
   SessionId sid = dead_owner_with_checkpoint();
   peers_.addrs["h2-1"] = "127.0.0.1:9001";
-  peers_.answer = fcgi::CallResult::Kind::NoAnswer;
+  peers_.answer = CallResult::Kind::NoAnswer;
   Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(reason_of(r), "recovered");
@@ -76,7 +77,7 @@ TEST_F(SessionRecoveryTest, ARecoveryAnotherWorkerWonIsForwardedToTheWinner) {
 TEST_F(SessionRecoveryTest, ASessionWhoseNewOwnerIsSilentTooIsRecoveredFromThatOwnersCheckpoint) {
   SessionId sid = dead_owner_with_checkpoint(record("h3", 4, 3));
   book_.entries[sid].owner = registry::Owner{"h3", 4, "127.0.0.1:9004"};
-  peers_.answer = fcgi::CallResult::Kind::Unreachable;
+  peers_.answer = CallResult::Kind::Unreachable;
   Response r = get(token(sid, "h2", 1, unix_seconds(), 2));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(reason_of(r), "recovered");
@@ -115,7 +116,7 @@ TEST_F(SessionRecoveryTest, ABadCheckpointRecordIsRefusedCountedAndTheSessionIsL
       v2.dump(),
       no_state.dump(),
       str_epoch.dump(),
-      record("h2", 1, 2),                  // an older epoch than the entry's
+      record("h2", 1, 4),                  // a later epoch than the entry's (the write is fenced)
       record("h2", 2, 3),                  // another worker
       record("h9", 1, 3),                  // another host
       record("h2", 1, 3, "nosuchapp"),     // no such session app here
@@ -131,6 +132,20 @@ TEST_F(SessionRecoveryTest, ABadCheckpointRecordIsRefusedCountedAndTheSessionIsL
     EXPECT_EQ(book_.entries[sid].owner.host, "h2") << text;
     EXPECT_EQ(book_.entries[sid].epoch, 3) << text;
   }
+  EXPECT_EQ(pool_->stats().recovered.load(), 0u);
+}
+
+// A record from an earlier epoch is a leftover (the owner before a move):
+// not used (lost), counted as stale, not as a bad record.
+TEST_F(SessionRecoveryTest, ARecordFromAnEarlierEpochIsStaleAndTheSessionIsLost) {
+  uint64_t bad = firewall::refused_count(registry::kBadRecord), stale = registry::stale_record_count();
+  SessionId sid = dead_owner_with_checkpoint(record("h2", 1, 2));
+  Response r = get(token(sid, "h2", 1, unix_seconds(), 3));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(reason_of(r), "lost");
+  EXPECT_EQ(firewall::refused_count(registry::kBadRecord), bad);
+  EXPECT_EQ(registry::stale_record_count() - stale, 1u);
+  EXPECT_EQ(book_.entries[sid].epoch, 3);
   EXPECT_EQ(pool_->stats().recovered.load(), 0u);
 }
 

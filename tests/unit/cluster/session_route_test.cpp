@@ -55,7 +55,7 @@ TEST_F(SessionRouteTest, ACookieOfALiveWorkerIsForwardedThereAndItsAnswerRelayed
 
 TEST_F(SessionRouteTest, AnOwnerThatFailsAfterTakingTheRequestGives502AndNoNewSession) {
   peers_.addrs["h2-1"] = "127.0.0.1:9001";
-  peers_.answer = fcgi::CallResult::Kind::Failed;
+  peers_.answer = CallResult::Kind::Failed;
   Response r = get(token(SessionId::random(), "h2", 1));
   EXPECT_EQ(r.status, 502);
   EXPECT_EQ(pool_->stats().live.load(), 0u);
@@ -69,7 +69,7 @@ TEST_F(SessionRouteTest, AGoneOwnerWithNoMoveInTheRegistryStartsOverAsLost) {
 
 TEST_F(SessionRouteTest, ASilentOwnerWhoseSessionMovedIsFollowedToTheNewOwner) {
   peers_.addrs["h2-1"] = "127.0.0.1:9001";
-  peers_.answer = fcgi::CallResult::Kind::NoAnswer;
+  peers_.answer = CallResult::Kind::NoAnswer;
   SessionId sid = SessionId::random();
   book_.entries[sid] = registry::SessionEntry{{"h3", 4, "127.0.0.1:9004"}, 2, 0, 0};
   Response r = get(token(sid, "h2", 1));
@@ -116,7 +116,7 @@ TEST_F(SessionRouteTest, PlacementElsewhereForwardsWithTheReason) {
 
 TEST_F(SessionRouteTest, ASilentChosenWorkerMeansTheSessionIsMadeHere) {
   placer_.target = std::string("127.0.0.1:9002");
-  peers_.answer = fcgi::CallResult::Kind::Unreachable;
+  peers_.answer = CallResult::Kind::Unreachable;
   Response r = get("");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(reason_of(r), "new");

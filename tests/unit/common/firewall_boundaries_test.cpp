@@ -51,14 +51,14 @@ TEST(FirewallBoundaryTest, AThrowingHandlerGetsA500AndTheServerGoesOn) {
   };
   for (const char* path : {"/std", "/int", "/json"}) {
     auto r = get(path);
-    ASSERT_EQ(r.kind, fcgi::CallResult::Kind::Ok) << path << ": " << r.error;
+    ASSERT_EQ(r.kind, fcgi::ClientResult::Kind::Ok) << path << ": " << r.error;
     EXPECT_EQ(r.response.status, 500) << path;
     auto ok = get("/");
-    ASSERT_EQ(ok.kind, fcgi::CallResult::Kind::Ok) << ok.error;
+    ASSERT_EQ(ok.kind, fcgi::ClientResult::Kind::Ok) << ok.error;
     EXPECT_EQ(ok.response.body, "ok");
   }
   auto odd = get("/status5");  // a status nginx would refuse goes out as 500
-  ASSERT_EQ(odd.kind, fcgi::CallResult::Kind::Ok) << odd.error;
+  ASSERT_EQ(odd.kind, fcgi::ClientResult::Kind::Ok) << odd.error;
   EXPECT_EQ(odd.response.status, 500);
   EXPECT_EQ(stats.failed.load(), 3u);
   EXPECT_EQ(firewall::caught_count("fcgi.request"), caught_before + 3);

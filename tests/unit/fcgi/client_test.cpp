@@ -24,8 +24,8 @@
 namespace tether {
 namespace {
 
-using fcgi::CallResult;
-using Kind = CallResult::Kind;
+using fcgi::ClientResult;
+using Kind = ClientResult::Kind;
 
 using test_support::echo;
 using test_support::FakePeer;

@@ -69,7 +69,7 @@ class FcgiServerTest : public ::testing::Test {
     EXPECT_EQ(::send(fd, "\x01", 1, MSG_NOSIGNAL), 1);
     return fd;
   }
-  fcgi::CallResult get() {
+  fcgi::ClientResult get() {
     fcgi::Params params = {{"REQUEST_METHOD", "GET"}, {"DOCUMENT_URI", "/"}, {"REQUEST_URI", "/"}};
     return client_.call(addr_, params, "", 5000, 5000);
   }
@@ -88,7 +88,7 @@ class FcgiServerTest : public ::testing::Test {
 TEST_F(FcgiServerTest, StalledConnectionsDoNotStarveNewOnes) {
   for (int i = 0; i < 6; ++i) stalled_client();
   auto r = get();
-  ASSERT_EQ(r.kind, fcgi::CallResult::Kind::Ok) << r.error;
+  ASSERT_EQ(r.kind, fcgi::ClientResult::Kind::Ok) << r.error;
   EXPECT_EQ(r.response.body, "ok");
   EXPECT_GT(stats_.threads.load(), 6);
 }
@@ -99,7 +99,7 @@ TEST_F(FcgiServerTest, StalledConnectionIsClosedAfterTheIdleTimeout) {
   ASSERT_EQ(::poll(&p, 1, 10000), 1) << "still open after 10 s (keepalive_idle_s is 1)";
   char c;
   EXPECT_LE(::recv(fd, &c, 1, 0), 0);  // closed, nothing said
-  EXPECT_EQ(get().kind, fcgi::CallResult::Kind::Ok);
+  EXPECT_EQ(get().kind, fcgi::ClientResult::Kind::Ok);
 }
 
 // Regression: stop() joined the threads holding the lock that grow() takes,

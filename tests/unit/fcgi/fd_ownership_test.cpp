@@ -19,7 +19,7 @@
 namespace tether {
 namespace {
 
-using Kind = fcgi::CallResult::Kind;
+using Kind = fcgi::ClientResult::Kind;
 using test_support::FakePeer;
 
 using test_support::open_fds;

@@ -192,6 +192,17 @@ TEST_F(AdminRouteTest, EachRefusalIsA403WithItsReasonCounted) {
   EXPECT_EQ(get(*admin_, "/tether/admin/status", {{"host", "localhost"}}).status, 200);
 }
 
+// Recovered sessions always; hibernated ones hidden until the status has
+// sessions.hibernated (the browser test, tests/integration/test_admin.py, fills them).
+TEST_F(AdminRouteTest, ThePageShowsRecoveredAndHibernatedSessions) {
+  Response page = get(*admin_, "/tether/admin", {{"host", "localhost"}});
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("id=\"total-recovered\""), std::string::npos);
+  EXPECT_NE(page.body.find("num(t, \"sessions\", \"recovered\")"), std::string::npos);
+  EXPECT_NE(page.body.find("<span id=\"hibernated-fig\" hidden>"), std::string::npos);
+  EXPECT_NE(page.body.find(".hibernated === \"number\""), std::string::npos);
+}
+
 TEST_F(AdminRouteTest, ThePageIsNotToBeFramed) {
   Response page = get(*admin_, "/tether/admin", {{"host", "localhost"}});
   bool deny = false;

@@ -151,7 +151,7 @@ TEST_F(RecoveryTest, NoCheckpointOrNoEntryRecoversNothingAndMovesNothing) {
 TEST_F(RecoveryTest, ARecordThatCannotBeUsedIsRefusedCountedAndMovesNothing) {
   auto b = registry_of(b_);
   const std::vector<std::string> bad = {
-      "garbage", "{}", std::string(100, '['), record(a_, 2, 1), record(b_, 3, 1), record(a_, 3, 1, "other"),
+      "garbage", "{}", std::string(100, '['), record(a_, 4, 1), record(b_, 3, 1), record(a_, 3, 1, "other"),
       "{\"v\":1,\"app\":\"kit\",\"host\":\"hostA\",\"worker\":0,\"epoch\":3,\"at\":1,\"created\":1}",  // no state
   };
   for (const auto& text : bad) {
@@ -173,6 +173,32 @@ TEST_F(RecoveryTest, ARecordThatCannotBeUsedIsRefusedCountedAndMovesNothing) {
   ASSERT_TRUE(r) << r.message();
   EXPECT_EQ(r->kind, K::None);
   EXPECT_EQ(firewall::refused_count(registry::kBadRecord) - before, 1u);
+}
+
+// A record from an earlier epoch (the owner before a move or a recovery, its
+// successor dead before its own first checkpoint) is a normal leftover: not
+// used (the session is lost), counted as stale, not as a bad record.
+TEST_F(RecoveryTest, ARecordFromAnEarlierEpochIsStaleNotBad) {
+  auto b = registry_of(b_);
+  for (const auto& text : {record(a_, 2, 1), record(c_, 1, 1), record(a_, 2, 1, "other")}) {
+    SessionId sid = dead_session();
+    put_record(sid, text);
+    uint64_t bad = firewall::refused_count(registry::kBadRecord), stale = registry::stale_record_count();
+    auto r = b->recover(sid, a_, kit);
+    ASSERT_TRUE(r) << r.message();
+    EXPECT_EQ(r->kind, K::None) << text;
+    EXPECT_EQ(firewall::refused_count(registry::kBadRecord), bad) << text;
+    EXPECT_EQ(registry::stale_record_count() - stale, 1u) << text;
+    EXPECT_EQ(entry(sid)->owner.host, "hostA") << text;
+    EXPECT_EQ(entry(sid)->epoch, 3) << text;
+  }
+  // Malformed at an earlier epoch is still malformed: bad, not stale.
+  SessionId sid = dead_session();
+  put_record(sid, "{\"v\":1,\"app\":\"kit\",\"host\":\"hostA\",\"worker\":0,\"epoch\":2,\"at\":1,\"created\":1}");
+  uint64_t bad = firewall::refused_count(registry::kBadRecord), stale = registry::stale_record_count();
+  ASSERT_TRUE(b->recover(sid, a_, kit));
+  EXPECT_EQ(firewall::refused_count(registry::kBadRecord) - bad, 1u);
+  EXPECT_EQ(registry::stale_record_count(), stale);
 }
 
 TEST_F(RecoveryTest, AnEntryNamingThisWorkersAddressUnderAnotherNameIsNeverTakenFrom) {

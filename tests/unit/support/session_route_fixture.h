@@ -52,7 +52,7 @@ class Reasoned final : public Session {
 
 struct FakePeers final : PeerLink {
   std::map<std::string, std::string> addrs;  // "host-n" -> address of live workers
-  fcgi::CallResult::Kind answer = fcgi::CallResult::Kind::Ok;
+  CallResult::Kind answer = CallResult::Kind::Ok;
   struct Call {
     std::string addr, reason, path;
   };
@@ -61,11 +61,11 @@ struct FakePeers final : PeerLink {
     auto it = addrs.find(host + "-" + std::to_string(worker));
     return it == addrs.end() ? "" : it->second;
   }
-  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override {
+  CallResult forward(const std::string& addr, const Request& req, const std::string& reason) override {
     calls.push_back({addr, reason, req.path});
-    fcgi::CallResult r;
+    CallResult r;
     r.kind = answer;
-    if (answer == fcgi::CallResult::Kind::Ok) r.response = Response::text("from " + addr);
+    if (answer == CallResult::Kind::Ok) r.response = Response::text("from " + addr);
     return r;
   }
 };
