@@ -55,6 +55,8 @@ class SessionThread {
   bool run_on(std::function<void(SessionHost&)> fn);
   // Before start(): see SessionHost::set_checkpoints.
   void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) { host_.set_checkpoints(sink, plans); }
+  // Before start(): see SessionHost::set_max_live.
+  void set_max_live(size_t n) { host_.set_max_live(n); }
   // Drains the queue, ends all sessions (with `reason`), joins.
   void stop(EndReason reason = EndReason::Shutdown);
 
@@ -99,6 +101,13 @@ class SessionPool {
   // names (session/checkpoint.h). Both outlive the pool.
   void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) {
     for (auto& t : threads_) t->set_checkpoints(sink, plans);
+  }
+  // Before start(): hibernation (config max_live_sessions, 0: off). Each
+  // shard keeps its share, ceil(max_live / shards), in memory.
+  void set_max_live(int64_t max_live) {
+    size_t n = threads_.size();
+    size_t share = max_live <= 0 ? 0 : (static_cast<size_t>(max_live) + n - 1) / n;
+    for (auto& t : threads_) t->set_max_live(share);
   }
   void start();
   void stop(EndReason reason = EndReason::Shutdown);
