@@ -14,8 +14,11 @@
 
 namespace tether {
 
+// The bound drops the oldest plain checkpoints to stay under it, so the
+// backlog never stays over it: hibernation waits from half of it on, which
+// leaves the other half to the checkpoints of live sessions.
 bool CheckpointWriter::accepting() const {
-  return !down_.load() && stats_.pending_bytes.load() < config_.max_pending_bytes;
+  return !down_.load() && stats_.pending_bytes.load() <= config_.max_pending_bytes / 2;
 }
 
 namespace {

@@ -16,7 +16,7 @@
 // bound either: the session object is gone, the record is all there is.
 // They stay readable (load) until Redis confirmed them: from pending_, then
 // from inflight_ while their batch is being written, then from Redis.
-// accepting() is false while Redis is down or the backlog is past its bound,
+// accepting() is false while Redis is down or the backlog is past half its bound,
 // so hibernation waits instead of piling records up.
 //
 // Redis down: records wait (bounded as above, newest wins) and are written
