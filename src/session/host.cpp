@@ -151,7 +151,7 @@ void SessionHost::serve(SessionJob& job) {
       job.moved_to = moved->second;  // the acceptor forwards it to the new owner
       return;
     }
-    if (!job.create_if_missing) {
+    if (!job.create_if_missing && !lost) {  // a wake that failed: it was ours, a new one here (lost)
       job.missing = true;
       return;
     }

@@ -8,6 +8,8 @@
 // a new object restores it and on_wake() runs. A record that cannot be
 // loaded or restored ends the session without on_end (counted wake_failed).
 // Runs on whichever thread holds the session's turn.
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 
@@ -24,6 +26,19 @@ bool log_now() {
   static std::atomic<int64_t> last{0};
   int64_t now = unix_millis(), before = last.load();
   return now - before >= 1000 && last.compare_exchange_strong(before, now);
+}
+
+// The memory a hibernated session held is freed, but glibc keeps it in the
+// freeing thread's arena (sessions run on many threads): give it back to the
+// system after every kTrimBytes of state hibernated in the worker, so that
+// RSS follows the budget (malloc_trim walks the arenas: amortized this way).
+constexpr int64_t kTrimBytes = int64_t{8} << 20;
+std::atomic<int64_t> since_trim{0};
+
+void freed(int64_t bytes) {
+  if (since_trim.fetch_add(bytes) + bytes < kTrimBytes) return;
+  since_trim = 0;
+  malloc_trim(0);
 }
 
 const char* kind_name(LoadedCheckpoint::Kind k) {
@@ -114,6 +129,7 @@ SessionHost::Slept SessionHost::hibernate(Iter it, const CheckpointPlanMap* plan
   z.at_ms = unix_millis();
   z.requests = s->requests_;
   z.start_reason = s->start_reason_;
+  const int64_t bytes = static_cast<int64_t>(text->size());
   CheckpointRecord record{it->first, z.app, z.epoch, z.at_ms, unix_ms_of(e.created), std::move(*text)};
   record.keep = true;
   ckpt_sink_->checkpoint(std::move(record));
@@ -125,6 +141,7 @@ SessionHost::Slept SessionHost::hibernate(Iter it, const CheckpointPlanMap* plan
   stats_->live--;
   stats_->hibernated++;
   stats_->hibernations++;
+  freed(bytes);
   return Slept::Yes;
 }
 

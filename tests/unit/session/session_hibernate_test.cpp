@@ -236,6 +236,20 @@ TEST_F(SessionHibernateTest, AWakeThatFindsNoRecordGivesANewSessionLost) {
   EXPECT_EQ(std::count(sink_.ended.begin(), sink_.ended.end(), a), 1);  // its record is deleted
 }
 
+TEST_F(SessionHibernateTest, AWakeThatFailsGivesANewSessionLostEvenWithoutCreateIfMissing) {
+  host_.set_max_live(1);
+  SessionId a = start();
+  start();
+  sink_.mode = LoadedCheckpoint::Kind::Refused;
+  clock_.advance(1);
+  auto j = job("/", &a);
+  j->create_if_missing = false;  // the session route's first try: it would look for the owner elsewhere
+  host_.serve(*j);
+  EXPECT_FALSE(j->missing);  // it was ours: not to be looked for elsewhere
+  ASSERT_TRUE(j->created);
+  EXPECT_EQ(calls(j->created_sid), (std::vector<std::string>{"start:lost"}));
+}
+
 TEST_F(SessionHibernateTest, ARecordOlderThanHibernationWroteIsNeverRestored) {
   host_.set_max_live(1);
   SessionId a = start();
