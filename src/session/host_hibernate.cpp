@@ -33,6 +33,7 @@ bool log_now() {
 // system after every kTrimBytes of state hibernated in the worker, so that
 // RSS follows the budget (malloc_trim walks the arenas: amortized this way).
 constexpr int64_t kTrimBytes = int64_t{8} << 20;
+constexpr int kMaxFailedPerCall = 4;  // failed snapshots one budget check tries at most
 std::atomic<int64_t> since_trim{0};
 
 void freed(int64_t bytes) {
@@ -84,7 +85,9 @@ void SessionHost::enforce_budget(const SessionId* keep) {
   if (max_live_ == 0 || ckpt_sink_ == nullptr || ckpt_plans_ == nullptr || sessions_.size() <= max_live_) return;
   auto plans = ckpt_plans_->current();
   // Each session in the LRU is looked at once at most: one that cannot
-  // hibernate now (its snapshot failed) goes to the front.
+  // hibernate now (its snapshot failed) goes to the front. An app whose
+  // snapshots fail would make every request try them all: a few per call.
+  int failed = 0;
   for (size_t tries = lru_.size(); tries > 0 && sessions_.size() > max_live_ && !lru_.empty(); --tries) {
     const SessionId sid = lru_.back();
     auto it = sessions_.find(sid);
@@ -101,6 +104,7 @@ void SessionHost::enforce_budget(const SessionId* keep) {
     if (r == Slept::Failed) {
       auto again = sessions_.find(sid);
       if (again != sessions_.end() && again->second.in_lru) touch(again);
+      if (++failed >= kMaxFailedPerCall) return;
     }
   }
 }

@@ -206,6 +206,15 @@ TEST_F(SessionHibernateTest, AFailedSnapshotKeepsTheSessionInMemory) {
   EXPECT_TRUE(host_.contains(c));
 }
 
+TEST_F(SessionHibernateTest, SessionsThatCannotSnapshotCostAFewTriesPerRequestNotAll) {
+  host_.set_max_live(1);
+  for (int i = 0; i < 20; ++i) serve(start(), "/throw");
+  uint64_t before = stats_.checkpoints_skipped_failed.load();
+  start();
+  EXPECT_LE(stats_.checkpoints_skipped_failed.load() - before, 4u);
+  EXPECT_EQ(host_.size(), 21u);
+}
+
 TEST_F(SessionHibernateTest, ASinkThatCannotWriteDefersHibernation) {
   host_.set_max_live(1);
   sink_.accept = false;
