@@ -20,6 +20,7 @@
 // new jobs, lets the queued ones finish, ends every session
 // (EndReason::Shutdown), and joins.
 #pragma once
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -103,11 +104,18 @@ class SessionPool {
     for (auto& t : threads_) t->set_checkpoints(sink, plans);
   }
   // Before start(): hibernation (config max_live_sessions, 0: off). Each
-  // shard keeps its share, ceil(max_live / shards), in memory.
+  // shard keeps its share in memory: the budget split exactly (shards differ
+  // by one at most, so the worker holds max_live), but at least 1 each.
   void set_max_live(int64_t max_live) {
     size_t n = threads_.size();
-    size_t share = max_live <= 0 ? 0 : (static_cast<size_t>(max_live) + n - 1) / n;
-    for (auto& t : threads_) t->set_max_live(share);
+    for (size_t i = 0; i < n; ++i) {
+      size_t share = 0;
+      if (max_live > 0) {
+        size_t b = static_cast<size_t>(max_live);
+        share = std::max<size_t>(1, b / n + (i < b % n ? 1 : 0));
+      }
+      threads_[i]->set_max_live(share);
+    }
   }
   void start();
   void stop(EndReason reason = EndReason::Shutdown);

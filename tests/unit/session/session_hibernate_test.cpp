@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "common/json.h"
 #include "session/host.h"
+#include "session/pool.h"
 
 namespace tether {
 namespace {
@@ -29,16 +31,20 @@ struct FakeSink final : CheckpointSink {
   LoadedCheckpoint::Kind mode = LoadedCheckpoint::Kind::Found;  // what load() answers
   int64_t at_shift = 0;  // added to a found record's at_ms (negative: an older record)
   int loads = 0;
+  std::mutex mu;  // the pool's threads end their sessions at once on stop
   void checkpoint(CheckpointRecord r) override {
+    std::lock_guard<std::mutex> lock(mu);
     SessionId sid = r.sid;
     last[sid] = std::move(r);
   }
   void checkpoint_ended(const SessionId& sid, int64_t) override {
+    std::lock_guard<std::mutex> lock(mu);
     ended.push_back(sid);
     last.erase(sid);
   }
   bool accepting() const override { return accept; }
   LoadedCheckpoint load(const SessionId& sid, int64_t epoch, const std::string& app) override {
+    std::lock_guard<std::mutex> lock(mu);
     ++loads;
     LoadedCheckpoint out;
     out.kind = mode;
@@ -62,16 +68,21 @@ struct FakeSink final : CheckpointSink {
 
 // What the sessions saw, by session (short id).
 struct Seen {
+  std::mutex mu;
   std::map<std::string, std::vector<std::string>> calls;
+  void add(const std::string& who, std::string what) {
+    std::lock_guard<std::mutex> lock(mu);
+    calls[who].push_back(std::move(what));
+  }
 };
 
 // State: a counter. "/throw" makes snapshot() throw from then on.
 class Counter final : public Session {
  public:
   explicit Counter(Seen* seen) : seen_(seen) {}
-  void on_start(StartReason r) override { seen_->calls[short_id()].push_back(std::string("start:") + to_string(r)); }
-  void on_wake() override { seen_->calls[short_id()].push_back("wake"); }
-  void on_end(EndReason r) override { seen_->calls[short_id()].push_back(std::string("end:") + to_string(r)); }
+  void on_start(StartReason r) override { seen_->add(short_id(), std::string("start:") + to_string(r)); }
+  void on_wake() override { seen_->add(short_id(), "wake"); }
+  void on_end(EndReason r) override { seen_->add(short_id(), std::string("end:") + to_string(r)); }
   Response handle(const Request& req) override {
     ++n_;
     if (req.path == "/throw") broken_ = true;
@@ -381,6 +392,40 @@ TEST_F(SessionHibernateTest, NoBudgetNoHibernation) {
   for (int i = 0; i < 10; ++i) start();
   EXPECT_EQ(host_.size(), 10u);
   EXPECT_EQ(stats_.hibernated.load(), 0);
+}
+
+// The pool splits the worker's budget across its session threads exactly:
+// the worker holds max_live_sessions in memory, not one more per thread.
+TEST(SessionPoolHibernateTest, TheWorkerHoldsItsBudgetExactlyAcrossSessionThreads) {
+  ASSERT_GE(sodium_init(), 0);
+  Seen seen;
+  SessionFactory factory = [&seen] { return std::make_unique<Counter>(&seen); };
+  FakeSink sink;
+  CheckpointPlans plans{1 << 20};
+  CheckpointPlanMap m;
+  m[&factory] = CheckpointPlan{"counter", 100000};
+  plans.replace(std::move(m));
+  SteadyClock clock;
+  SessionPool pool{clock, {3600 * 1000, 7200 * 1000}, "h1-0", 4};
+  pool.set_checkpoints(&sink, &plans);
+  pool.set_max_live(5);  // 2 + 1 + 1 + 1
+  pool.start();
+  for (int i = 0; i < 200; ++i) {  // one at a time: the sink is not thread-safe, the jobs are in turn
+    auto j = std::make_shared<SessionJob>();
+    j->request.method = "GET";
+    j->request.path = "/";
+    j->factory = &factory;
+    j->sid = SessionId::random();
+    ASSERT_EQ(pool.run(j), Posted::Ok);
+    j->wait();
+    ASSERT_TRUE(j->created);
+  }
+  EXPECT_LE(pool.stats().live.load(), 5);
+  EXPECT_EQ(pool.stats().live.load() + pool.stats().hibernated.load(), 200);
+  EXPECT_EQ(pool.snapshot().size(), 200u);  // every one is still this worker's
+  pool.stop();
+  EXPECT_EQ(pool.stats().ended_shutdown.load(), 200u);
+  EXPECT_EQ(pool.stats().hibernated.load(), 0);
 }
 
 }  // namespace
