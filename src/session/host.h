@@ -210,6 +210,10 @@ class SessionHost {
   size_t max_live_ = 0;
   std::list<SessionId> lru_;  // live sessions that may hibernate, most recently used first
   Sleepers hibernated_;
+  // After a load found Redis unreachable, no load is tried before this
+  // (steady ms): a sweep or shutdown ending many hibernated sessions waits
+  // out one connect timeout, not one each.
+  Millis loads_paused_until_ = 0;
 };
 
 }  // namespace tether

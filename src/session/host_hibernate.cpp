@@ -33,7 +33,8 @@ bool log_now() {
 // system after every kTrimBytes of state hibernated in the worker, so that
 // RSS follows the budget (malloc_trim walks the arenas: amortized this way).
 constexpr int64_t kTrimBytes = int64_t{8} << 20;
-constexpr int kMaxFailedPerCall = 4;  // failed snapshots one budget check tries at most
+constexpr int kMaxFailedPerCall = 4;
+constexpr Millis kLoadPauseMs = 1000;  // no load tried this long after Redis was unreachable  // failed snapshots one budget check tries at most
 std::atomic<int64_t> since_trim{0};
 
 void freed(int64_t bytes) {
@@ -152,7 +153,14 @@ SessionHost::Slept SessionHost::hibernate(Iter it, const CheckpointPlanMap* plan
 SessionHost::Iter SessionHost::wake(Sleepers::iterator z, LoadedCheckpoint::Kind* why) {
   const SessionId sid = z->first;
   const Sleeper& zz = z->second;
-  LoadedCheckpoint got = ckpt_sink_ ? ckpt_sink_->load(sid, zz.epoch, zz.app) : LoadedCheckpoint{};
+  LoadedCheckpoint got;
+  if (clock_.now_ms() < loads_paused_until_) {
+    got.kind = LoadedCheckpoint::Kind::Unavailable;
+    got.why = "Redis was unreachable a moment ago";
+  } else if (ckpt_sink_) {
+    got = ckpt_sink_->load(sid, zz.epoch, zz.app);
+    if (got.kind == LoadedCheckpoint::Kind::Unavailable) loads_paused_until_ = clock_.now_ms() + kLoadPauseMs;
+  }
   if (got.kind == LoadedCheckpoint::Kind::Found && got.at_ms < zz.at_ms) {
     // Never an older state than hibernation wrote: its write was lost (fenced, failed).
     got.kind = LoadedCheckpoint::Kind::Missing;

@@ -291,6 +291,36 @@ TEST_F(SessionHibernateTest, RedisUnreachableAnswers503AndKeepsTheSessionHiberna
   EXPECT_FALSE(last_->created);
   EXPECT_TRUE(host_.is_hibernated(a));
   sink_.mode = LoadedCheckpoint::Kind::Found;
+  clock_.advance(1000);  // past the pause after an unreachable Redis
+  EXPECT_EQ(serve(a), "2");
+}
+
+TEST_F(SessionHibernateTest, WithRedisUnreachableShutdownTriesOneLoadNotOneEach) {
+  host_.set_max_live(1);
+  SessionId a = start(), b = start();
+  start();
+  sink_.mode = LoadedCheckpoint::Kind::Unavailable;
+  host_.end_all(EndReason::Shutdown);
+  EXPECT_EQ(sink_.loads, 1);
+  EXPECT_EQ(calls(a), (std::vector<std::string>{"start:new"}));  // ended without on_end: counted
+  EXPECT_EQ(calls(b), (std::vector<std::string>{"start:new"}));
+  EXPECT_EQ(stats_.wake_failed.load(), 2u);
+  EXPECT_EQ(stats_.ended_shutdown.load(), 3u);
+  EXPECT_EQ(stats_.hibernated.load(), 0);
+}
+
+TEST_F(SessionHibernateTest, AfterRedisWasUnreachableLoadsPauseForASecond) {
+  host_.set_max_live(1);
+  SessionId a = start();
+  start();
+  sink_.mode = LoadedCheckpoint::Kind::Unavailable;
+  serve(a);
+  EXPECT_EQ(last_->response.status, 503);
+  sink_.mode = LoadedCheckpoint::Kind::Found;
+  serve(a);
+  EXPECT_EQ(last_->response.status, 503);  // paused: not tried
+  EXPECT_EQ(sink_.loads, 1);
+  clock_.advance(1000);
   EXPECT_EQ(serve(a), "2");
 }
 
