@@ -36,7 +36,7 @@ void SessionHost::clear_timers_if_empty() {
 
 Millis SessionHost::next_deadline() const {
   if ((sessions_.empty() && hibernated_.empty()) || timers_.empty()) return INT64_MAX;
-  Millis d = timers_.top().deadline;
+  Millis d = std::min(timers_.top().deadline, budget_retry_at_);
   return ckpt_timers_.empty() ? d : std::min(d, ckpt_timers_.top().deadline);
 }
 
@@ -269,7 +269,8 @@ size_t SessionHost::sweep() {
     end(it, idle ? EndReason::Idle : EndReason::Lifetime);
     ++ended;
   }
-  enforce_budget(nullptr);  // a budget lowered, or sessions the writer could not take before
+  if (budget_retry_at_ <= now) budget_retry_at_ = INT64_MAX;
+  enforce_budget(nullptr);  // sessions the writer could not take before (it sets the retry again)
   return ended;
 }
 

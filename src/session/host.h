@@ -214,6 +214,9 @@ class SessionHost {
   // (steady ms): a sweep or shutdown ending many hibernated sessions waits
   // out one connect timeout, not one each.
   Millis loads_paused_until_ = 0;
+  // A hibernation put off (the writer could not take records): the budget
+  // is checked again then (steady ms; INT64_MAX: none), even with no request.
+  Millis budget_retry_at_ = INT64_MAX;
 };
 
 }  // namespace tether

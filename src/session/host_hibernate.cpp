@@ -34,7 +34,8 @@ bool log_now() {
 // RSS follows the budget (malloc_trim walks the arenas: amortized this way).
 constexpr int64_t kTrimBytes = int64_t{8} << 20;
 constexpr int kMaxFailedPerCall = 4;
-constexpr Millis kLoadPauseMs = 1000;  // no load tried this long after Redis was unreachable  // failed snapshots one budget check tries at most
+constexpr Millis kLoadPauseMs = 1000;
+constexpr Millis kBudgetRetryMs = 100;  // a hibernation put off is tried again this much later  // no load tried this long after Redis was unreachable  // failed snapshots one budget check tries at most
 std::atomic<int64_t> since_trim{0};
 
 void freed(int64_t bytes) {
@@ -101,7 +102,10 @@ void SessionHost::enforce_budget(const SessionId* keep) {
       continue;
     }
     Slept r = hibernate(it, plans.get());
-    if (r == Slept::Deferred) return;  // the writer cannot take records now: try after a later request
+    if (r == Slept::Deferred) {  // the writer cannot take records now: again a moment later
+      budget_retry_at_ = std::min(budget_retry_at_, clock_.now_ms() + kBudgetRetryMs);
+      return;
+    }
     if (r == Slept::Failed) {
       auto again = sessions_.find(sid);
       if (again != sessions_.end() && again->second.in_lru) touch(again);

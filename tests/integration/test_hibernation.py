@@ -77,14 +77,15 @@ class HibernationTest(unittest.TestCase):
             self.assertEqual(cl.request("/t/seq?v=s%d" % i)[0], 200)
             cookies.append((cl.cookie, letter))
             peak = max(peak, rss_kb(pid))
-        wait_until(lambda: caught_up(c), 30, "the checkpoint writer to catch up")
+        # Hibernations the writer could not take yet (it was behind: hibernate_deferred) are tried again.
+        wait_until(lambda: caught_up(c) and sessions(c)["live"] <= BUDGET + 2, 30,
+                   "the checkpoint writer to catch up and the budget to hold")
         steady = [rss_kb(pid)]
         s = sessions(c)
         self.assertLessEqual(s["live"], BUDGET + 2, s)  # + the one being served, per session thread
         self.assertGreaterEqual(s["hibernated"], SESSIONS - BUDGET - 2, s)
         self.assertEqual(s["live"] + s["hibernated"], SESSIONS, s)
         self.assertGreaterEqual(s["hibernations"], SESSIONS - BUDGET - 2, s)
-        self.assertEqual(s["hibernate_deferred"], 0, s)
         # Each comes back with its own state (every one woken but the last few, still in memory).
         woken_before = s["woken"]
         for i, (cookie, letter) in enumerate(cookies):
@@ -97,7 +98,8 @@ class HibernationTest(unittest.TestCase):
             self.assertEqual(st["reason"], "new", st)
             self.assertEqual(cl.cookie, cookie)  # the same session, not a new one
             peak = max(peak, rss_kb(pid))
-        wait_until(lambda: caught_up(c), 30, "the checkpoint writer to catch up")
+        wait_until(lambda: caught_up(c) and sessions(c)["live"] <= BUDGET + 2, 30,
+                   "the checkpoint writer to catch up and the budget to hold")
         steady.append(rss_kb(pid))
         s = sessions(c)
         self.assertGreaterEqual(s["woken"] - woken_before, SESSIONS - BUDGET - 2, s)
@@ -105,6 +107,7 @@ class HibernationTest(unittest.TestCase):
         self.assertEqual(s["created"], SESSIONS + 1, s)  # no session was made again
         self.assertLessEqual(s["live"], BUDGET + 2, s)
         growth = max(steady) - baseline
+        print("hibernation: %d hibernations put off while the writer was behind" % s["hibernate_deferred"])
         print("hibernation: RSS baseline %d KiB, growth after filling %d KiB, after waking all %d KiB, peak %d KiB "
               "(bound %d KiB, peak bound %d KiB; 200 live sessions' state: %d KiB)"
               % (baseline, steady[0] - baseline, steady[1] - baseline, peak - baseline, RSS_GROWTH_BOUND_KB,
