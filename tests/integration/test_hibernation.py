@@ -7,11 +7,14 @@ its own state (woken, counted); the worker's RSS stays under a bound that
 200 live sessions would break clearly. A short idle timeout ends
 hibernated sessions with on_end (the test kit logs it for a woken session).
 A corrupted record under a hibernated session is refused and counted, the
-request gets a new session `lost`, and the worker lives.
+request gets a new session `lost`, and the worker lives. A worker killed
+with hibernated sessions: another worker recovers them from the records
+hibernation wrote, with their state, like checkpointed live ones.
 
 Real redis-server and nginx; traffic on loopback only; every wait is a
 bounded wait_until on a condition."""
 import os
+import signal
 import unittest
 
 from common import Client, Cluster, redis_cli, wait_until, worker_status
@@ -170,6 +173,53 @@ class HibernationTest(unittest.TestCase):
         self.assertEqual(status["errors"]["refused"].get("checkpoint.bad_record", 0), before + 1)
         self.assertEqual(status["sessions"]["wake_failed"], 1)
         self.assertEqual(cl.json("/t/count")["n"], 1)  # the worker lives; the new session works (peek counts not)
+
+    def test_hibernated_sessions_of_a_killed_worker_are_recovered_elsewhere_with_their_state(self):
+        # No code of its own: hibernation writes the same fenced record a checkpoint does.
+        c = Cluster(workers=3, config={"max_live_sessions": 2, "idle_timeout_s": 600, "heartbeat_ms": 300,
+                                       "quick_timeout_ms": 500}).start()
+        self.addCleanup(c.stop)
+        wait_until(lambda: all(worker_status(c, n)["redis"]["workers_known"] == 3 for n in range(3)), 15,
+                   "every worker to see the other two")
+        cl = Client(c.port)
+        self.addCleanup(cl.close)
+        mine = []
+        for _ in range(300):  # bounded: sessions land on h1-1 about one time in three
+            if len(mine) == 8:
+                break
+            cl.cookie = None
+            st = cl.json("/t/count")
+            if st["owner"] != "h1-1":
+                cl.request("/t/end")
+                continue
+            self.assertEqual(cl.request("/t/seq?v=k%d" % len(mine))[0], 200)
+            mine.append((cl.cookie, st["session"]))
+        self.assertEqual(len(mine), 8)
+        self.assertGreaterEqual(worker_status(c, 1)["sessions"]["hibernated"], 5)
+
+        def recorded():
+            """How many of the sessions' records in Redis hold their last change (k<i>)."""
+            keys = [k for k in redis_cli(c, "--scan", "--pattern", "tether:state:*").split() if k]
+            n = 0
+            for i, (_, short) in enumerate(mine):
+                for k in keys:
+                    if k.startswith("tether:state:" + short) and ('"k%d"' % i) in redis_cli(c, "GET", k):
+                        n += 1
+            return n
+        # The hibernated ones at once; the two still in memory by their next checkpoint (1 s).
+        wait_until(lambda: recorded() == len(mine), 10, "every session's record to hold its last change")
+        os.kill(c.workers[1].pid, signal.SIGKILL)
+        c.workers[1].wait(10)
+        del c.workers[1]
+        for i, (cookie, short) in enumerate(mine):
+            cl.cookie = cookie
+            self.assertEqual(cl.json("/t/list"), ["k%d" % i])
+            st = cl.json("/t/peek")
+            self.assertEqual((st["session"], st["reason"]), (short, "recovered"), st)
+            self.assertNotEqual(st["owner"], "h1-1")
+            self.assertEqual(st["n"], 1, st)
+        recovered = sum(worker_status(c, n)["sessions"]["recovered"] for n in (0, 2))
+        self.assertEqual(recovered, len(mine))
 
 
 if __name__ == "__main__":
