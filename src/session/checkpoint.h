@@ -7,6 +7,10 @@
 // request at most once per plan.every_ms (or when that interval has passed
 // since the last one, on a timer: SessionHost), serializes it, and gives it
 // to the sink, which only queues it: nothing here waits on Redis.
+// Hibernation (SessionHost, max_live_sessions) uses the same sink: it hands
+// a record marked `keep` and destroys the session; waking it later is the
+// one place a session thread waits on Redis (CheckpointSink::load), for the
+// session it is about to serve.
 //
 // Thread safety: CheckpointPlans is read by every session thread and
 // replaced whole by the main thread (start-up, SIGHUP reload). A sink's
