@@ -74,6 +74,16 @@ class Session {
   virtual std::optional<nlohmann::json> snapshot() const { return std::nullopt; }
   virtual bool restore(const nlohmann::json& /*state*/) { return false; }
 
+  // Hibernation (config max_live_sessions, apps whose rule has
+  // "checkpoint"): when a worker holds more sessions than its budget, the
+  // least recently used idle ones are snapshot() to Redis and their objects
+  // destroyed. The next request (or the session's end) makes a fresh object,
+  // runs restore(state), then on_wake(), then the request (or on_end): the
+  // state is exactly as snapshot() gave it. on_start does not run again.
+  // Anything not in the snapshot (open files, caches, timers of the app's
+  // own) is gone: rebuild it here. The default does nothing.
+  virtual void on_wake() {}
+
   // Asks tether to end this session after the current request.
   void end() { end_requested_ = true; }
   // Asks tether to give this session a new id after the current request:

@@ -185,7 +185,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
              "request_timeout_s", "key_file", "routes", "advertise", "peer_listen", "listen_network_trusted", "redis", "heartbeat_ms", "quick_timeout_ms",
              "cookie_secure", "cookie_samesite", "cookie_host_prefix",
              "placement", "accept_sessions", "cache", "journal", "workflows", "templates", "slow_request_ms",
-             "max_sessions", "max_queued_per_session", "max_params_bytes", "max_snapshot_bytes", "listen_owner", "listen_group",
+             "max_sessions", "max_queued_per_session", "max_params_bytes", "max_snapshot_bytes", "max_live_sessions", "listen_owner", "listen_group",
              "listen_mode", "cookie_name", "cookie_path"});
 
   Config c;
@@ -225,6 +225,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   top.integer("max_queued_per_session", 1, 100000, &c.max_queued_per_session);
   top.integer("max_params_bytes", 1024, 16 << 20, &c.max_params_bytes);
   top.integer("max_snapshot_bytes", 1024, int64_t{64} << 20, &c.max_snapshot_bytes);
+  top.integer("max_live_sessions", 0, 100000000, &c.max_live_sessions);
   c.templates_dir = "templates";
   top.string("templates", &c.templates_dir);
   if (!top.ok()) return top.status();

@@ -49,6 +49,11 @@ struct Config {
   int64_t max_params_bytes = 64 * 1024;  // FastCGI params (names + values) of one request; beyond it 431
   // Checkpoints (a session rule's "checkpoint"): a snapshot larger than this is skipped and counted.
   int64_t max_snapshot_bytes = 1 << 20;
+  // Hibernation: at most this many sessions in memory per worker (0: no bound);
+  // beyond it, the least recently used idle sessions of checkpointing apps
+  // are written to Redis and dropped from memory until their next request.
+  // A count, not bytes: an app's session memory cannot be measured honestly.
+  int64_t max_live_sessions = 0;
   std::string key_file;          // session token keys (see token.h)
   // The session cookie: its name (letters, digits, '_': nginx's map reads it
   // as $cookie_NAME) and Path attribute. Two apps on one host name need two names.

@@ -21,7 +21,7 @@ constexpr int64_t kRetryMs = 100;               // a write that found no entry w
 }  // namespace
 
 CheckpointWriter::CheckpointWriter(CheckpointWriterConfig config)
-    : config_(std::move(config)), redis_(config_.redis) {
+    : config_(std::move(config)), readers_(config_.redis, 4), redis_(config_.redis) {
   lags_.reserve(kLagSamples);
 }
 
@@ -84,7 +84,7 @@ void CheckpointWriter::add_locked(const SessionId& sid, Op op, bool oldest) {
 void CheckpointWriter::drop_oldest_locked() {
   for (auto age = order_.begin(); age != order_.end(); ++age) {
     auto it = pending_.find(*age);
-    if (it == pending_.end() || it->second.op.del) continue;
+    if (it == pending_.end() || it->second.op.del || it->second.op.record.keep) continue;
     pending_bytes_ -= cost(it->second.op);
     pending_.erase(it);
     order_.erase(age);
@@ -131,11 +131,13 @@ bool CheckpointWriter::ensure_connected() {
   if (!s) {
     stats_.errors++;
     redis_.close();
+    down_ = true;
     if (backoff_.down()) {
       log::error("checkpoints_redis_down", {{"error", s.message()}, {"effect", "checkpoints wait (bounded), newest wins"}});
     }
     return false;
   }
+  down_ = false;
   if (auto down_ms = backoff_.up()) log::info("checkpoints_redis_up", {{"down_ms", *down_ms}});
   return true;
 }
@@ -157,6 +159,7 @@ bool CheckpointWriter::write(Batch& batch, bool* retry) {
   if (!failed) {
     stats_.errors++;
     redis_.close();
+    down_ = true;
     if (backoff_.down()) {
       log::error("checkpoints_redis_down", {{"error", failed.message()}, {"effect", "checkpoints wait (bounded), newest wins"}});
     }
@@ -237,6 +240,7 @@ void CheckpointWriter::loop() {
         if (it == pending_.end()) continue;
         bytes += cost(it->second.op);
         pending_bytes_ -= cost(it->second.op);
+        if (it->second.op.record.keep && !it->second.op.del) inflight_[it->first] = it->second.op.record;
         batch.emplace_back(it->first, std::move(it->second.op));
         pending_.erase(it);
       }
@@ -255,11 +259,13 @@ void CheckpointWriter::loop() {
       backoff_.reset();
       write(batch, &retry);
     });
+    std::lock_guard<std::mutex> lock(mu_);
     if (!ok) {  // something threw: what the batch still holds is tried again after a pause
-      std::lock_guard<std::mutex> lock(mu_);
       put_back_locked(batch);
       retry = true;
     }
+    // Written (Redis has them) or put back (pending_ has them): readable without the copies.
+    inflight_.clear();
   }
 }
 

@@ -12,12 +12,20 @@
 // thread writes a new session's entry on its own connection) is tried again
 // a few times, then counted as fenced.
 //
+// Records of hibernating sessions (record.keep) are never dropped for the
+// bound either: the session object is gone, the record is all there is.
+// They stay readable (load) until Redis confirmed them: from pending_, then
+// from inflight_ while their batch is being written, then from Redis.
+// accepting() is false while Redis is down or the backlog is past half its bound,
+// so hibernation waits instead of piling records up.
+//
 // Redis down: records wait (bounded as above, newest wins) and are written
 // when it is back; reconnects wait with Backoff, and the outage is logged
 // once. stop() writes what is pending, best effort, for at most
 // stop_timeout_ms, then drops the rest.
 //
-// Thread safety: checkpoint()/checkpoint_ended()/figures() from any thread;
+// Thread safety: checkpoint()/checkpoint_ended()/accepting()/load()/figures()
+// from any thread (load() on a connection of its own from readers_);
 // start()/stop() from the owner. redis_ is the writer thread's alone.
 #pragma once
 #include <atomic>
@@ -31,6 +39,7 @@
 #include <vector>
 
 #include "redis/backoff.h"
+#include "redis/pool.h"
 #include "redis/redis.h"
 #include "registry/entries.h"
 #include "session/checkpoint.h"
@@ -67,6 +76,8 @@ class CheckpointWriter final : public CheckpointSink {
 
   void checkpoint(CheckpointRecord record) override;
   void checkpoint_ended(const SessionId& sid, int64_t epoch) override;
+  bool accepting() const override;
+  LoadedCheckpoint load(const SessionId& sid, int64_t epoch, const std::string& app) override;
 
   const CheckpointWriterStats& stats() const { return stats_; }
   // The status section "checkpoints": this writer's figures and the session
@@ -102,6 +113,8 @@ class CheckpointWriter final : public CheckpointSink {
   void drop_oldest_locked();
   static int64_t cost(const Op& op) { return op.del ? 64 : static_cast<int64_t>(op.record.state.size()) + 256; }
   void note_lag(int64_t ms);
+  // The record of sid in Redis, decoded and checked (hostile input: refusals counted).
+  LoadedCheckpoint read_back(const SessionId& sid, int64_t epoch, const std::string& app);
 
   CheckpointWriterConfig config_;
   CheckpointWriterStats stats_;
@@ -113,6 +126,11 @@ class CheckpointWriter final : public CheckpointSink {
   int64_t pending_bytes_ = 0;
   bool stopping_ = false;
   std::thread thread_;
+  // Hibernation records of the batch being written (copies; under mu_), and
+  // whether Redis is down (the writer thread sets it; accepting() reads it).
+  std::unordered_map<SessionId, CheckpointRecord, SessionIdHash> inflight_;
+  std::atomic<bool> down_{false};
+  RedisPool readers_;  // load()'s connections
 
   mutable std::mutex lag_mu_;
   std::vector<int64_t> lags_;  // a ring of the last kLagSamples

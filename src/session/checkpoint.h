@@ -7,6 +7,10 @@
 // request at most once per plan.every_ms (or when that interval has passed
 // since the last one, on a timer: SessionHost), serializes it, and gives it
 // to the sink, which only queues it: nothing here waits on Redis.
+// Hibernation (SessionHost, max_live_sessions) uses the same sink: it hands
+// a record marked `keep` and destroys the session; waking it later is the
+// one place a session thread waits on Redis (CheckpointSink::load), for the
+// session it is about to serve.
 //
 // Thread safety: CheckpointPlans is read by every session thread and
 // replaced whole by the main thread (start-up, SIGHUP reload). A sink's
@@ -16,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 
@@ -69,6 +74,23 @@ struct CheckpointRecord {
   int64_t at_ms = 0;       // unix ms when snapshot() ran
   int64_t created_ms = 0;  // unix ms when the session started
   std::string state;       // snapshot() as JSON text (json_text: valid UTF-8)
+  // Written by hibernation: the session object is gone once it is handed
+  // over, so the sink never drops it for its pending bound (as a delete).
+  bool keep = false;
+};
+
+// What CheckpointSink::load found for a hibernated session.
+struct LoadedCheckpoint {
+  enum class Kind {
+    Found,        // state holds the newest record's snapshot
+    Missing,      // no record (expired, deleted, a write that was fenced): the state is gone
+    Refused,      // a record that does not decode or names another owner, epoch or app (counted)
+    Unavailable,  // Redis did not answer: try again later; nothing is known
+  };
+  Kind kind = Kind::Missing;
+  nlohmann::json state;
+  int64_t at_ms = 0;  // when the snapshot was taken (unix ms)
+  std::string why;    // not Found: the reason, for logs
 };
 
 class CheckpointSink {
@@ -79,6 +101,19 @@ class CheckpointSink {
   // The session ended here (on_end ran): its record is deleted, fenced by
   // owner and epoch, and any write still pending for it is dropped.
   virtual void checkpoint_ended(const SessionId& sid, int64_t epoch) = 0;
+
+  // Hibernation (SessionHost, issue 18 item 3). Whether a record handed now
+  // will be written soon (Redis up, the pending backlog under its bound):
+  // while false, no session is hibernated.
+  virtual bool accepting() const { return true; }
+  // The newest record of sid written by this worker at epoch for app: the
+  // one still pending or being written, else the one in Redis (decoded as
+  // hostile input). Blocks on Redis: called on the session's own turn.
+  virtual LoadedCheckpoint load(const SessionId& /*sid*/, int64_t /*epoch*/, const std::string& /*app*/) {
+    LoadedCheckpoint none;
+    none.why = "this sink keeps no records";
+    return none;
+  }
 };
 
 }  // namespace tether

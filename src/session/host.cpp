@@ -26,13 +26,17 @@ int64_t SessionHost::unix_ms_of(Millis steady) const {
 
 SessionHost::~SessionHost() { end_all(EndReason::Shutdown); }
 
-Millis SessionHost::deadline_of(const Entry& e) const {
-  return std::min(e.last_seen + timeouts_.idle_ms, e.created + timeouts_.lifetime_ms);
+Millis SessionHost::deadline_of(Millis created, Millis last_seen) const {
+  return std::min(last_seen + timeouts_.idle_ms, created + timeouts_.lifetime_ms);
+}
+
+void SessionHost::clear_timers_if_empty() {
+  if (sessions_.empty() && hibernated_.empty()) timers_ = ckpt_timers_ = {};
 }
 
 Millis SessionHost::next_deadline() const {
-  if (sessions_.empty()) return INT64_MAX;
-  Millis d = timers_.top().deadline;
+  if ((sessions_.empty() && hibernated_.empty()) || timers_.empty()) return INT64_MAX;
+  Millis d = std::min(timers_.top().deadline, budget_retry_at_);
   return ckpt_timers_.empty() ? d : std::min(d, ckpt_timers_.top().deadline);
 }
 
@@ -57,7 +61,7 @@ bool SessionHost::reserve(int64_t max_sessions) {
   return true;
 }
 
-Session* SessionHost::create(SessionJob& job) {
+Session* SessionHost::create(SessionJob& job, std::optional<StartReason> reason) {
   if (!reserve(job.max_sessions)) {
     job.full = true;
     stats_->refused_full++;
@@ -65,6 +69,7 @@ Session* SessionHost::create(SessionJob& job) {
   }
   SessionId sid = job.existing ? new_id() : job.sid;  // never adopt an id the client named
   if (job.existing) job.reason_if_new = StartReason::Expired;
+  if (reason) job.reason_if_new = *reason;
   std::unique_ptr<Session> s;
   try {
     s = (*job.factory)();
@@ -106,6 +111,28 @@ Session* SessionHost::create(SessionJob& job) {
 void SessionHost::serve(SessionJob& job) {
   Millis now = clock_.now_ms();
   auto it = job.existing ? sessions_.find(job.sid) : sessions_.end();
+  std::optional<StartReason> lost;  // the session was hibernated and cannot be woken
+  if (it == sessions_.end() && job.existing && !hibernated_.empty()) {
+    auto z = hibernated_.find(job.sid);
+    if (z != hibernated_.end()) {
+      const Sleeper& zz = z->second;
+      if (deadline_of(zz.created, zz.last_seen) <= now) {  // over: ends (woken for on_end), then as below
+        end_hibernated(z, zz.last_seen + timeouts_.idle_ms <= now ? EndReason::Idle : EndReason::Lifetime);
+      } else if (job.token_epoch > job.epoch) {
+        job.stale = true;
+        return;
+      } else {
+        LoadedCheckpoint::Kind why = LoadedCheckpoint::Kind::Found;
+        it = wake(z, &why);
+        if (it == sessions_.end() && why == LoadedCheckpoint::Kind::Unavailable) {
+          job.response = Response::text("the session is hibernated and its store is unreachable: try again\n", 503);
+          job.response.headers.emplace_back("Retry-After", "1");
+          return;
+        }
+        if (it == sessions_.end()) lost = StartReason::Lost;
+      }
+    }
+  }
   // A session past its deadline that sweep() has not reached yet is over.
   if (it != sessions_.end() && deadline_of(it->second) <= now) {
     bool idle = it->second.last_seen + timeouts_.idle_ms <= now;
@@ -124,13 +151,13 @@ void SessionHost::serve(SessionJob& job) {
       job.moved_to = moved->second;  // the acceptor forwards it to the new owner
       return;
     }
-    if (!job.create_if_missing) {
+    if (!job.create_if_missing && !lost) {  // a wake that failed: it was ours, a new one here (lost)
       job.missing = true;
       return;
     }
   }
   if (it == sessions_.end()) {
-    s = create(job);
+    s = create(job, lost);
     if (s == nullptr && job.full) return;  // the acceptor answers (503, Retry-After)
     if (s == nullptr) {
       stats_->handler_errors++;
@@ -175,6 +202,7 @@ void SessionHost::rotate(std::unordered_map<SessionId, Entry, SessionIdHash>::it
   SessionId sid = new_id();  // of this shard: the pool finds it on the same thread
   while (sessions_.count(sid) != 0 || moved_.count(sid) != 0) sid = new_id();
   Entry e = std::move(it->second);
+  if (e.in_lru) *e.lru = sid;  // same place in the LRU, new name
   checkpoint_ended(old_sid, e);  // the old id's record goes with it
   e.ckpt_written = false;
   e.ckpt_due = INT64_MAX;
@@ -199,17 +227,11 @@ void SessionHost::end(std::unordered_map<SessionId, Entry, SessionIdHash>::itera
   checkpoint_ended(it->first, it->second);  // an ended session is never recovered
   std::unique_ptr<Session> s = std::move(it->second.session);
   if (observer_) observer_->session_ended(it->first, reason);
+  unlink(it->second);
   sessions_.erase(it);  // erase first: on_end may not find itself again
-  if (sessions_.empty()) timers_ = ckpt_timers_ = {};  // all stale now
+  clear_timers_if_empty();  // all stale now
   stats_->live--;
-  switch (reason) {
-    case EndReason::Idle: stats_->ended_idle++; break;
-    case EndReason::Lifetime: stats_->ended_lifetime++; break;
-    case EndReason::App: stats_->ended_app++; break;
-    case EndReason::Killed: stats_->ended_killed++; break;
-    case EndReason::Shutdown: stats_->ended_shutdown++; break;
-    case EndReason::Drained: stats_->ended_drained++; break;
-  }
+  count_end(reason);
   try {
     s->on_end(reason);
   } catch (const std::exception& e) {
@@ -226,7 +248,18 @@ size_t SessionHost::sweep() {
     Timer t = timers_.top();
     timers_.pop();
     auto it = sessions_.find(t.sid);
-    if (it == sessions_.end()) continue;  // ended already
+    if (it == sessions_.end()) {
+      auto z = hibernated_.find(t.sid);
+      if (z == hibernated_.end()) continue;  // ended already
+      Millis d = deadline_of(z->second.created, z->second.last_seen);
+      if (d > now) {
+        timers_.push(Timer{d, t.sid});
+        continue;
+      }
+      end_hibernated(z, z->second.last_seen + timeouts_.idle_ms <= now ? EndReason::Idle : EndReason::Lifetime);
+      ++ended;
+      continue;
+    }
     Millis d = deadline_of(it->second);
     if (d > now) {
       timers_.push(Timer{d, t.sid});  // used since: wait again
@@ -236,104 +269,29 @@ size_t SessionHost::sweep() {
     end(it, idle ? EndReason::Idle : EndReason::Lifetime);
     ++ended;
   }
+  if (budget_retry_at_ <= now) budget_retry_at_ = INT64_MAX;
+  enforce_budget(nullptr);  // sessions the writer could not take before (it sets the retry again)
   return ended;
 }
 
 bool SessionHost::kill(const SessionId& sid) {
   auto it = sessions_.find(sid);
-  if (it == sessions_.end()) return false;
-  end(it, EndReason::Killed);
-  return true;
-}
-
-size_t SessionHost::hand_over(const Sender& send) {
-  size_t moved = 0;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    Session* s = it->second.session.get();
-    std::optional<nlohmann::json> state;
-    try {
-      state = s->snapshot();
-    } catch (const std::exception& e) {
-      log::error("snapshot_threw", {{"session", s->short_id()}, {"what", e.what()}});
-    }
-    if (!state) {
-      ++it;
-      continue;
-    }
-    nlohmann::json envelope = {{"sid", it->first.hex()},
-                               {"created", unix_ms_of(it->second.created)},
-                               {"requests", s->requests_},
-                               {"start_reason", to_string(s->start_reason_)},
-                               {"state", std::move(*state)}};
-    std::string owner = send(it->first, it->second.factory, envelope);
-    if (owner.empty()) {
-      ++it;
-      continue;
-    }
-    moved_[it->first] = owner;
-    it = sessions_.erase(it);  // no on_end: the session goes on elsewhere
-    stats_->live--;
-    stats_->moved_out++;
-    ++moved;
+  if (it != sessions_.end()) {
+    end(it, EndReason::Killed);
+    return true;
   }
-  if (sessions_.empty()) timers_ = ckpt_timers_ = {};
-  return moved;
-}
-
-Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
-                          bool recovered) {
-  if (sessions_.count(sid)) return Status::error("the session is here already");
-  std::unique_ptr<Session> s;
-  try {
-    s = (*factory)();
-    if (!s) return Status::error("the app made no session");
-    s->route_ = route_;
-    std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
-    s->requests_ = static_cast<uint64_t>(std::max<int64_t>(0, int_field(envelope, "requests").value_or(0)));
-    s->start_reason_ = recovered ? StartReason::Recovered
-                                 : parse_start_reason(string_field(envelope, "start_reason").value_or("new"));
-    const nlohmann::json* state = field(envelope, "state");
-    if (!s->restore(state ? *state : nlohmann::json())) {
-      return Status::error("restore() refused the state");
-    }
-  } catch (const std::exception& e) {
-    return Status::error(std::string("restore() threw: ") + e.what());
-  }
-  Millis now = clock_.now_ms();
-  Millis created = now - std::max<int64_t>(0, unix_millis() - int_field(envelope, "created").value_or(unix_millis()));
-  Session* raw = s.get();
-  Entry e{std::move(s), created, now, now, factory};
-  e.ckpt_last = now;
-  timers_.push(Timer{deadline_of(e), sid});
-  sessions_.emplace(sid, std::move(e));
-  moved_.erase(sid);  // it may come back to a worker it left
-  stats_->live++;
-  if (!recovered) {
-    stats_->moved_in++;
-    return Status::ok();
-  }
-  stats_->recovered++;
-  try {
-    raw->on_start(StartReason::Recovered);
-  } catch (const std::exception& e) {
-    stats_->handler_errors++;
-    log::error("on_start_threw", {{"session", raw->short_id()}, {"what", e.what()}});
-  }
-  return Status::ok();
-}
-
-bool SessionHost::drop(const SessionId& sid) {
-  auto it = sessions_.find(sid);
-  if (it == sessions_.end()) return false;
-  sessions_.erase(it);  // no on_end, no observer: the session is another worker's
-  if (sessions_.empty()) timers_ = ckpt_timers_ = {};
-  stats_->live--;
-  stats_->moved_in--;  // it never moved in
+  auto z = hibernated_.find(sid);
+  if (z == hibernated_.end()) return false;
+  end_hibernated(z, EndReason::Killed);
   return true;
 }
 
 void SessionHost::end_all(EndReason reason) {
   while (!sessions_.empty()) end(sessions_.begin(), reason);
+  // Hibernated ones are woken one at a time for on_end (a Redis read each).
+  while (!hibernated_.empty()) {
+    end_hibernated(hibernated_.begin(), reason);
+  }
   timers_ = ckpt_timers_ = {};
 }
 

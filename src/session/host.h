@@ -12,9 +12,15 @@
 // session of an app that has a plan is snapshotted after a request at most
 // once per interval, or by a timer when a request came within the interval
 // (host_checkpoint.cpp), so a crash loses at most one interval of changes.
+// With a budget (set_max_live), sessions of such apps beyond it are
+// hibernated, least recently used first: written out through the sink and
+// dropped from memory, keeping a small record; a request, a timer or a kill
+// wakes them (load, restore, on_wake) first (host_hibernate.cpp).
 #pragma once
 #include <functional>
+#include <list>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -84,16 +90,23 @@ class SessionHost {
     ckpt_plans_ = plans;
   }
 
-  size_t size() const { return sessions_.size(); }
+  // Hibernation: at most this many sessions of this host in memory (0: no
+  // bound); only sessions of apps with a checkpoint plan are hibernated.
+  void set_max_live(size_t n) { max_live_ = n; }
+
+  size_t size() const { return sessions_.size(); }  // sessions in memory
+  size_t hibernated() const { return hibernated_.size(); }
   bool contains(const SessionId& sid) const { return sessions_.count(sid) != 0; }
+  bool is_hibernated(const SessionId& sid) const { return hibernated_.count(sid) != 0; }
   // When sweep() next has work; INT64_MAX if no session is live.
   Millis next_deadline() const;
   // A fresh random id that this host owns.
   SessionId new_id() const;
-  // Calls fn(sid, created_unix_ms) for every live session.
+  // Calls fn(sid, created_unix_ms) for every session owned here (hibernated too).
   template <class Fn>
   void for_each(Fn fn) const {
     for (const auto& [sid, e] : sessions_) fn(sid, unix_ms_of(e.created));
+    for (const auto& [sid, z] : hibernated_) fn(sid, unix_ms_of(z.created));
   }
 
  private:
@@ -109,18 +122,38 @@ class SessionHost {
     Millis ckpt_last = 0;
     Millis ckpt_due = INT64_MAX;
     bool ckpt_written = false;
+    // Hibernation: its place in lru_. Only sessions of apps with a plan that
+    // were served here are there (a request tells this host its epoch).
+    bool in_lru = false;
+    std::list<SessionId>::iterator lru{};
   };
+  // A hibernated session: what is needed to wake it (its state is in the
+  // sink's record, written at at_ms) and its timers' inputs.
+  struct Sleeper {
+    const SessionFactory* factory = nullptr;
+    std::string app;
+    Millis created = 0, last_seen = 0, last_reported = 0;
+    int64_t epoch = 1;
+    int64_t at_ms = 0;
+    uint64_t requests = 0;
+    StartReason start_reason = StartReason::New;
+  };
+  using Sleepers = std::unordered_map<SessionId, Sleeper, SessionIdHash>;
   struct Timer {
     Millis deadline;
     SessionId sid;
     bool operator>(const Timer& o) const { return deadline > o.deadline; }
   };
 
-  Millis deadline_of(const Entry& e) const;
+  Millis deadline_of(const Entry& e) const { return deadline_of(e.created, e.last_seen); }
+  Millis deadline_of(Millis created, Millis last_seen) const;
+  // No session left here (live or hibernated): every timer is stale.
+  void clear_timers_if_empty();
   int64_t unix_ms_of(Millis steady) const;  // a clock_ time as wall time
   // Counts one more live session unless the worker holds max_sessions (> 0) already.
   bool reserve(int64_t max_sessions);
-  Session* create(SessionJob& job);
+  // reason: the start reason instead of the job's (a wake that failed: Lost).
+  Session* create(SessionJob& job, std::optional<StartReason> reason = std::nullopt);
   void end(std::unordered_map<SessionId, Entry, SessionIdHash>::iterator it, EndReason reason);
   // Re-keys the session at it under a fresh id of this shard (Session::rotate_id):
   // the old id is gone from the table at once; the job learns the new one.
@@ -135,6 +168,28 @@ class SessionHost {
   // Checkpoints whose timer is due; the session ended here (delete its record).
   void sweep_checkpoints(Millis now);
   void checkpoint_ended(const SessionId& sid, const Entry& e);
+  // The snapshot of the session at it as JSON text, or nullopt (counted as a skipped checkpoint).
+  std::optional<std::string> snapshot_text(Iter it, const CheckpointPlan& plan);
+
+  // Hibernation (host_hibernate.cpp). The session at it was used now: first in lru_.
+  void touch(Iter it);
+  void unlink(Entry& e);
+  // Hibernates least recently used sessions while more than max_live_ are in
+  // memory; never `keep` (the session whose request is being served).
+  void enforce_budget(const SessionId* keep);
+  enum class Slept { Yes, Failed, Deferred };
+  Slept hibernate(Iter it, const CheckpointPlanMap* plans);
+  // Wakes the hibernated session at z: load, a new object, restore, on_wake.
+  // The live entry, or sessions_.end() if it could not be (why: Unavailable,
+  // it stays hibernated; else it is gone, counted, without on_end).
+  Iter wake(Sleepers::iterator z, LoadedCheckpoint::Kind* why);
+  // Ends a hibernated session: woken for on_end(reason) if it can be.
+  void end_hibernated(Sleepers::iterator z, EndReason reason);
+  // Forgets a hibernated session that cannot be woken (its record and registry entry go).
+  void forget(Sleepers::iterator z, EndReason reason);
+  void count_end(EndReason reason);
+  // Drain: offers the session at it to send; true if it was taken (it is gone).
+  bool offer(Iter it, const Sender& send);
 
   const Clock& clock_;
   SessionTimeouts timeouts_;
@@ -152,6 +207,16 @@ class SessionHost {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> ckpt_timers_;
   CheckpointSink* ckpt_sink_ = nullptr;
   const CheckpointPlans* ckpt_plans_ = nullptr;
+  size_t max_live_ = 0;
+  std::list<SessionId> lru_;  // live sessions that may hibernate, most recently used first
+  Sleepers hibernated_;
+  // After a load found Redis unreachable, no load is tried before this
+  // (steady ms): a sweep or shutdown ending many hibernated sessions waits
+  // out one connect timeout, not one each.
+  Millis loads_paused_until_ = 0;
+  // A hibernation put off (the writer could not take records): the budget
+  // is checked again then (steady ms; INT64_MAX: none), even with no request.
+  Millis budget_retry_at_ = INT64_MAX;
 };
 
 }  // namespace tether

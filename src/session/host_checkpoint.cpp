@@ -31,19 +31,31 @@ void SessionHost::after_request(Iter it, Millis now) {
   auto plan = plans->find(it->second.factory);
   if (plan == plans->end()) return;
   Entry& e = it->second;
+  touch(it);
   if (now - e.ckpt_last >= plan->second.every_ms) {
     take_checkpoint(it, now, plan->second);
   } else if (e.ckpt_due == INT64_MAX) {  // a change to keep: when the interval is over
     e.ckpt_due = e.ckpt_last + plan->second.every_ms;
     ckpt_timers_.push(Timer{e.ckpt_due, it->first});
   }
+  const SessionId keep = it->first;
+  enforce_budget(&keep);
 }
 
 void SessionHost::take_checkpoint(Iter it, Millis now, const CheckpointPlan& plan) {
   Entry& e = it->second;
   e.ckpt_last = now;
   e.ckpt_due = INT64_MAX;
-  Session* s = e.session.get();
+  std::optional<std::string> text = snapshot_text(it, plan);
+  if (!text) return;
+  ckpt_sink_->checkpoint(CheckpointRecord{it->first, plan.app, e.session->epoch_, unix_millis(),
+                                          unix_ms_of(e.created), std::move(*text)});
+  e.ckpt_written = true;
+  stats_->checkpoints_taken++;
+}
+
+std::optional<std::string> SessionHost::snapshot_text(Iter it, const CheckpointPlan& plan) {
+  Session* s = it->second.session.get();
   std::optional<nlohmann::json> state;
   std::string why;
   try {
@@ -57,13 +69,13 @@ void SessionHost::take_checkpoint(Iter it, Millis now, const CheckpointPlan& pla
   if (!state) {
     stats_->checkpoints_skipped_failed++;
     if (log_now()) log::warn("checkpoint_skipped", {{"session", s->short_id()}, {"app", plan.app}, {"why", why}});
-    return;
+    return std::nullopt;
   }
   std::string text = json_text(*state);
   if (json_depth(text, kMaxJsonDepth) >= kMaxJsonDepth) {  // the record nests it once more: unreadable
     stats_->checkpoints_skipped_failed++;
     if (log_now()) log::warn("checkpoint_skipped", {{"session", s->short_id()}, {"app", plan.app}, {"why", "nested too deep"}});
-    return;
+    return std::nullopt;
   }
   if (static_cast<int64_t>(text.size()) > ckpt_plans_->max_snapshot_bytes()) {
     stats_->checkpoints_skipped_too_large++;
@@ -73,12 +85,9 @@ void SessionHost::take_checkpoint(Iter it, Millis now, const CheckpointPlan& pla
                                        {"why", "larger than max_snapshot_bytes"},
                                        {"bytes", text.size()}});
     }
-    return;
+    return std::nullopt;
   }
-  ckpt_sink_->checkpoint(
-      CheckpointRecord{it->first, plan.app, s->epoch_, unix_millis(), unix_ms_of(e.created), std::move(text)});
-  e.ckpt_written = true;
-  stats_->checkpoints_taken++;
+  return text;
 }
 
 void SessionHost::sweep_checkpoints(Millis now) {

@@ -20,6 +20,7 @@
 // new jobs, lets the queued ones finish, ends every session
 // (EndReason::Shutdown), and joins.
 #pragma once
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -55,6 +56,8 @@ class SessionThread {
   bool run_on(std::function<void(SessionHost&)> fn);
   // Before start(): see SessionHost::set_checkpoints.
   void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) { host_.set_checkpoints(sink, plans); }
+  // Before start(): see SessionHost::set_max_live.
+  void set_max_live(size_t n) { host_.set_max_live(n); }
   // Drains the queue, ends all sessions (with `reason`), joins.
   void stop(EndReason reason = EndReason::Shutdown);
 
@@ -99,6 +102,20 @@ class SessionPool {
   // names (session/checkpoint.h). Both outlive the pool.
   void set_checkpoints(CheckpointSink* sink, const CheckpointPlans* plans) {
     for (auto& t : threads_) t->set_checkpoints(sink, plans);
+  }
+  // Before start(): hibernation (config max_live_sessions, 0: off). Each
+  // shard keeps its share in memory: the budget split exactly (shards differ
+  // by one at most, so the worker holds max_live), but at least 1 each.
+  void set_max_live(int64_t max_live) {
+    size_t n = threads_.size();
+    for (size_t i = 0; i < n; ++i) {
+      size_t share = 0;
+      if (max_live > 0) {
+        size_t b = static_cast<size_t>(max_live);
+        share = std::max<size_t>(1, b / n + (i < b % n ? 1 : 0));
+      }
+      threads_[i]->set_max_live(share);
+    }
   }
   void start();
   void stop(EndReason reason = EndReason::Shutdown);

@@ -28,6 +28,16 @@ struct SessionStats {
   std::atomic<uint64_t> checkpoints_taken{0};
   std::atomic<uint64_t> checkpoints_skipped_failed{0};
   std::atomic<uint64_t> checkpoints_skipped_too_large{0};
+  // Hibernation (max_live_sessions): sessions written out and dropped from
+  // memory now (a level; `live` counts only those in memory), in all, and
+  // woken by a request or to end; wakes whose record could not be loaded or
+  // restored (the session ended without on_end); and hibernations put off
+  // because the checkpoint writer could not write (Redis down, backlog full).
+  std::atomic<int64_t> hibernated{0};
+  std::atomic<uint64_t> hibernations{0};
+  std::atomic<uint64_t> woken{0};
+  std::atomic<uint64_t> wake_failed{0};
+  std::atomic<uint64_t> hibernate_deferred{0};
 };
 
 }  // namespace tether

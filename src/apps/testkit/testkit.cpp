@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -31,11 +33,21 @@ std::string KitSession::state_json() const {
   j["session"] = short_id();
   j["reason"] = reason_;
   j["requests"] = request_count();
+  j["wakes"] = wakes_;
+  j["pad_bytes"] = pad_.size();
+  j["pad_head"] = pad_.substr(0, 32);
   return utf8_json(j);
 }
 
+void KitSession::on_end(tether::EndReason reason) {
+  if (wakes_ == 0) return;
+  std::fprintf(stderr, "testkit_on_end session=%s reason=%s wakes=%lld\n", short_id().c_str(),
+               tether::to_string(reason), static_cast<long long>(wakes_));
+}
+
 std::optional<nlohmann::json> KitSession::snapshot() const {
-  return nlohmann::json{{"n", count_}, {"seq", seq_}, {"reason", reason_}, {"journaled", journaled_}};
+  return nlohmann::json{{"n", count_},       {"seq", seq_},   {"reason", reason_},
+                        {"journaled", journaled_}, {"pad", pad_}, {"wakes", wakes_}};
 }
 
 bool KitSession::restore(const nlohmann::json& state) {
@@ -44,6 +56,8 @@ bool KitSession::restore(const nlohmann::json& state) {
   seq_ = state.value("seq", std::vector<std::string>{});
   reason_ = state.value("reason", "");
   if (state.contains("journaled") && state["journaled"].is_number_integer()) journaled_ = state["journaled"].get<int64_t>();
+  if (state.contains("pad") && state["pad"].is_string()) pad_ = state["pad"].get<std::string>();
+  if (state.contains("wakes") && state["wakes"].is_number_integer()) wakes_ = state["wakes"].get<int64_t>();
   return true;
 }
 
@@ -54,6 +68,14 @@ Response KitSession::handle(const Request& req) {
     return Response::json(state_json());
   }
   if (p == "/t/peek") return Response::json(state_json());
+  if (p == "/t/pad") {  // ?kb=N&c=X: a pad of N KiB (at most 4096) of the letter X, kept in the state
+    int kb = std::clamp(std::atoi(req.query_param("kb").c_str()), 0, 4096);
+    std::string c = req.query_param("c");
+    char fill = c.size() == 1 && std::isalnum(static_cast<unsigned char>(c[0])) ? c[0] : 'x';
+    pad_.assign(static_cast<size_t>(kb) * 1024, fill);
+    ++count_;
+    return Response::json(state_json());
+  }
   if (p == "/t/slow") {
     // Stands for a handler doing real work; not synchronisation.
     int ms = std::atoi(req.query_param("ms").c_str());

@@ -16,6 +16,11 @@ class KitSession final : public tether::Session {
   // Hand-over on drain: the counter, the ordering log and the start reason move along.
   std::optional<nlohmann::json> snapshot() const override;
   bool restore(const nlohmann::json& state) override;
+  // Hibernation: counted in the state ("wakes"); a session woken at least
+  // once writes one line to stderr when it ends (the worker's log), so a
+  // test can see on_end ran for it.
+  void on_wake() override { ++wakes_; }
+  void on_end(tether::EndReason reason) override;
 
  private:
   std::string state_json() const;
@@ -23,6 +28,8 @@ class KitSession final : public tether::Session {
   std::vector<std::string> seq_;
   int64_t journaled_ = 0;  // entries this session appended (/t/journal)
   std::string reason_;
+  std::string pad_;  // /t/pad: state of a given size (hibernation and memory tests)
+  int64_t wakes_ = 0;
 };
 
 }  // namespace testkit
