@@ -202,7 +202,7 @@ std::optional<Response> SessionRoute::settle(Request& req, const SessionId& sid)
                                                      : "not served until the registry tells whose it is"}});
   }
   if (owner) {
-    pool_.drop(sid);  // the receiver took it: the copy here must never answer again
+    pool_.drop(sid, false);  // the receiver took it: the copy here must never answer again
     registry_->forget(sid);
     if (auto answer = to_owner(req, **owner)) return answer;
   }
@@ -220,7 +220,7 @@ Response SessionRoute::stale(Request& req, const SessionId& sid, int64_t token_e
   if (entry && entry->has_value() && (*entry)->epoch >= token_epoch) {
     const registry::Owner& now = (*entry)->owner;
     if (now.host != config_.host || now.worker != config_.worker) {
-      pool_.drop(sid);  // a newer generation lives there: this copy must never answer again
+      pool_.drop(sid, false);  // a newer generation lives there: this copy must never answer again
       registry_->forget(sid);
       if (auto answer = to_owner(req, now)) return std::move(*answer);
     }

@@ -46,6 +46,8 @@ const std::map<std::string, Known>& known() {
       {"sessions.hibernate_deferred", {"sessions_hibernate_deferred_total", "counter", "Hibernations put off: the checkpoint writer could not write"}},
       {"sessions.max_live", {"sessions_max_live", "gauge", "Sessions a worker keeps in memory before hibernating (0: no bound)"}},
       {"sessions.rotated", {"sessions_rotated_total", "counter", "Session ids the app rotated"}},
+      {"sessions.dropped_stale",
+       {"sessions_dropped_stale_total", "counter", "Stale copies dropped: a newer generation lives elsewhere"}},
       {"forward.out", {"forwarded_out_total", "counter", "Requests forwarded to a peer worker"}},
       {"forward.in", {"forwarded_in_total", "counter", "Requests a peer worker forwarded here"}},
       {"forward.lost", {"forward_lost_total", "counter", "Owners that did not answer in the quick timeout"}},

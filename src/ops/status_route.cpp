@@ -60,6 +60,7 @@ nlohmann::json status_json(const StatusSources& src) {
                    {"hibernate_deferred", sessions.hibernate_deferred.load()},
                    {"max_live", src.config.max_live_sessions},
                    {"rotated", sessions.rotated.load()},
+                   {"dropped_stale", sessions.dropped_stale.load()},
                    {"max", src.config.max_sessions},
                    {"max_queued_per_session", src.config.max_queued_per_session},
                    {"refused", {{"full", sessions.refused_full.load()}, {"queued", sessions.refused_queued.load()},

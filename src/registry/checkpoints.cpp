@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "redis/reply.h"
 #include "registry/checkpoint_record.h"
+#include "registry/recovery.h"
 
 namespace tether {
 namespace {
@@ -292,6 +293,7 @@ nlohmann::json CheckpointWriter::figures(const SessionStats& sessions) const {
           {"pending", stats_.pending.load()},
           {"errors", stats_.errors.load()},
           {"commands", stats_.commands.load()},
+          {"stale_records", registry::stale_record_count()},  // older epoch than the entry: a leftover, not hostile
           {"lag_ms", p99},       // p99 of the last kLagSamples: a level (a gauge in metrics)
           {"lag_max_ms", max}};  // since start: never goes down
 }

@@ -79,9 +79,11 @@ class SessionHost {
   // (counted as recovered, not moved in).
   Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
                bool recovered = false);
-  // Removes an adopted session without on_end (it lives on elsewhere).
+  // Removes a session without on_end: it lives on elsewhere. adopted: an
+  // adopt undone (its take-over failed; counted off moved_in); else a stale
+  // copy whose newer generation another worker holds (counted dropped_stale).
   // False if it is not here.
-  bool drop(const SessionId& sid);
+  bool drop(const SessionId& sid, bool adopted = true);
 
   // Checkpoints: where snapshots go and which apps take them (both outlive
   // this host; null: none). Before the first serve().

@@ -106,7 +106,7 @@ Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, c
   return Status::ok();
 }
 
-bool SessionHost::drop(const SessionId& sid) {
+bool SessionHost::drop(const SessionId& sid, bool adopted) {
   auto it = sessions_.find(sid);
   if (it != sessions_.end()) {
     unlink(it->second);
@@ -119,7 +119,11 @@ bool SessionHost::drop(const SessionId& sid) {
     stats_->hibernated--;
   }
   clear_timers_if_empty();
-  stats_->moved_in--;  // it never moved in
+  if (adopted) {
+    stats_->moved_in--;  // it never moved in
+  } else {
+    stats_->dropped_stale++;
+  }
   return true;
 }
 

@@ -245,12 +245,12 @@ Status SessionPool::adopt(const SessionId& sid, const SessionFactory* factory, c
   return Status::error("too late: the sender gave up");
 }
 
-bool SessionPool::drop(const SessionId& sid) {
+bool SessionPool::drop(const SessionId& sid, bool adopted) {
   auto done = std::make_shared<std::promise<bool>>();
   auto result = done->get_future();
-  if (!threads_[shard_of(sid)]->run_on([sid, done](SessionHost& h) {
+  if (!threads_[shard_of(sid)]->run_on([sid, adopted, done](SessionHost& h) {
         bool dropped = false;
-        firewall::guard("session.drop", [&] { dropped = h.drop(sid); });
+        firewall::guard("session.drop", [&] { dropped = h.drop(sid, adopted); });
         done->set_value(dropped);
       })) {
     return false;

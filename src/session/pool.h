@@ -138,9 +138,9 @@ class SessionPool {
   // recovered: see SessionHost::adopt.
   Status adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
                bool recovered = false);
-  // Removes an adopted session that turned out not to be ours (its
-  // take-over failed) without on_end: it lives on at its owner. Waits.
-  bool drop(const SessionId& sid);
+  // Removes a session that turned out not to be ours without on_end: it
+  // lives on at its owner (SessionHost::drop: adopted, or a stale copy). Waits.
+  bool drop(const SessionId& sid, bool adopted = true);
   // Which thread owns sid, and a fresh id for a new session.
   size_t shard_of(const SessionId& sid) const;
   bool kill(const SessionId& sid);  // waits until the owner thread has ended it

@@ -16,6 +16,9 @@ struct SessionStats {
   std::atomic<uint64_t> recovered{0};  // sessions restored from a checkpoint after their worker died
   std::atomic<uint64_t> restore_failed{0};  // recoveries won whose restore() refused or threw (a new session, lost)
   std::atomic<uint64_t> rotated{0};  // sessions given a new id (Session::rotate_id)
+  // Copies dropped without on_end because another worker holds a newer
+  // generation (recovered or taken over while this worker was stopped or cut off).
+  std::atomic<uint64_t> dropped_stale{0};
   std::atomic<uint64_t> handler_errors{0};  // handlers that threw
   // Bounds (config max_sessions, max_queued_per_session): requests turned away.
   std::atomic<uint64_t> refused_full{0};    // a new session was needed and no worker had room (503)

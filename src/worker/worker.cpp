@@ -65,7 +65,12 @@ class Worker {
       Registry::Hooks hooks;
       hooks.live_sessions = [this] { return pool_->stats().live.load(); };
       hooks.snapshot = [this] { return pool_->snapshot(); };
-      hooks.lost = [this](const SessionId& sid) { pool_->kill(sid); };
+      // Another worker holds a newer generation: the copy here goes without
+      // on_end (the session lives on there); the release queued after it is
+      // refused by the epoch fence and clears the epoch kept for sid.
+      hooks.lost = [this](const SessionId& sid) {
+        if (pool_->drop(sid, false)) registry_->session_ended(sid, EndReason::Killed);
+      };
       hooks.figures = [this] { return json_text(status_json(status_sources())); };
       registry_ = std::make_unique<Registry>(rc, hooks);
       bus_ = std::make_unique<Bus>(c.redis);

@@ -195,10 +195,6 @@ class RecoveryTest(unittest.TestCase):
             rec = self.records(c)[b["session"]]
             self.assertEqual((rec["host"], rec["worker"], rec["epoch"]), ("h1", 0, b["epoch"] + 1))
 
-    # Fails today (ended.killed == 2): the registry's lost hook (worker.cpp)
-    # kills the copy; dropping it needs a SessionPool::drop that does not
-    # count moved_in down (that one is for failed adoptions): see h-tidy's report.
-    @unittest.expectedFailure
     def test_a_resumed_owner_drops_its_stale_copies_without_on_end_and_keeps_the_new_checkpoints(self):
         """The stopped owner's copies of sessions recovered elsewhere live on
         at their new owner: dropped on resume, not ended (on_end would run
@@ -231,9 +227,10 @@ class RecoveryTest(unittest.TestCase):
                    "worker 1 to find its sessions owned elsewhere")
         now = worker_status(c, 1)["sessions"]
         self.assertEqual(now["live"], was["live"] - len(kits))
-        # Dropped, not ended: no on_end (ended.killed unchanged), and no other figure moved.
+        # Dropped, not ended: no on_end (ended.killed unchanged), counted as stale copies.
         self.assertEqual((now["ended"], now["moved_in"], now["moved_out"]),
                          (was["ended"], was["moved_in"], was["moved_out"]))
+        self.assertEqual(now["dropped_stale"], was["dropped_stale"] + len(kits))
         # The old owner's end of its copies deleted nothing: the records are the new owner's, unchanged.
         self.assertEqual(new_records(), records)
 

@@ -412,5 +412,21 @@ TEST_F(SessionHostTest, ThrowingConstructorGives500AndNoSession) {
   EXPECT_EQ(stats_.live, 0);
 }
 
+
+TEST_F(SessionHostTest, AStaleCopyIsDroppedWithoutOnEndAndCountedApartFromMoves) {
+  SessionId sid = start("/a");
+  EXPECT_TRUE(host_.drop(sid, /*adopted=*/false));
+  EXPECT_FALSE(host_.contains(sid));
+  EXPECT_TRUE(logs_.at(0).ends.empty());  // no on_end: the session lives on elsewhere
+  EXPECT_EQ(stats_.live, 0);
+  EXPECT_EQ(stats_.dropped_stale, 1u);
+  EXPECT_EQ(stats_.moved_in, 0u);  // not an adoption undone
+  EXPECT_FALSE(host_.drop(sid, false));
+  EXPECT_EQ(stats_.dropped_stale, 1u);
+  // Its timers went with it: nothing ends later.
+  clock_.advance(kLifetime + 1);
+  EXPECT_EQ(host_.sweep(), 0u);
+}
+
 }  // namespace
 }  // namespace tether
