@@ -10,10 +10,11 @@
 namespace tether {
 
 int64_t Registry::epoch_of(const SessionId& sid) {
+  if (epochs_.count.load(std::memory_order_acquire) == 0) return 1;  // the usual case: no lock
   std::lock_guard<std::mutex> lock(epochs_mu_);
   if (epochs_.empty()) return 1;
-  auto it = epochs_.find(sid);
-  return it == epochs_.end() ? 1 : it->second;
+  auto it = epochs_.map.find(sid);
+  return it == epochs_.map.end() ? 1 : it->second;
 }
 
 Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t from_epoch,
@@ -85,6 +86,7 @@ Result<std::optional<registry::Owner>> Registry::try_reclaim(const SessionId& si
   auto lease = pool_.acquire();  // a connection of its own, for this call
   Redis& conn = *lease;
   const std::string& p = config_.redis.prefix;
+  fence_create(sid);  // a move from here: the first write must land before it, or be the script
   int64_t from = epoch_of(sid);
   auto r = conn.command(
       registry::transfer_argv(p, sid, config_.me, from, config_.me, unix_millis(), config_.session_ttl_ms));
@@ -116,7 +118,11 @@ Result<std::optional<registry::Owner>> Registry::try_reclaim(const SessionId& si
 void Registry::forget(const SessionId& sid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ops_.erase(sid);
+    auto it = ops_.find(sid);
+    if (it != ops_.end()) {
+      if (it->second.fresh) fresh_--;
+      ops_.erase(it);
+    }
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
   std::lock_guard<std::mutex> lock(epochs_mu_);

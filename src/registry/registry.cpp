@@ -57,9 +57,17 @@ void Registry::queue(const SessionId& sid, Op op, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto [it, inserted] = ops_.try_emplace(sid, op);
-    if (!inserted) {
+    if (inserted) {
+      if (op.fresh) fresh_++;
+    } else if (op.release && it->second.fresh) {
+      // Ended before its first write, which no one fenced: nothing is in Redis to remove.
+      fresh_--;
+      ops_.erase(it);
+    } else if (op.release || it->second.release) {
       // A release wins over anything; a use after a pending create changes nothing.
-      if (op.release || it->second.release) it->second = op;
+      if (it->second.fresh) fresh_--;
+      it->second = op;
+      if (op.fresh) fresh_++;
     }
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
@@ -79,10 +87,54 @@ void Registry::session_rotated(const SessionId& old_sid, const SessionId& new_si
 }
 
 void Registry::requeue(OpMap& ops) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [sid, op] : ops) ops_.try_emplace(sid, op);  // a newer report wins
-  stats_.pending = static_cast<int64_t>(ops_.size());
-  ops.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [sid, op] : ops) {
+      op.fresh = false;  // it may have reached Redis: from now on the create-if-absent script
+      ops_.try_emplace(sid, op);  // a newer report wins
+    }
+    stats_.pending = static_cast<int64_t>(ops_.size());
+    ops.clear();
+  }
+  end_in_flight();
+}
+
+void Registry::start_in_flight(const OpMap& batch) {
+  for (const auto& [sid, op] : batch) {
+    if (op.fresh) in_flight_.insert(sid);  // counted in fresh_ already (moved from ops_)
+  }
+}
+
+void Registry::end_in_flight() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_.empty()) return;
+    fresh_ -= in_flight_.size();
+    in_flight_.clear();
+  }
+  in_flight_cv_.notify_all();
+}
+
+void Registry::fence_create(const SessionId& sid) {
+  if (fresh_.load(std::memory_order_acquire) == 0) return;  // the usual case: no lock
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = ops_.find(sid);
+  if (it != ops_.end() && it->second.fresh) {
+    it->second.fresh = false;  // queued: written by the create-if-absent script instead
+    fresh_--;
+  }
+  // On the wire: wait for its reply (the registry thread ends every round's
+  // flight, on success, failure or throw; the bound is a safety net only).
+  auto bound = std::chrono::milliseconds(2 * int64_t{config_.redis.io_timeout_ms} + 1000);
+  if (!in_flight_cv_.wait_for(lock, bound, [&] { return in_flight_.count(sid) == 0; })) {
+    stats_.errors++;
+    log::error("registry_fence_timeout", {{"session", sid.hex().substr(0, 12)}});
+  }
+}
+
+int64_t Registry::epoch(const SessionId& sid) {
+  fence_create(sid);
+  return epoch_of(sid);
 }
 
 void Registry::outage_started(const std::string& error) {
@@ -134,10 +186,23 @@ bool Registry::write_ops(OpMap& ops) {
   std::vector<int64_t> used;     // the epoch each was written at
   order.reserve(ops.size());
   used.reserve(ops.size());
+  std::vector<size_t> at;         // the index of each one's first reply
+  at.reserve(ops.size());
+  size_t replies_expected = 0;
   for (auto& [sid, op] : ops) {
-    // A fresh session's create is the same create-if-absent script as a
-    // refresh: an entry another owner wrote meanwhile is left alone (lost).
     int64_t epoch = epoch_of(sid);
+    at.push_back(replies_expected);
+    order.push_back(sid);
+    used.push_back(epoch);
+    if (op.fresh && !op.release && epoch == 1) {  // the first write, unfenced (see registry.h)
+      registry::append_fresh_create(redis_, sid, config_.me, op.created_ms, now, config_.session_ttl_ms);
+      replies_expected += 2;
+      continue;
+    }
+    op.fresh = false;
+    replies_expected++;
+    // A refresh, or a create fenced by epoch(): the create-if-absent script;
+    // an entry another owner wrote meanwhile is left alone (lost).
     std::vector<std::string> argv =
         op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, epoch)
                    : registry::upsert_argv(config_.redis.prefix, sid, config_.me, epoch, op.created_ms, now,
@@ -149,28 +214,36 @@ bool Registry::write_ops(OpMap& ops) {
     argv[0] = "EVALSHA";
     argv[1] = op.release ? release_sha_ : upsert_sha_;
     redis_.append(argv);
-    order.push_back(sid);
-    used.push_back(epoch);
   }
-  stats_.commands += order.size();
+  stats_.commands += replies_expected;
   auto replies = redis_.flush();
   if (!replies) {
     outage_started(replies.message());
-    return false;
+    return false;  // requeued by the caller: never unconditional again
   }
-  if (Status n = expect_replies(*replies, order.size()); !n) {
+  end_in_flight();  // every first write of this round has its reply
+  if (Status n = expect_replies(*replies, replies_expected); !n) {
     outage_started("registry writes: " + n.message());  // written again: the scripts are idempotent
     return false;
   }
   std::vector<SessionId> lost;
   for (size_t i = 0; i < order.size(); ++i) {
-    const redisReply* r = (*replies)[i].get();
+    const redisReply* r = (*replies)[at[i]].get();
     if (r->type == REDIS_REPLY_ERROR) {
       stats_.errors++;
       log::error("registry_write_failed", {{"error", reply_string(r)}});
       continue;
     }
     const Op& op = ops[order[i]];
+    if (op.fresh) {
+      // HSET's count of fields added: fewer than all when an entry was there
+      // (an id made twice: 2^-128; counted, as nothing else can cause it).
+      if (reply_integer(r) != registry::kFreshFields) {
+        stats_.errors++;
+        log::error("registry_create_found_entry", {{"session", order[i].hex().substr(0, 12)}});
+      }
+      continue;
+    }
     if (op.release || reply_integer(r) != 0) continue;
     // Refused at the epoch read before the round trip: if a hand-over moved
     // the epoch meanwhile (reclaim, take-over), the refusal says nothing
@@ -239,6 +312,7 @@ void Registry::loop() {
     }
     if (done) break;
   }
+  end_in_flight();
   // Leave the directory at once rather than after three missed heartbeats.
   firewall::guard("registry.leave", [&] {
     if (!redis_.connected()) return;
@@ -264,6 +338,7 @@ bool Registry::loop_once(Round& round) {
       batch.insert(*it);
       it = ops_.erase(it);
     }
+    start_in_flight(batch);
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
   if (!ensure_connected()) {
@@ -275,6 +350,7 @@ bool Registry::loop_once(Round& round) {
   recheck_after_stall(round);
   if (!batch.empty() && !write_ops(batch)) requeue(batch);
   batch.clear();
+  end_in_flight();
   if (steady_clock::now() >= round.next_heartbeat) {
     round.next_heartbeat = steady_clock::now() + milliseconds(config_.heartbeat_ms);
     heartbeat();
