@@ -1,13 +1,53 @@
 // Registry: the ownership moves of single sessions (see registry.h):
 // take-over on a hand-over's receiver, the sender's fence (reclaim) and the
-// sids it left unsettled, and the epochs this worker holds sessions at.
+// sids it left unsettled, the epochs this worker holds sessions at, and the
+// fence of a new session's first write (epoch()).
 // Any thread: each call leases a connection of its own from the pool; the epoch and unsettled
 // maps are under epochs_mu_.
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/route.h"
 #include "registry/registry.h"
 
 namespace tether {
+
+void Registry::start_in_flight(const OpMap& batch) {
+  for (const auto& [sid, op] : batch) {
+    if (op.fresh) in_flight_.insert(sid);  // counted in fresh_ already (moved from ops_)
+  }
+}
+
+void Registry::end_in_flight() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_.empty()) return;
+    fresh_ -= in_flight_.size();
+    in_flight_.clear();
+  }
+  in_flight_cv_.notify_all();
+}
+
+void Registry::fence_create(const SessionId& sid) {
+  if (fresh_.load(std::memory_order_acquire) == 0) return;  // the usual case: no lock
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = ops_.find(sid);
+  if (it != ops_.end() && it->second.fresh) {
+    it->second.fresh = false;  // queued: written by the create-if-absent script instead
+    fresh_--;
+  }
+  // On the wire: wait for its reply (the registry thread ends every round's
+  // flight, on success, failure or throw; the bound is a safety net only).
+  auto bound = std::chrono::milliseconds(2 * int64_t{config_.redis.io_timeout_ms} + 1000);
+  if (!in_flight_cv_.wait_for(lock, bound, [&] { return in_flight_.count(sid) == 0; })) {
+    stats_.errors++;
+    log::error("registry_fence_timeout", {{"session", sid.hex().substr(0, 12)}});
+  }
+}
+
+int64_t Registry::epoch(const SessionId& sid) {
+  fence_create(sid);
+  return epoch_of(sid);
+}
 
 int64_t Registry::epoch_of(const SessionId& sid) {
   if (epochs_.count.load(std::memory_order_acquire) == 0) return 1;  // the usual case: no lock
