@@ -100,6 +100,17 @@ Result<std::shared_ptr<const KeySet>> KeySet::make(std::vector<TokenKey> keys) {
   return std::shared_ptr<const KeySet>(std::move(set));
 }
 
+TokenCodec::TokenCodec(std::shared_ptr<const KeySet> keys) { replace(std::move(keys)); }
+
+TokenCodec::TokenCodec(TokenCodec&& o) noexcept
+    : installed_(std::move(o.installed_)), current_(o.current_.load(std::memory_order_acquire)) {}
+
+void TokenCodec::replace(std::shared_ptr<const KeySet> keys) {
+  std::lock_guard lock(replace_mu_);
+  installed_.push_back(std::make_unique<const Installed>(Installed{std::move(keys)}));
+  current_.store(installed_.back().get(), std::memory_order_release);
+}
+
 Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
   auto set = KeySet::make(std::move(keys));
   if (!set) return Result<TokenCodec>::error(set.message());
@@ -107,8 +118,7 @@ Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
 }
 
 std::string TokenCodec::encode(const TokenClaims& c) const {
-  std::shared_ptr<const KeySet> keys = this->keys();
-  const TokenKey& key = keys->sealing();
+  const TokenKey& key = now().sealing();
   std::string route = make_route(c.host, c.worker);
   size_t host_len = std::min(c.host.size(), kTokenMaxHostBytes);
   uint8_t payload[kFixedPayload + kEpochBytes + kTokenMaxHostBytes];
@@ -170,8 +180,7 @@ std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
     return std::nullopt;
   }
   if (blob_len < 1 + kNonceBytes + kTagBytes + kFixedPayload) return std::nullopt;
-  std::shared_ptr<const KeySet> keys = this->keys();
-  const TokenKey* key = keys->find(blob[0]);
+  const TokenKey* key = now().find(blob[0]);
   if (key == nullptr) return std::nullopt;
 
   std::string ad = associated_data(route, key->id());
