@@ -413,6 +413,8 @@ def cmd_run(args):
         layout.start()
         config["redis"] = layout.redis_section()
         config["journal"]["min_replicas_ack"] = 1
+        for w in config["workflows"].values():
+            w["min_replicas_ack"] = 1
     c = Cluster(workdir=RUN_DIR, workers=args.workers, supervisord=True, port=args.port, redis=layout is None,
                 config=config)
     consumer = None

@@ -27,8 +27,11 @@ N idle connections, which stalls requests behind idle kept connections when N
 approaches the child count: measured wrk timeouts), BENCH_HELLO_THREADS
 (fcgi_hello threads, 16), BENCH_SESSIONS (1000), BENCH_SESSION_TURNS (the
 workers' session_turns, "inline"; "pinned" to compare), BENCH_ROWS (comma-separated
-row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow,journal;
-workflow is scripts/bench/workflow_bench.py, see there; journal: scripts/bench/journal_bench.py),
+row keys, default all: static,hello,stateless,routed,forwarded,new,cached,template,php,workflow,journal,
+checkpoints,recovery; workflow is scripts/bench/workflow_bench.py, see there; journal:
+scripts/bench/journal_bench.py; checkpoints (the routed hit with checkpoints every 1 s beside it without):
+scripts/bench/checkpoint_bench.py; recovery (kill -9 of a worker holding BENCH_RECOVERY_SESSIONS, 2000,
+checkpointing sessions): scripts/bench/recovery_bench.py; both write the section "recovery"),
 KEEP_TMP=1 keeps the temporary directory, BENCH_RESULTS (file to write instead
 of scripts/bench/results.md, e.g. for a short trial run).
 """
@@ -41,9 +44,11 @@ import tempfile
 import time
 
 import benchlib as B
+import checkpoint_bench
 import cpu
 import php_row
 import journal_bench
+import recovery_bench
 import workflow_bench
 from cluster import Cluster, stop_pid, free_port, wait_until, can_connect
 
@@ -315,6 +320,15 @@ def report(res, notes, wall, setup_notes):
     return "\n".join(text) + "\n"
 
 
+def recovery_section(busy):
+    """Issue 18's rows, each on its own cluster: section "recovery". True if none failed."""
+    parts = [m.run() for m in (checkpoint_bench, recovery_bench) if m.wanted()]
+    head = B.report_header("make bench: checkpoints and recovery (issue 18)",
+                           (busy, "registry on (each row's own redis-server)", B.build_note()))
+    B.write_section("recovery", "\n".join(head) + "\n\n" + "\n".join(t for t, _ in parts))
+    return all(good for _, good in parts)
+
+
 def main():
     B.require_tools(["wrk", "nginx", "redis-server", "redis-cli"])
     busy = B.busy_note(B.cpu_busy())
@@ -374,6 +388,8 @@ def main():
         ok = ok and wf_ok
     if journal_bench.wanted():  # its own redis-server, after the HTTP rows have stopped
         ok = journal_bench.run() and ok
+    if checkpoint_bench.wanted() or recovery_bench.wanted():  # their own clusters, after the others are stopped
+        ok = recovery_section(busy) and ok
     return 0 if ok else 1
 
 

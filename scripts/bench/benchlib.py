@@ -355,11 +355,11 @@ def write_section(name, text):
     block = "%s\n%s\n%s" % (begin, text.rstrip("\n"), end)
     if begin in old and end in old:
         new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
-    else:
+    else:  # a new section: after the others, in the order they have (every one kept)
         sections = {"main": "", "scale": "", "workflow": ""}
-        for k in sections:
+        for k in re.findall(r"<!-- bench:([A-Za-z0-9_-]+) -->", old):
             b, e = "<!-- bench:%s -->" % k, "<!-- /bench:%s -->" % k
-            if b in old and e in old:
+            if e in old:
                 sections[k] = old[old.index(b):old.index(e) + len(e)]
         sections[name] = block
         new = ("# tether benchmark results\n\nWritten by `make bench` (first section) and `make bench-scale` "

@@ -24,6 +24,14 @@ it gives up), BENCH_SCALE_IDLE (idle_timeout_s, 280), BENCH_SCALE_HIT (s of the
 hit run per step, 3), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
 BENCH_WORKERS (2), KEEP_TMP=1. The registry is on when cluster.py names its
 Redis in tether.json (as `make run` does).
+
+Then issue 18's rows, each on its own cluster, written to the section
+"recovery-scale": kill -9 of a worker holding BENCH_RECOVERY_SCALE_SESSIONS
+(10000) checkpointing sessions (scripts/bench/recovery_bench.py), and
+BENCH_HIBERNATE_SESSIONS (200000) sessions of which 90% hibernated
+(scripts/bench/hibernation_bench.py; skipped with a note on a build without
+max_live_sessions). BENCH_ROWS (comma list) without "recovery" or
+"hibernation" leaves that row out.
 """
 import math
 import os
@@ -32,6 +40,8 @@ import tempfile
 import time
 
 import benchlib as B
+import hibernation_bench
+import recovery_bench
 from cluster import Cluster, wait_until
 
 STEPS = [int(s) for s in os.environ.get("BENCH_SCALE_STEPS", "10000,50000,100000,250000,500000,1000000").split(",")]
@@ -210,6 +220,20 @@ def report(r, base, last, end, idled, wall, setup_notes):
     return "\n".join(text) + "\n"
 
 
+def recovery_section(busy):
+    """Issue 18's rows at scale, each on its own cluster: section
+    "recovery-scale". True if none failed."""
+    parts = []
+    if recovery_bench.wanted():
+        parts.append(recovery_bench.run(recovery_bench.SCALE_SESSIONS))
+    if hibernation_bench.wanted():
+        parts.append(hibernation_bench.run())
+    head = B.report_header("make bench-scale: recovery and hibernation (issue 18)",
+                           (busy, "registry on (each row's own redis-server)", B.build_note()))
+    B.write_section("recovery-scale", "\n".join(head) + "\n\n" + "\n".join(t for t, _ in parts))
+    return all(good for _, good in parts)
+
+
 def main():
     B.require_tools(["wrk", "nginx", "redis-server", "redis-cli"])
     busy = B.busy_note(B.cpu_busy())
@@ -233,6 +257,8 @@ def main():
     finally:
         c.stop()
         B.keep_or_remove(wd, ok, "scale")
+    if recovery_bench.wanted() or hibernation_bench.wanted():  # their own clusters, after the one above stopped
+        ok = recovery_section(busy) and ok
     return 0 if ok else 1
 
 

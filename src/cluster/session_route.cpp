@@ -281,6 +281,10 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   if (job->stale) return stale(job->request, sid, token_epoch, epoch);
   if (job->missing) {
     if (auto moved = follow_move(job->request, sid, config_.host, config_.worker)) return std::move(*moved);
+    // Still ours in the registry, yet not here: this worker's previous run
+    // held it and died (a restart under supervisord): its last checkpoint.
+    registry::Owner me{config_.host, config_.worker, ""};
+    if (auto back = recover(job->request, sid, me, token_epoch, registry::Owner{})) return std::move(*back);
     return run_here(job->request, existing, sid, reason, flags | kCreate, token_epoch);
   }
   Response resp = std::move(job->response);

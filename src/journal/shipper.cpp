@@ -7,6 +7,7 @@
 #include "common/firewall.h"
 #include "common/log.h"
 #include "journal/store.h"
+#include "redis/reply.h"
 
 namespace tether::journal {
 
@@ -124,16 +125,15 @@ bool Shipper::ship(Batch& batch) {
 bool Shipper::replicated() {
   const int want = journal_.options().min_replicas_ack;
   if (want <= 0) return true;
-  auto r = redis_.command({"WAIT", std::to_string(want), std::to_string(journal_.options().replicas_ack_timeout_ms)});
-  if (!r) {
-    outage(r.message());
+  auto have = wait_replicas(redis_, want, journal_.options().replicas_ack_timeout_ms);
+  if (!have) {
+    outage(have.message());
     return false;
   }
-  long long have = (*r)->type == REDIS_REPLY_INTEGER ? (*r)->integer : -1;
-  if (have >= want) return true;
+  if (*have >= want) return true;
   stats_.replica_waits_short++;
   if (log::every(replica_log_, 10000)) {
-    log::warn("journal_replicas_behind", {{"min_replicas_ack", want}, {"confirmed", have},
+    log::warn("journal_replicas_behind", {{"min_replicas_ack", want}, {"confirmed", *have},
                                           {"effect", "the checkpoint waits; the batch is shipped again"}});
   }
   return false;

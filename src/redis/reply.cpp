@@ -135,4 +135,11 @@ Result<std::vector<std::string>> load_scripts(Redis& redis, const std::vector<co
   return shas;
 }
 
+Result<long long> wait_replicas(Redis& redis, int want, int timeout_ms) {
+  auto r = redis.command({"WAIT", std::to_string(want), std::to_string(timeout_ms)});
+  if (!r) return Result<long long>::error(r.message());
+  auto n = ReplyView(r->get()).integer();
+  return n ? *n : -1;
+}
+
 }  // namespace tether

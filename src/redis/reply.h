@@ -84,4 +84,9 @@ Status expect_replies(const Replies& replies, size_t want) {
 class Redis;
 Result<std::vector<std::string>> load_scripts(Redis& redis, const std::vector<const char*>& scripts);
 
+// WAIT want timeout_ms on redis: how many replicas confirmed this
+// connection's writes so far; -1 when Redis answered with no integer (it
+// refused the WAIT). Error: the connection failed.
+Result<long long> wait_replicas(Redis& redis, int want, int timeout_ms);
+
 }  // namespace tether

@@ -50,7 +50,7 @@ int64_t Registry::epoch(const SessionId& sid) {
 }
 
 int64_t Registry::epoch_of(const SessionId& sid) {
-  if (epochs_.count.load(std::memory_order_acquire) == 0) return 1;  // the usual case: no lock
+  if (epochs_.size_now.load(std::memory_order_acquire) == 0) return 1;  // the usual case: no lock
   std::lock_guard<std::mutex> lock(epochs_mu_);
   if (epochs_.empty()) return 1;
   auto it = epochs_.map.find(sid);

@@ -84,10 +84,21 @@ Result<registry::Recovery> Registry::recover(const SessionId& sid, const registr
   if (!entry->has_value()) return out;  // ended, expired, or never written: nothing to take over
   const registry::SessionEntry was = **entry;
   if (is_me(was.owner)) {
-    out.kind = K::Ours;
-    return out;
-  }
-  if (was.owner.addr == config_.me.addr) {  // as lookup(): never a place to go, never taken from
+    // gone is this worker: its previous run held sid and died (a restart
+    // under supervisord), unless this run holds it (taken over, recovered by
+    // a request that went first) or ended it (its release not yet written).
+    bool held_here = false;
+    {
+      std::lock_guard<std::mutex> lock(epochs_mu_);
+      held_here = epochs_.count(sid) != 0;
+    }
+    if (!is_me(gone) || held_here) {
+      out.kind = K::Ours;
+      return out;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (releasing_.count(sid) != 0) return out;
+  } else if (was.owner.addr == config_.me.addr) {  // as lookup(): never a place to go, never taken from
     firewall::refused(registry::kSelfEntry, "session " + sid.hex().substr(0, 12) + " names " +
                                                 registry::worker_name(was.owner.host, was.owner.worker) +
                                                 " at this worker's address");

@@ -56,13 +56,16 @@ void Registry::stop() {
 void Registry::queue(const SessionId& sid, Op op, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (op.release) releasing_.insert(sid);
     auto [it, inserted] = ops_.try_emplace(sid, op);
     if (inserted) {
       if (op.fresh) fresh_++;
     } else if (op.release && it->second.fresh) {
-      // Ended before its first write, which no one fenced: nothing is in Redis to remove.
+      // Ended before its first write, which no one fenced: nothing is in
+      // Redis to remove (a fresh id is new, never written by any run).
       fresh_--;
       ops_.erase(it);
+      releasing_.erase(sid);
     } else if (op.release || it->second.release) {
       // A release wins over anything; a use after a pending create changes nothing.
       if (it->second.fresh) fresh_--;
@@ -206,7 +209,13 @@ bool Registry::write_ops(OpMap& ops) {
       }
       continue;
     }
-    if (op.release || reply_integer(r) != 0) continue;
+    if (op.release) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto again = ops_.find(order[i]);  // ended again meanwhile (a recovered copy): still releasing
+      if (again == ops_.end() || !again->second.release) releasing_.erase(order[i]);
+      continue;
+    }
+    if (reply_integer(r) != 0) continue;
     // Refused at the epoch read before the round trip: if a hand-over moved
     // the epoch meanwhile (reclaim, take-over), the refusal says nothing
     // about the owner now; the next report is written at the new epoch.

@@ -122,6 +122,9 @@ class Registry final : public SessionObserver, public OwnerBook {
   // be used is counted, checkpoint.bad_record, and is no checkpoint), and
   // moves the entry with the transfer script (compare-and-set on owner and
   // epoch: of two workers that try at once, exactly one wins). Any thread.
+  // gone may be this worker: an entry naming it for a session this run
+  // neither holds (taken over, recovered) nor ended (its release pending)
+  // was its previous run's, which died; it is recovered like any other.
   Result<registry::Recovery> recover(const SessionId& sid, const registry::Owner& gone,
                                      const std::function<bool(const std::string&)>& known_app) override;
   void set_accepting(bool accepting) { accepting_ = accepting; }
@@ -174,6 +177,10 @@ class Registry final : public SessionObserver, public OwnerBook {
   std::unordered_set<SessionId, SessionIdHash> in_flight_;  // fresh first writes on the wire
   std::condition_variable in_flight_cv_;                    // in_flight_ emptied
   std::atomic<size_t> fresh_{0};  // fresh ops in ops_ + in_flight_.size(): epoch() skips the lock at 0
+  // Sessions ended here whose entry's release Redis has not confirmed yet
+  // (queued, in a batch under way, or refused with an error): recovery
+  // never takes them for sessions of a previous run (recovery.cpp).
+  std::unordered_set<SessionId, SessionIdHash> releasing_;
   bool stopping_ = false;
   std::thread thread_;
 
@@ -191,17 +198,18 @@ class Registry final : public SessionObserver, public OwnerBook {
   // above epoch 1. Every change goes through operator[] and erase().
   struct EpochMap {
     std::unordered_map<SessionId, int64_t, SessionIdHash> map;
-    std::atomic<size_t> count{0};
+    std::atomic<size_t> size_now{0};
     int64_t& operator[](const SessionId& sid) {
       int64_t& v = map[sid];
-      count.store(map.size(), std::memory_order_release);
+      size_now.store(map.size(), std::memory_order_release);
       return v;
     }
     size_t erase(const SessionId& sid) {
       size_t n = map.erase(sid);
-      count.store(map.size(), std::memory_order_release);
+      size_now.store(map.size(), std::memory_order_release);
       return n;
     }
+    size_t count(const SessionId& sid) const { return map.count(sid); }
     bool empty() const { return map.empty(); }
   };
   EpochMap epochs_;  // sessions taken over, epoch > 1

@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "common/firewall.h"
 #include "common/json.h"
+#include "workflow/replication.h"
 #include "workflow/tickets.h"
 
 namespace tether::workflow {
@@ -110,6 +111,7 @@ Response ApiRoute::start(Request& req, const Definition& def, const std::string&
         .header("Retry-After", "1");
   }
   stats_.started++;
+  (void)replicated(*redis, def, stats_, "the start is answered all the same; a failover now may lose it");
   std::string location = base + def.name + "/ticket/" + id;
   nlohmann::json body = {{"ticket", id}, {"workflow", def.name}, {"status", "enqueued"}, {"location", location}};
   return Response::json(json_text(body), 201).header("Location", location).header("Cache-Control", "no-store");

@@ -30,7 +30,8 @@ Result<Definition> parse_one(const std::string& name, const nlohmann::json& obj,
     return w.status();
   }
   w.known({"start_point_url", "step_timeout_ms", "retries", "backoff_ms", "backoff_max_ms", "max_depth", "max_steps",
-           "concurrency", "lease_ms", "max_body_bytes", "max_incoming", "ticket_ttl_s"});
+           "concurrency", "lease_ms", "max_body_bytes", "max_incoming", "ticket_ttl_s",
+           "min_replicas_ack", "replicas_ack_timeout_ms"});
   Definition d;
   d.name = name;
   if (const nlohmann::json* url = w.find("start_point_url"); url == nullptr || !url->is_string()) {
@@ -52,6 +53,8 @@ Result<Definition> parse_one(const std::string& name, const nlohmann::json& obj,
   w.integer("max_body_bytes", 2, int64_t{1} << 30, &d.max_body_bytes);
   w.integer("max_incoming", 1, 1000000000, &d.max_incoming);
   w.integer("ticket_ttl_s", 0, kMaxTicketTtlS, &d.ticket_ttl_s);
+  w.integer("min_replicas_ack", 0, 16, &d.min_replicas_ack);
+  w.integer("replicas_ack_timeout_ms", 1, 60000, &d.replicas_ack_timeout_ms);
   if (!w.ok()) return w.status();
   return d;
 }

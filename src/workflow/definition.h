@@ -26,6 +26,11 @@ struct Definition {
   int64_t max_body_bytes = 65536;  // largest start request body (413 beyond)
   int64_t max_incoming = 100000;   // tickets waiting in incoming; a start beyond gets 503 + Retry-After: 1
   int64_t ticket_ttl_s = 604800;   // a finished (done/failed/cancelled) ticket's hash expires after this; 0: kept
+  // Replication (Redis Sentinel): a start is answered, and a taken ticket's
+  // first step called, only after WAIT min_replicas_ack confirms a replica
+  // has it, so a failover neither loses a ticket nor runs its step twice.
+  int min_replicas_ack = 0;
+  int replicas_ack_timeout_ms = 1000;
 };
 
 using Definitions = std::map<std::string, Definition>;

@@ -14,6 +14,7 @@
 #include "common/firewall.h"
 #include "common/log.h"
 #include "redis/reply.h"
+#include "workflow/replication.h"
 #include "workflow/runner.h"
 #include "workflow/ticket_decode.h"
 #include "workflow/tickets.h"
@@ -151,6 +152,11 @@ class Engine::Flow {
       return true;
     }
     if (*taken != "ok") return true;  // cancelled or gone while it waited
+    if (!replicated(redis, def_, stats_, "the taken ticket is handed back before its first step")) {
+      auto back = hand_back_ticket(redis, def_.name, id, token, unix_millis());
+      if (!back) redis_error("workflow_hand_back_failed", back.message());  // the keepers requeue it
+      return pause(100);
+    }
     stats_.taken++;
     {
       std::lock_guard<std::mutex> lk(mu_);

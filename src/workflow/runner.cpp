@@ -89,11 +89,7 @@ void TicketRunner::run(const std::string& ticket, const std::string& token, cons
     // Not ours to finish: a lost lease belongs to another worker now; on
     // shutdown the lease is released so another worker takes the ticket at once.
     stats_.stopped++;
-    if (reason == kShutdown) {
-      auto del = redis_.command({"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
-                                 "1", lease_key(redis_.options().prefix, def_.name, ticket), token});
-      if (del) (void)reap_ticket(redis_, def_.name, ticket, unix_millis());
-    }
+    if (reason == kShutdown) (void)hand_back_ticket(redis_, def_.name, ticket, token, unix_millis());
     log::info("ticket_stopped", {{"workflow", def_.name}, {"ticket", ticket}, {"why", stop_name(reason)}});
     return;
   }

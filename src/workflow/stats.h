@@ -28,6 +28,9 @@ struct Stats {
   std::atomic<int64_t> redis_errors{0};
   std::atomic<int64_t> bad_tickets{0};     // taken tickets that could not be decoded or run: failed with the reason
   std::atomic<int64_t> bad_queue_items{0}; // queue items that were no ticket id (or no hash): removed
+  // WAITs (min_replicas_ack) that fewer replicas confirmed in time: a start
+  // answered all the same, or a taken ticket handed back before its step.
+  std::atomic<int64_t> replica_waits_short{0};
 
   struct Bounds {
     int64_t max_incoming = 0;
@@ -48,7 +51,8 @@ inline nlohmann::json stats_json(const Stats& s) {
           {"stopped", s.stopped.load()},   {"requeued", s.requeued.load()},
           {"steps", s.steps.load()},       {"step_retries", s.step_retries.load()},
           {"redis_errors", s.redis_errors.load()}, {"bad_tickets", s.bad_tickets.load()},
-          {"bad_queue_items", s.bad_queue_items.load()}, {"bounds", bounds}};
+          {"bad_queue_items", s.bad_queue_items.load()}, {"replica_waits_short", s.replica_waits_short.load()},
+          {"bounds", bounds}};
 }
 
 }  // namespace tether::workflow

@@ -242,6 +242,14 @@ Result<std::string> finish_ticket(Redis& redis, const std::string& name, const s
               {ticket, token, status, std::to_string(now_ms), error, std::to_string(run_us), std::to_string(ttl_s)});
 }
 
+Result<std::string> hand_back_ticket(Redis& redis, const std::string& name, const std::string& ticket,
+                                     const std::string& token, int64_t now_ms) {
+  auto del = redis.command({"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+                            "1", lease_key(redis.options().prefix, name, ticket), token});
+  if (!del) return Result<std::string>::error(del.message());
+  return reap_ticket(redis, name, ticket, now_ms);
+}
+
 Result<std::string> reap_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms) {
   const std::string& p = redis.options().prefix;
   return eval(redis, kReap.c_str(),

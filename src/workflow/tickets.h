@@ -79,6 +79,10 @@ Result<std::string> finish_ticket(Redis& redis, const std::string& name, const s
 // "cleaned" (it was already finished; only the list entry was left), or
 // "bad hash: ..." (a counter is no integer: failed with that reason, not requeued).
 Result<std::string> reap_ticket(Redis& redis, const std::string& name, const std::string& ticket, int64_t now_ms);
+// Gives a taken ticket back at once: its lease released if still `token`,
+// then reap_ticket (another worker takes it without waiting for lease_ms).
+Result<std::string> hand_back_ticket(Redis& redis, const std::string& name, const std::string& ticket,
+                                     const std::string& token, int64_t now_ms);
 
 // Operator/API changes. Return the outcome: "cancelled" / "enqueued", or
 // "missing", or "refused:<status>" naming what forbids it ("refused:done",

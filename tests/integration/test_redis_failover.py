@@ -5,7 +5,8 @@ new sessions, journal appends and workflow starts; kill -9 of the master.
 Asserted: session hits never fail; registry entries resume on the new master
 within the failover time plus a bound, for every live session; with
 journal.min_replicas_ack 1 every acknowledged entry is on the new master,
-once; no workflow ticket is lost or runs its step twice; an invalidation sent
+once; with the workflow's min_replicas_ack 1 no ticket is lost or runs its
+step twice; an invalidation sent
 after the failover reaches every worker; no NOPERM from the ACL rule. A second
 cluster (prefix t0:, min_replicas_ack 0, default user) on the same layout
 measures what the journal loses without WAIT. Figures are printed."""
@@ -113,7 +114,7 @@ class RedisFailoverTest(unittest.TestCase):
             base, journal={"fsync": "batch", "min_replicas_ack": 1, "replicas_ack_timeout_ms": 1000,
                            "backoff_max_ms": 200},
             workflows={"quick": {"start_point_url": self.steps.url("/quick?key={key}"), "retries": 2,
-                                 "backoff_ms": 50}}))
+                                 "backoff_ms": 50, "min_replicas_ack": 1}}))
         self.addCleanup(a.stop)
         a.start()
         b = SentinelCluster(workers=1, host="h2", layout=layout, acl=False, redis_extra={"prefix": "t0:"},

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from common import Cluster, build_dir, redis_cli, wait_until, worker_status
+from common import Cluster, build_dir, free_port, redis_cli, stop_pid, wait_until, worker_status
 from stepserver import StepServer
 
 FINAL = ("done", "failed", "cancelled")
@@ -289,6 +289,43 @@ class WorkflowWorkerDeath(unittest.TestCase):
         finally:
             c.stop()
             steps.stop()
+
+
+class WorkflowReplication(unittest.TestCase):
+    """min_replicas_ack 1 (issue 21's failover flake): a ticket whose take no
+    replica confirmed is handed back before its step is called, so a
+    failover in that instant cannot run the step twice; once a replica
+    attaches, the ticket runs, once."""
+
+    def test_a_ticket_runs_only_once_a_replica_has_its_lease(self):
+        steps = StepServer({"quick": quick}).start()
+        self.addCleanup(steps.stop)
+        c = Cluster(workers=1)
+        c.config_extra = {"workflows": {"quick": {
+            "start_point_url": steps.url("/quick?key={key}"), "min_replicas_ack": 1, "replicas_ack_timeout_ms": 100}}}
+        self.addCleanup(c.stop)
+        c.start()
+        status, _, raw = post_json(c.port, "/api/workflow/quick/start", {"key": "rep-1"})
+        self.assertEqual(status, 201, raw)  # answered all the same, counted
+        ticket = json.loads(raw)["ticket"]
+        short = lambda: worker_status(c, 0)["workflows"]["replica_waits_short"]
+        wait_until(lambda: short() >= 4, 30, "the start's WAIT and three takes handed back for want of a replica")
+        self.assertEqual(steps.count("quick", "rep-1"), 0, "no step call while no replica has the lease")
+        self.assertEqual(worker_status(c, 0)["workflows"]["taken"], 0)
+        self.assertIn("workflow_replicas_behind", c.log(0))
+
+        replica_port = free_port()
+        replica = subprocess.Popen(
+            ["redis-server", "--port", str(replica_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--replicaof", "127.0.0.1", str(c.redis_port), "--dir", c.workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(stop_pid, replica.pid)
+        wait_until(lambda: "connected_slaves:1" in redis_cli(c, "INFO", "replication"), 30, "the replica to attach")
+        wait_until(lambda: json.loads(post_json(c.port, "/api/workflow/quick/ticket/" + ticket, None, "GET")[2])
+                   ["status"] in FINAL, 30, "the ticket to finish once a replica confirms its take")
+        _, _, raw = post_json(c.port, "/api/workflow/quick/ticket/" + ticket, None, "GET")
+        self.assertEqual(json.loads(raw)["status"], "done", raw)
+        self.assertEqual(steps.count("quick", "rep-1"), 1, "the step ran once")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ TEST(Definitions, AbsentMeansNone) {
 
 TEST(Definitions, DefaultsAndOverrides) {
   auto d = parse_definitions(nlohmann::json::parse(R"({"thumbs": {"start_point_url": "http://h/s?key={key}",
-      "retries": 5, "step_timeout_ms": 250, "concurrency": 0, "lease_ms": 900}})"), "t.json");
+      "retries": 5, "step_timeout_ms": 250, "concurrency": 0, "lease_ms": 900, "min_replicas_ack": 2}})"), "t.json");
   ASSERT_TRUE(d) << d.message();
   const Definition& w = d->at("thumbs");
   EXPECT_EQ(w.retries, 5);
@@ -78,6 +78,8 @@ TEST(Definitions, DefaultsAndOverrides) {
   EXPECT_EQ(w.lease_ms, 900);
   EXPECT_EQ(w.max_depth, 32);
   EXPECT_EQ(w.backoff_ms, 100);
+  EXPECT_EQ(w.min_replicas_ack, 2);
+  EXPECT_EQ(w.replicas_ack_timeout_ms, 1000);
 }
 
 TEST(Definitions, ErrorsNameFileAndField) {
@@ -94,6 +96,9 @@ TEST(Definitions, ErrorsNameFileAndField) {
       {R"({"w": {"start_point_url": "http://h", "max_depth": 0}})", "'workflows.w.max_depth'"},
       {R"({"w": {"start_point_url": "http://h", "step_timeout_ms": "5"}})", "'workflows.w.step_timeout_ms'"},
       {R"({"w": {"start_point_url": "http://h", "lease_ms": 10}})", "'workflows.w.lease_ms'"},
+      {R"({"w": {"start_point_url": "http://h", "min_replicas_ack": 17}})", "'workflows.w.min_replicas_ack'"},
+      {R"({"w": {"start_point_url": "http://h", "replicas_ack_timeout_ms": 0}})",
+       "'workflows.w.replicas_ack_timeout_ms'"},
       {R"({"w": {"start_point_url": "http://h", "retires": 1}})", "'workflows.w.retires': unknown field"},
   };
   for (const auto& c : cases) {
