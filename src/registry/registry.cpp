@@ -18,6 +18,7 @@ namespace {
 constexpr size_t kBatch = 5000;  // reports per pipelined round trip
 constexpr int64_t kMaxBackoffMs = Backoff::kDefaultMaxMs;  // between reconnect attempts
 constexpr size_t kPoolIdle = 8;  // idle connections kept for other threads
+constexpr std::chrono::milliseconds kCoalesce{2};  // a round waits this long for more reports
 
 // After an outage, the workers of `before` missing from `now`: each worker
 // reconnects after its own back-off, so for a while the directory Redis
@@ -54,8 +55,10 @@ void Registry::stop() {
 }
 
 void Registry::queue(const SessionId& sid, Op op, bool wake) {
+  bool notify = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (wake && !woken_) notify = woken_ = true;  // once per round: the coming round takes the others
     if (op.release) releasing_.insert(sid);
     auto [it, inserted] = ops_.try_emplace(sid, op);
     if (inserted) {
@@ -74,7 +77,7 @@ void Registry::queue(const SessionId& sid, Op op, bool wake) {
     }
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
-  if (wake) cv_.notify_one();
+  if (notify) cv_.notify_one();
 }
 
 void Registry::session_created(const SessionId& sid, int64_t created_unix_ms) {
@@ -303,7 +306,14 @@ bool Registry::loop_once(Round& round) {
     std::unique_lock<std::mutex> lock(mu_);
     auto wake = redis_.connected() ? round.next_heartbeat : steady_clock::now() + milliseconds(backoff_.delay_ms());
     cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
+    // Reports that come within kCoalesce of the first go in the same round:
+    // one round trip for many new sessions, not one each (nobody wakes the
+    // thread meanwhile: queue() wakes it once a round, woken_).
+    if (!stopping_ && !ops_.empty() && redis_.connected()) {
+      cv_.wait_for(lock, kCoalesce, [&] { return stopping_; });
+    }
     stopping = stopping_;
+    woken_ = false;  // a report from now on wakes the thread again
     // Take at most one batch; the rest waits for the next round.
     for (auto it = ops_.begin(); it != ops_.end() && batch.size() < kBatch;) {
       batch.insert(*it);

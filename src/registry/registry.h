@@ -182,6 +182,7 @@ class Registry final : public SessionObserver, public OwnerBook {
   // never takes them for sessions of a previous run (recovery.cpp).
   std::unordered_set<SessionId, SessionIdHash> releasing_;
   bool stopping_ = false;
+  bool woken_ = false;  // queue() notified cv_ since the thread last took a batch
   std::thread thread_;
 
   // Registry thread only.
