@@ -18,7 +18,8 @@ namespace {
 constexpr size_t kBatch = 5000;  // reports per pipelined round trip
 constexpr int64_t kMaxBackoffMs = Backoff::kDefaultMaxMs;  // between reconnect attempts
 constexpr size_t kPoolIdle = 8;  // idle connections kept for other threads
-constexpr std::chrono::milliseconds kCoalesce{2};  // a round waits this long for more reports
+constexpr std::chrono::milliseconds kCoalesce{2};  // a busy round waits this long for more reports
+constexpr std::chrono::milliseconds kBusy{20};     // busy: the last round wrote less than this ago
 
 // After an outage, the workers of `before` missing from `now`: each worker
 // reconnects after its own back-off, so for a while the directory Redis
@@ -306,10 +307,11 @@ bool Registry::loop_once(Round& round) {
     std::unique_lock<std::mutex> lock(mu_);
     auto wake = redis_.connected() ? round.next_heartbeat : steady_clock::now() + milliseconds(backoff_.delay_ms());
     cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
-    // Reports that come within kCoalesce of the first go in the same round:
-    // one round trip for many new sessions, not one each (nobody wakes the
-    // thread meanwhile: queue() wakes it once a round, woken_).
-    if (!stopping_ && !ops_.empty() && redis_.connected()) {
+    // Busy (the last round wrote within kBusy): reports that come within
+    // kCoalesce of the first go in the same round, one round trip for many
+    // new sessions, not one each (nobody wakes the thread meanwhile:
+    // queue() wakes it once a round, woken_). Idle: written at once.
+    if (!stopping_ && !ops_.empty() && redis_.connected() && steady_clock::now() - round.last_write < kBusy) {
       cv_.wait_for(lock, kCoalesce, [&] { return stopping_; });
     }
     stopping = stopping_;
@@ -329,6 +331,7 @@ bool Registry::loop_once(Round& round) {
   }
   backoff_.reset();
   recheck_after_stall(round);
+  if (!batch.empty()) round.last_write = steady_clock::now();
   if (!batch.empty() && !write_ops(batch)) requeue(batch);
   batch.clear();
   end_in_flight();
