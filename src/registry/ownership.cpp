@@ -1,12 +1,15 @@
 // Registry: the ownership moves of single sessions (see registry.h):
 // take-over on a hand-over's receiver, the sender's fence (reclaim) and the
 // sids it left unsettled, the epochs this worker holds sessions at, and the
-// fence of a new session's first write (epoch()).
+// fence of a new session's first write (epoch()), and lookup() of an entry
+// this worker does not hold.
 // Any thread: each call leases a connection of its own from the pool; the epoch and unsettled
 // maps are under epochs_mu_.
 #include "common/clock.h"
+#include "common/firewall.h"
 #include "common/log.h"
 #include "common/route.h"
+#include "registry/decode.h"
 #include "registry/registry.h"
 
 namespace tether {
@@ -169,6 +172,25 @@ void Registry::forget(const SessionId& sid) {
   epochs_.erase(sid);
   unsettled_.erase(sid);
   unsettled_count_.store(unsettled_.size(), std::memory_order_relaxed);
+}
+
+Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& sid) {
+  auto conn = pool_.acquire();
+  auto r = registry::read_session(*conn, sid);
+  stats_.commands++;
+  if (!r) stats_.errors++;
+  if (r && r->has_value()) {
+    // This worker asks only for sessions it does not hold: an entry naming
+    // it (by name or by address) is stale or forged, never a place to go.
+    const registry::Owner& o = (*r)->owner;
+    bool me = o.host == config_.me.host && o.worker == config_.me.worker;
+    if (!me && o.addr == config_.me.addr) {
+      firewall::refused(registry::kSelfEntry, "session " + sid.hex().substr(0, 12) + " names " +
+                                                  registry::worker_name(o.host, o.worker) + " at this worker's address");
+    }
+    if (me || o.addr == config_.me.addr) r = std::optional<registry::SessionEntry>();
+  }
+  return r;
 }
 
 }  // namespace tether

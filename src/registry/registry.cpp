@@ -388,23 +388,4 @@ std::shared_ptr<const std::vector<registry::WorkerInfo>> Registry::workers() con
   return dir_;
 }
 
-Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& sid) {
-  auto conn = pool_.acquire();
-  auto r = registry::read_session(*conn, sid);
-  stats_.commands++;
-  if (!r) stats_.errors++;
-  if (r && r->has_value()) {
-    // This worker asks only for sessions it does not hold: an entry naming
-    // it (by name or by address) is stale or forged, never a place to go.
-    const registry::Owner& o = (*r)->owner;
-    bool me = o.host == config_.me.host && o.worker == config_.me.worker;
-    if (!me && o.addr == config_.me.addr) {
-      firewall::refused(registry::kSelfEntry, "session " + sid.hex().substr(0, 12) + " names " +
-                                                  registry::worker_name(o.host, o.worker) + " at this worker's address");
-    }
-    if (me || o.addr == config_.me.addr) r = std::optional<registry::SessionEntry>();
-  }
-  return r;
-}
-
 }  // namespace tether
