@@ -235,7 +235,8 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   }
   // The epoch this worker holds sid at; a copy here older than the token's
   // epoch is stale (the session thread checks, where it knows there is one).
-  const int64_t epoch = registry_ != nullptr ? registry_->epoch(sid) : 1;
+  // A new id is at 1 (not asked: the registry's epoch() fences first writes).
+  const int64_t epoch = registry_ != nullptr && existing ? registry_->epoch(sid) : 1;
   auto job = std::make_shared<SessionJob>();
   job->factory = factory_;
   job->existing = existing;

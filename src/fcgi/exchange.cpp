@@ -25,6 +25,7 @@ int64_t params_bytes(const FCGX_Request& fr) {
 namespace {
 
 // Fills req from params handed over one at a time (add), then finish().
+// side_prefix "" (the FastCGI socket's requests): no param is set apart.
 class ParamReader {
  public:
   ParamReader(Request& req, std::string_view side_prefix, std::map<std::string, std::string>* side)
@@ -77,10 +78,9 @@ class ParamReader {
 
 }  // namespace
 
-bool read_params(FCGX_Request& fr, Request& req, std::string_view side_prefix,
-                 std::map<std::string, std::string>* side_params, int64_t max_bytes) {
+bool read_params(FCGX_Request& fr, Request& req, int64_t max_bytes) {
   if (params_bytes(fr) > max_bytes) return false;
-  ParamReader reader(req, side_prefix, side_params);
+  ParamReader reader(req, std::string_view(), nullptr);
   for (char** p = fr.envp; p != nullptr && *p != nullptr; ++p) {
     std::string_view kv(*p);
     size_t eq = kv.find('=');

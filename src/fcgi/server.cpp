@@ -224,9 +224,8 @@ void FcgiServer::loop(Slot& slot) {
 
 void FcgiServer::serve_one(FCGX_Request* fr, bool* wrote) {
   Request req;
-  Params side_params;
   stats_.accepted++;
-  if (!read_params(*fr, req, opts_.side_prefix, &side_params, opts_.max_params_bytes)) {
+  if (!read_params(*fr, req, opts_.max_params_bytes)) {
     stats_.params_too_large++;
     fr->keepConnection = 0;  // the body is left unread: close after the reply
     Response big = Response::text(
@@ -239,7 +238,7 @@ void FcgiServer::serve_one(FCGX_Request* fr, bool* wrote) {
   switch (read_body(*fr, opts_.max_body_bytes, req)) {
     case BodyStatus::Ok: {
       RequestConnection conn(*fr);
-      resp = handler_(req, side_params, conn);
+      resp = handler_(req, conn);
       if (conn.abandoned()) {
         stats_.abandoned++;
         fr->keepConnection = 0;

@@ -24,7 +24,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,9 +45,6 @@ struct ServerOptions {
   int64_t max_body_bytes = 1 << 20;
   int keepalive_idle_s = 75;
   int64_t max_params_bytes = 64 * 1024;  // a request's FastCGI params beyond this get 431 (see exchange.h)
-  // Params whose name starts with this are not the HTTP request's: they go
-  // to the handler apart ("side params"; "" = none are).
-  std::string side_prefix;
 };
 
 struct ServerStats {
@@ -66,9 +62,7 @@ struct ServerStats {
 
 class FcgiServer {
  public:
-  // side_params: the request's params named with opts.side_prefix.
-  using Params = std::map<std::string, std::string>;
-  using Handler = std::function<Response(Request&, const Params& side_params, Connection& conn)>;
+  using Handler = std::function<Response(Request&, Connection& conn)>;
 
   // stats outlives the server (its owner shows it on the status route).
   FcgiServer(int listen_fd, ServerOptions opts, Handler handler, ServerStats& stats);

@@ -94,7 +94,8 @@ Result<Router> Router::build(const nlohmann::json& rules, const std::map<std::st
 
 int Router::first_match(const std::string& path) const {
   if (!all_) return -1;
-  std::vector<int> hits;
+  thread_local std::vector<int> hits;  // this thread's, reused: no allocation per request
+  hits.clear();
   RE2::Set::ErrorInfo info{};
   if (all_->set.Match(path, &hits, &info)) return *std::min_element(hits.begin(), hits.end());
   if (info.kind == RE2::Set::kNoError) return -1;

@@ -64,6 +64,14 @@ void append_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t 
   redis.append(upsert_argv(redis.options().prefix, sid, me, 1, created_ms, created_ms, ttl_ms));
 }
 
+void append_fresh_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t now_ms,
+                         int64_t ttl_ms) {
+  std::string key = session_key(redis.options().prefix, sid);
+  redis.append({"HSET", key, "host", me.host, "worker", std::to_string(me.worker), "addr", me.addr, "epoch", "1",
+                "created", std::to_string(created_ms), "last_seen", std::to_string(now_ms)});
+  redis.append({"PEXPIRE", std::move(key), std::to_string(ttl_ms)});
+}
+
 std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
                                       int64_t epoch) {
   return {"EVAL", kRelease, "1", session_key(prefix, sid), me.host, std::to_string(me.worker),

@@ -44,6 +44,15 @@ std::vector<std::string> upsert_argv(const std::string& prefix, const SessionId&
 // another owner holds it. A create still queued when a drain moved the
 // session on must not name this worker again over its new owner's entry.
 void append_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t ttl_ms);
+// Queues the first write of a session this worker just made, without a
+// script: HSET of every field at epoch 1 and PEXPIRE, two commands, two
+// replies (HSET's: the fields added, kFreshFields when the entry was new).
+// Unconditional: only for an id no other worker can have written yet (the
+// registry's first attempt, before anyone read the epoch to move it: see
+// Registry::epoch); any later write goes through the upsert script.
+void append_fresh_create(Redis& redis, const SessionId& sid, const Owner& me, int64_t created_ms, int64_t now_ms,
+                         int64_t ttl_ms);
+inline constexpr long long kFreshFields = 6;
 // EVAL argv: delete the entry if we own it. Reply 1 deleted, 0 not ours/gone.
 std::vector<std::string> release_argv(const std::string& prefix, const SessionId& sid, const Owner& me,
                                       int64_t epoch);

@@ -1,19 +1,63 @@
 // Registry: the ownership moves of single sessions (see registry.h):
 // take-over on a hand-over's receiver, the sender's fence (reclaim) and the
-// sids it left unsettled, and the epochs this worker holds sessions at.
+// sids it left unsettled, the epochs this worker holds sessions at, and the
+// fence of a new session's first write (epoch()), and lookup() of an entry
+// this worker does not hold.
 // Any thread: each call leases a connection of its own from the pool; the epoch and unsettled
 // maps are under epochs_mu_.
 #include "common/clock.h"
+#include "common/firewall.h"
+#include "common/log.h"
 #include "common/route.h"
+#include "registry/decode.h"
 #include "registry/registry.h"
 
 namespace tether {
 
+void Registry::start_in_flight(const OpMap& batch) {
+  for (const auto& [sid, op] : batch) {
+    if (op.fresh) in_flight_.insert(sid);  // counted in fresh_ already (moved from ops_)
+  }
+}
+
+void Registry::end_in_flight() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (in_flight_.empty()) return;
+    fresh_ -= in_flight_.size();
+    in_flight_.clear();
+  }
+  in_flight_cv_.notify_all();
+}
+
+void Registry::fence_create(const SessionId& sid) {
+  if (fresh_.load(std::memory_order_acquire) == 0) return;  // the usual case: no lock
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = ops_.find(sid);
+  if (it != ops_.end() && it->second.fresh) {
+    it->second.fresh = false;  // queued: written by the create-if-absent script instead
+    fresh_--;
+  }
+  // On the wire: wait for its reply (the registry thread ends every round's
+  // flight, on success, failure or throw; the bound is a safety net only).
+  auto bound = std::chrono::milliseconds(2 * int64_t{config_.redis.io_timeout_ms} + 1000);
+  if (!in_flight_cv_.wait_for(lock, bound, [&] { return in_flight_.count(sid) == 0; })) {
+    stats_.errors++;
+    log::error("registry_fence_timeout", {{"session", sid.hex().substr(0, 12)}});
+  }
+}
+
+int64_t Registry::epoch(const SessionId& sid) {
+  fence_create(sid);
+  return epoch_of(sid);
+}
+
 int64_t Registry::epoch_of(const SessionId& sid) {
+  if (epochs_.size_now.load(std::memory_order_acquire) == 0) return 1;  // the usual case: no lock
   std::lock_guard<std::mutex> lock(epochs_mu_);
   if (epochs_.empty()) return 1;
-  auto it = epochs_.find(sid);
-  return it == epochs_.end() ? 1 : it->second;
+  auto it = epochs_.map.find(sid);
+  return it == epochs_.map.end() ? 1 : it->second;
 }
 
 Status Registry::take_over(const SessionId& sid, const registry::Owner& from, int64_t from_epoch,
@@ -85,6 +129,7 @@ Result<std::optional<registry::Owner>> Registry::try_reclaim(const SessionId& si
   auto lease = pool_.acquire();  // a connection of its own, for this call
   Redis& conn = *lease;
   const std::string& p = config_.redis.prefix;
+  fence_create(sid);  // a move from here: the first write must land before it, or be the script
   int64_t from = epoch_of(sid);
   auto r = conn.command(
       registry::transfer_argv(p, sid, config_.me, from, config_.me, unix_millis(), config_.session_ttl_ms));
@@ -116,13 +161,36 @@ Result<std::optional<registry::Owner>> Registry::try_reclaim(const SessionId& si
 void Registry::forget(const SessionId& sid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ops_.erase(sid);
+    auto it = ops_.find(sid);
+    if (it != ops_.end()) {
+      if (it->second.fresh) fresh_--;
+      ops_.erase(it);
+    }
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
   std::lock_guard<std::mutex> lock(epochs_mu_);
   epochs_.erase(sid);
   unsettled_.erase(sid);
   unsettled_count_.store(unsettled_.size(), std::memory_order_relaxed);
+}
+
+Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& sid) {
+  auto conn = pool_.acquire();
+  auto r = registry::read_session(*conn, sid);
+  stats_.commands++;
+  if (!r) stats_.errors++;
+  if (r && r->has_value()) {
+    // This worker asks only for sessions it does not hold: an entry naming
+    // it (by name or by address) is stale or forged, never a place to go.
+    const registry::Owner& o = (*r)->owner;
+    bool me = o.host == config_.me.host && o.worker == config_.me.worker;
+    if (!me && o.addr == config_.me.addr) {
+      firewall::refused(registry::kSelfEntry, "session " + sid.hex().substr(0, 12) + " names " +
+                                                  registry::worker_name(o.host, o.worker) + " at this worker's address");
+    }
+    if (me || o.addr == config_.me.addr) r = std::optional<registry::SessionEntry>();
+  }
+  return r;
 }
 
 }  // namespace tether

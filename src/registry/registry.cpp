@@ -18,6 +18,8 @@ namespace {
 constexpr size_t kBatch = 5000;  // reports per pipelined round trip
 constexpr int64_t kMaxBackoffMs = Backoff::kDefaultMaxMs;  // between reconnect attempts
 constexpr size_t kPoolIdle = 8;  // idle connections kept for other threads
+constexpr std::chrono::milliseconds kCoalesce{2};  // a busy round waits this long for more reports
+constexpr std::chrono::milliseconds kBusy{20};     // busy: the last round wrote less than this ago
 
 // After an outage, the workers of `before` missing from `now`: each worker
 // reconnects after its own back-off, so for a while the directory Redis
@@ -54,17 +56,29 @@ void Registry::stop() {
 }
 
 void Registry::queue(const SessionId& sid, Op op, bool wake) {
+  bool notify = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (wake && !woken_) notify = woken_ = true;  // once per round: the coming round takes the others
     if (op.release) releasing_.insert(sid);
     auto [it, inserted] = ops_.try_emplace(sid, op);
-    if (!inserted) {
+    if (inserted) {
+      if (op.fresh) fresh_++;
+    } else if (op.release && it->second.fresh) {
+      // Ended before its first write, which no one fenced: nothing is in
+      // Redis to remove (a fresh id is new, never written by any run).
+      fresh_--;
+      ops_.erase(it);
+      releasing_.erase(sid);
+    } else if (op.release || it->second.release) {
       // A release wins over anything; a use after a pending create changes nothing.
-      if (op.release || it->second.release) it->second = op;
+      if (it->second.fresh) fresh_--;
+      it->second = op;
+      if (op.fresh) fresh_++;
     }
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
-  if (wake) cv_.notify_one();
+  if (notify) cv_.notify_one();
 }
 
 void Registry::session_created(const SessionId& sid, int64_t created_unix_ms) {
@@ -80,10 +94,16 @@ void Registry::session_rotated(const SessionId& old_sid, const SessionId& new_si
 }
 
 void Registry::requeue(OpMap& ops) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [sid, op] : ops) ops_.try_emplace(sid, op);  // a newer report wins
-  stats_.pending = static_cast<int64_t>(ops_.size());
-  ops.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [sid, op] : ops) {
+      op.fresh = false;  // it may have reached Redis: from now on the create-if-absent script
+      ops_.try_emplace(sid, op);  // a newer report wins
+    }
+    stats_.pending = static_cast<int64_t>(ops_.size());
+    ops.clear();
+  }
+  end_in_flight();
 }
 
 void Registry::outage_started(const std::string& error) {
@@ -135,10 +155,23 @@ bool Registry::write_ops(OpMap& ops) {
   std::vector<int64_t> used;     // the epoch each was written at
   order.reserve(ops.size());
   used.reserve(ops.size());
+  std::vector<size_t> at;         // the index of each one's first reply
+  at.reserve(ops.size());
+  size_t replies_expected = 0;
   for (auto& [sid, op] : ops) {
-    // A fresh session's create is the same create-if-absent script as a
-    // refresh: an entry another owner wrote meanwhile is left alone (lost).
     int64_t epoch = epoch_of(sid);
+    at.push_back(replies_expected);
+    order.push_back(sid);
+    used.push_back(epoch);
+    if (op.fresh && !op.release && epoch == 1) {  // the first write, unfenced (see registry.h)
+      registry::append_fresh_create(redis_, sid, config_.me, op.created_ms, now, config_.session_ttl_ms);
+      replies_expected += 2;
+      continue;
+    }
+    op.fresh = false;
+    replies_expected++;
+    // A refresh, or a create fenced by epoch(): the create-if-absent script;
+    // an entry another owner wrote meanwhile is left alone (lost).
     std::vector<std::string> argv =
         op.release ? registry::release_argv(config_.redis.prefix, sid, config_.me, epoch)
                    : registry::upsert_argv(config_.redis.prefix, sid, config_.me, epoch, op.created_ms, now,
@@ -150,28 +183,36 @@ bool Registry::write_ops(OpMap& ops) {
     argv[0] = "EVALSHA";
     argv[1] = op.release ? release_sha_ : upsert_sha_;
     redis_.append(argv);
-    order.push_back(sid);
-    used.push_back(epoch);
   }
-  stats_.commands += order.size();
+  stats_.commands += replies_expected;
   auto replies = redis_.flush();
   if (!replies) {
     outage_started(replies.message());
-    return false;
+    return false;  // requeued by the caller: never unconditional again
   }
-  if (Status n = expect_replies(*replies, order.size()); !n) {
+  end_in_flight();  // every first write of this round has its reply
+  if (Status n = expect_replies(*replies, replies_expected); !n) {
     outage_started("registry writes: " + n.message());  // written again: the scripts are idempotent
     return false;
   }
   std::vector<SessionId> lost;
   for (size_t i = 0; i < order.size(); ++i) {
-    const redisReply* r = (*replies)[i].get();
+    const redisReply* r = (*replies)[at[i]].get();
     if (r->type == REDIS_REPLY_ERROR) {
       stats_.errors++;
       log::error("registry_write_failed", {{"error", reply_string(r)}});
       continue;
     }
     const Op& op = ops[order[i]];
+    if (op.fresh) {
+      // HSET's count of fields added: fewer than all when an entry was there
+      // (an id made twice: 2^-128; counted, as nothing else can cause it).
+      if (reply_integer(r) != registry::kFreshFields) {
+        stats_.errors++;
+        log::error("registry_create_found_entry", {{"session", order[i].hex().substr(0, 12)}});
+      }
+      continue;
+    }
     if (op.release) {
       std::lock_guard<std::mutex> lock(mu_);
       auto again = ops_.find(order[i]);  // ended again meanwhile (a recovered copy): still releasing
@@ -246,6 +287,7 @@ void Registry::loop() {
     }
     if (done) break;
   }
+  end_in_flight();
   // Leave the directory at once rather than after three missed heartbeats.
   firewall::guard("registry.leave", [&] {
     if (!redis_.connected()) return;
@@ -265,12 +307,21 @@ bool Registry::loop_once(Round& round) {
     std::unique_lock<std::mutex> lock(mu_);
     auto wake = redis_.connected() ? round.next_heartbeat : steady_clock::now() + milliseconds(backoff_.delay_ms());
     cv_.wait_until(lock, wake, [&] { return stopping_ || (!ops_.empty() && redis_.connected()); });
+    // Busy (the last round wrote within kBusy): reports that come within
+    // kCoalesce of the first go in the same round, one round trip for many
+    // new sessions, not one each (nobody wakes the thread meanwhile:
+    // queue() wakes it once a round, woken_). Idle: written at once.
+    if (!stopping_ && !ops_.empty() && redis_.connected() && steady_clock::now() - round.last_write < kBusy) {
+      cv_.wait_for(lock, kCoalesce, [&] { return stopping_; });
+    }
     stopping = stopping_;
+    woken_ = false;  // a report from now on wakes the thread again
     // Take at most one batch; the rest waits for the next round.
     for (auto it = ops_.begin(); it != ops_.end() && batch.size() < kBatch;) {
       batch.insert(*it);
       it = ops_.erase(it);
     }
+    start_in_flight(batch);
     stats_.pending = static_cast<int64_t>(ops_.size());
   }
   if (!ensure_connected()) {
@@ -280,8 +331,10 @@ bool Registry::loop_once(Round& round) {
   }
   backoff_.reset();
   recheck_after_stall(round);
+  if (!batch.empty()) round.last_write = steady_clock::now();
   if (!batch.empty() && !write_ops(batch)) requeue(batch);
   batch.clear();
+  end_in_flight();
   if (steady_clock::now() >= round.next_heartbeat) {
     round.next_heartbeat = steady_clock::now() + milliseconds(config_.heartbeat_ms);
     heartbeat();
@@ -333,25 +386,6 @@ std::vector<registry::WorkerInfo> Registry::without_impostors(std::vector<regist
 std::shared_ptr<const std::vector<registry::WorkerInfo>> Registry::workers() const {
   std::lock_guard<std::mutex> lock(dir_mu_);
   return dir_;
-}
-
-Result<std::optional<registry::SessionEntry>> Registry::lookup(const SessionId& sid) {
-  auto conn = pool_.acquire();
-  auto r = registry::read_session(*conn, sid);
-  stats_.commands++;
-  if (!r) stats_.errors++;
-  if (r && r->has_value()) {
-    // This worker asks only for sessions it does not hold: an entry naming
-    // it (by name or by address) is stale or forged, never a place to go.
-    const registry::Owner& o = (*r)->owner;
-    bool me = o.host == config_.me.host && o.worker == config_.me.worker;
-    if (!me && o.addr == config_.me.addr) {
-      firewall::refused(registry::kSelfEntry, "session " + sid.hex().substr(0, 12) + " names " +
-                                                  registry::worker_name(o.host, o.worker) + " at this worker's address");
-    }
-    if (me || o.addr == config_.me.addr) r = std::optional<registry::SessionEntry>();
-  }
-  return r;
 }
 
 }  // namespace tether

@@ -3,7 +3,17 @@
 // Session threads report sessions created, used and ended (SessionObserver);
 // the reports are coalesced per session id and written in pipelined batches
 // of EVALSHA calls (compare-and-set on owner and epoch, see entries.h), so no
-// request ever waits on Redis. Every heartbeat the thread also writes this
+// request ever waits on Redis; while busy (a round wrote in the last 20 ms)
+// a round waits 2 ms for more reports after the first, so that many go in
+// one round trip; idle, a report is written at once. A new session's first write is two plain
+// commands (HSET, PEXPIRE; entries.h append_fresh_create) instead of the
+// script (EVALSHA and the three commands it runs): no other worker can have
+// written an entry for an id this worker just made, unless this worker began
+// to move it, and every move begins with epoch() here, which first turns a
+// queued first write into the create-if-absent script and waits for one on
+// the wire (a reply, bounded by the I/O timeout). A first write whose reply
+// was lost, or a session ended before it, is never written unconditionally
+// again (the script, or nothing). Every heartbeat the thread also writes this
 // worker's heartbeat and reads the live workers into a directory that
 // acceptor threads use to find peers. Everything read back is decoded
 // (registry/decode.h); each round of the thread and every hook call runs
@@ -105,7 +115,10 @@ class Registry final : public SessionObserver, public OwnerBook {
   // The session left this worker (handed over): its pending report and epoch go.
   void forget(const SessionId& sid) override;
   // The epoch this worker holds sid at (1 unless taken over or reclaimed).
-  int64_t epoch(const SessionId& sid) override { return epoch_of(sid); }
+  // Fences sid's first write (above): from here on it is the create-if-absent
+  // script, and one already on the wire has its reply before this returns.
+  // The session route asks only for sessions that exist (not for new ids).
+  int64_t epoch(const SessionId& sid) override;
   // Recovery after the owner died (recovery.cpp): reads the entry and the
   // checkpoint record, checks one against the other (a record that cannot
   // be used is counted, checkpoint.bad_record, and is no checkpoint), and
@@ -126,7 +139,7 @@ class Registry final : public SessionObserver, public OwnerBook {
  private:
   struct Op {
     bool release = false;
-    bool fresh = false;  // just created here (create-if-absent, the same script as a refresh)
+    bool fresh = false;  // just created here, never written nor fenced: HSET + PEXPIRE, no script
     int64_t created_ms = 0;
   };
   using OpMap = std::unordered_map<SessionId, Op, SessionIdHash>;
@@ -135,6 +148,7 @@ class Registry final : public SessionObserver, public OwnerBook {
     OpMap batch;
     std::chrono::steady_clock::time_point next_heartbeat;
     std::chrono::steady_clock::time_point last_round{};  // the end of the last round that reached Redis
+    std::chrono::steady_clock::time_point last_write{};  // the last round that wrote reports (busy: coalesce)
   };
   void loop();
   bool loop_once(Round& round);  // one round; true when the thread should end
@@ -146,7 +160,12 @@ class Registry final : public SessionObserver, public OwnerBook {
   bool write_ops(OpMap& ops);  // false: Redis failed; ops still holds what was not written
   bool heartbeat();
   void queue(const SessionId& sid, Op op, bool wake);
-  void requeue(OpMap& ops);
+  void requeue(OpMap& ops);  // every op requeued is not fresh any more (it may have been written)
+  // The registry thread took these ops (under mu_): the fresh ones are on the wire until end_in_flight().
+  void start_in_flight(const OpMap& batch);
+  void end_in_flight();
+  // epoch()'s fence of sid's first write (see the header comment).
+  void fence_create(const SessionId& sid);
   void outage_started(const std::string& error);
 
   RegistryConfig config_;
@@ -158,11 +177,15 @@ class Registry final : public SessionObserver, public OwnerBook {
   std::mutex mu_;
   std::condition_variable cv_;
   OpMap ops_;
+  std::unordered_set<SessionId, SessionIdHash> in_flight_;  // fresh first writes on the wire
+  std::condition_variable in_flight_cv_;                    // in_flight_ emptied
+  std::atomic<size_t> fresh_{0};  // fresh ops in ops_ + in_flight_.size(): epoch() skips the lock at 0
   // Sessions ended here whose entry's release Redis has not confirmed yet
   // (queued, in a batch under way, or refused with an error): recovery
   // never takes them for sessions of a previous run (recovery.cpp).
   std::unordered_set<SessionId, SessionIdHash> releasing_;
   bool stopping_ = false;
+  bool woken_ = false;  // queue() notified cv_ since the thread last took a batch
   std::thread thread_;
 
   // Registry thread only.
@@ -174,7 +197,26 @@ class Registry final : public SessionObserver, public OwnerBook {
   int64_t epoch_of(const SessionId& sid);  // 1 unless taken over
   Result<std::optional<registry::Owner>> try_reclaim(const SessionId& sid, int64_t created_ms);
   std::mutex epochs_mu_;
-  std::unordered_map<SessionId, int64_t, SessionIdHash> epochs_;  // sessions taken over, epoch > 1
+  // The map under epochs_mu_ with its size readable without the lock, so
+  // that epoch_of() (per request) takes no lock while no session is held
+  // above epoch 1. Every change goes through operator[] and erase().
+  struct EpochMap {
+    std::unordered_map<SessionId, int64_t, SessionIdHash> map;
+    std::atomic<size_t> size_now{0};
+    int64_t& operator[](const SessionId& sid) {
+      int64_t& v = map[sid];
+      size_now.store(map.size(), std::memory_order_release);
+      return v;
+    }
+    size_t erase(const SessionId& sid) {
+      size_t n = map.erase(sid);
+      size_now.store(map.size(), std::memory_order_release);
+      return n;
+    }
+    size_t count(const SessionId& sid) const { return map.count(sid); }
+    bool empty() const { return map.empty(); }
+  };
+  EpochMap epochs_;  // sessions taken over, epoch > 1
   std::unordered_map<SessionId, int64_t, SessionIdHash> unsettled_;  // failed reclaims: sid -> created ms
   std::atomic<size_t> unsettled_count_{0};  // unsettled_.size(), read without the lock
 

@@ -2,7 +2,7 @@
 #include "token/token.h"
 
 #include <algorithm>
-#include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -26,6 +26,50 @@ uint64_t get_be(const uint8_t* p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
   return v;
+}
+
+// base64url without padding, into out (cap bytes). Strict, so that a token
+// has one spelling: only the alphabet (a byte >= 0x80 is no digit), a length
+// that is not 1 mod 4, and zero bits after the last whole byte. A table, not
+// libsodium's constant-time decoder: a token is no secret (its holder sent
+// it), and this runs once per request that carries one.
+constexpr std::array<int8_t, 256> kB64Digit = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(abc[i])] = static_cast<int8_t>(i);
+  return t;
+}();
+
+bool b64url_decode(std::string_view in, uint8_t* out, size_t cap, size_t* len) {
+  if (in.size() % 4 == 1 || in.size() / 4 * 3 + 2 > cap) return false;
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (char ch : in) {
+    int8_t d = kB64Digit[static_cast<uint8_t>(ch)];
+    if (d < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = static_cast<uint8_t>(acc >> bits);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  if (acc != 0) return false;  // bits past the last byte: another spelling of the same bytes
+  *len = n;
+  return true;
+}
+
+// route == make_route(host, worker), without building the string.
+bool route_is(std::string_view route, std::string_view host, int worker) {
+  if (route.size() <= host.size() + 1 || route.substr(0, host.size()) != host || route[host.size()] != '-') {
+    return false;
+  }
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, worker);
+  return ec == std::errc() && route.substr(host.size() + 1) == std::string_view(digits, end - digits);
 }
 
 // Associated data: the route, a separator that cannot occur in a route, the key id.
@@ -100,6 +144,17 @@ Result<std::shared_ptr<const KeySet>> KeySet::make(std::vector<TokenKey> keys) {
   return std::shared_ptr<const KeySet>(std::move(set));
 }
 
+TokenCodec::TokenCodec(std::shared_ptr<const KeySet> keys) { replace(std::move(keys)); }
+
+TokenCodec::TokenCodec(TokenCodec&& o) noexcept
+    : installed_(std::move(o.installed_)), current_(o.current_.load(std::memory_order_acquire)) {}
+
+void TokenCodec::replace(std::shared_ptr<const KeySet> keys) {
+  std::lock_guard lock(replace_mu_);
+  installed_.push_back(std::make_unique<const Installed>(Installed{std::move(keys)}));
+  current_.store(installed_.back().get(), std::memory_order_release);
+}
+
 Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
   auto set = KeySet::make(std::move(keys));
   if (!set) return Result<TokenCodec>::error(set.message());
@@ -107,8 +162,7 @@ Result<TokenCodec> TokenCodec::from_keys(std::vector<TokenKey> keys) {
 }
 
 std::string TokenCodec::encode(const TokenClaims& c) const {
-  std::shared_ptr<const KeySet> keys = this->keys();
-  const TokenKey& key = keys->sealing();
+  const TokenKey& key = now().sealing();
   std::string route = make_route(c.host, c.worker);
   size_t host_len = std::min(c.host.size(), kTokenMaxHostBytes);
   uint8_t payload[kFixedPayload + kEpochBytes + kTokenMaxHostBytes];
@@ -155,23 +209,11 @@ std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
   std::string_view route = token.substr(0, dot);
   std::string_view b64 = token.substr(dot + 1);
 
-  // libsodium's decoder reads a byte >= 0x80 as a signed char and may take
-  // it for a base64 digit ('\xff' decodes as '_'): the same token would
-  // have other spellings. Only the alphabet itself is accepted.
-  for (char ch : b64) {
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return std::nullopt;
-  }
   uint8_t blob[kTokenMaxLength];
   size_t blob_len = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(blob, sizeof blob, b64.data(), b64.size(), nullptr, &blob_len, &end,
-                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      end != b64.data() + b64.size()) {
-    return std::nullopt;
-  }
+  if (!b64url_decode(b64, blob, sizeof blob, &blob_len)) return std::nullopt;
   if (blob_len < 1 + kNonceBytes + kTagBytes + kFixedPayload) return std::nullopt;
-  std::shared_ptr<const KeySet> keys = this->keys();
-  const TokenKey* key = keys->find(blob[0]);
+  const TokenKey* key = now().find(blob[0]);
   if (key == nullptr) return std::nullopt;
 
   std::string ad = associated_data(route, key->id());
@@ -194,7 +236,7 @@ std::optional<TokenClaims> TokenCodec::decode(std::string_view token) const {
     if (payload[0] == kPayloadV2) c.epoch = static_cast<int64_t>(get_be(payload + kFixedPayload, kEpochBytes));
     c.host.assign(reinterpret_cast<const char*>(payload + fixed), payload_len - fixed);
     // Authenticated already; a mismatch means a bug or a forged key, not noise.
-    if (make_route(c.host, c.worker) == route) out = std::move(c);
+    if (route_is(route, c.host, c.worker)) out = std::move(c);
   }
   sodium_memzero(payload, sizeof payload);
   return out;

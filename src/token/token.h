@@ -20,12 +20,18 @@
 // old key after lifetime_s.
 //
 // Thread safety: encode, decode and keys() may be called from any thread at
-// once; replace() swaps the whole key set atomically (a call in progress
-// finishes with the set it started with).
+// once and take no lock: they read the key set now through one atomic
+// pointer (acquire). replace() (SIGHUP; replaces serialized by a mutex of
+// their own) installs a new set with one store (release); a call in
+// progress finishes with the set it started with. Every set ever installed
+// stays alive, and its keys in memory, until the codec is destroyed (at
+// exit): a reader holds no reference, so none can be let go earlier. Key
+// sets are replaced by hand, rarely; each costs ~100 bytes a key.
 #pragma once
 #include <sodium.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,7 +94,7 @@ class TokenCodec {
   static Result<TokenCodec> from_keys(std::vector<TokenKey> keys);
   // KeySet::read_file's keys.
   static Result<TokenCodec> from_key_file(const std::string& path);
-  TokenCodec(TokenCodec&& o) noexcept : keys_(o.keys()) {}
+  TokenCodec(TokenCodec&& o) noexcept;
   TokenCodec& operator=(TokenCodec&&) = delete;
 
   [[nodiscard]] std::string encode(const TokenClaims& claims) const;
@@ -98,23 +104,21 @@ class TokenCodec {
   static std::string_view route_of(std::string_view token);
 
   // The keys now, the sealing one first (peer keys derive from them).
-  std::shared_ptr<const KeySet> keys() const {
-    std::lock_guard lock(mu_);
-    return keys_;
-  }
+  std::shared_ptr<const KeySet> keys() const { return current_.load(std::memory_order_acquire)->set; }
   // From now on, encode seals with keys's sealing key and decode opens with
   // keys's keys only (SIGHUP: the key file read again).
-  void replace(std::shared_ptr<const KeySet> keys) {
-    std::lock_guard lock(mu_);
-    keys_.swap(keys);
-  }  // the old set is let go outside the lock
+  void replace(std::shared_ptr<const KeySet> keys);
 
  private:
-  explicit TokenCodec(std::shared_ptr<const KeySet> keys) : keys_(std::move(keys)) {}
-  // A mutex, not std::atomic<std::shared_ptr>: libstdc++'s lock-bit
-  // implementation of the latter is invisible to ThreadSanitizer.
-  mutable std::mutex mu_;
-  std::shared_ptr<const KeySet> keys_;
+  explicit TokenCodec(std::shared_ptr<const KeySet> keys);
+  // The set a request uses, without a reference count.
+  const KeySet& now() const { return *current_.load(std::memory_order_acquire)->set; }
+  struct Installed {  // one set as installed; never freed before the codec
+    std::shared_ptr<const KeySet> set;
+  };
+  std::mutex replace_mu_;                               // replace() only
+  std::vector<std::unique_ptr<const Installed>> installed_;  // every set installed, the last one current
+  std::atomic<const Installed*> current_{nullptr};
 };
 
 }  // namespace tether

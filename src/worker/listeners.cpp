@@ -46,7 +46,7 @@ Status check_listeners(const Config& c) {
 
 fcgi::ServerOptions server_options(const Config& c) {
   return fcgi::ServerOptions{c.acceptor_threads, c.max_acceptor_threads, c.max_body_bytes, c.keepalive_idle_s,
-                             c.max_params_bytes, ""};
+                             c.max_params_bytes};
 }
 
 PeerServerOptions peer_server_options(const Config& c) {

@@ -334,7 +334,7 @@ int Worker::serve() {
   auto remove_files = [this] { remove_listener_files(config_); };
   fcgi::FcgiServer server(
       listeners->nginx.get(), server_options(config_),
-      [this](Request& req, const fcgi::FcgiServer::Params&, fcgi::Connection& conn) {
+      [this](Request& req, fcgi::Connection& conn) {
         return handle(req, nullptr, conn);
       },
       server_stats_);

@@ -1,8 +1,10 @@
 // Fuzzes the whole request path of a worker, in process: FastCGI params and
 // a body, as nginx (or anything that reaches the socket) sends them, go
 // through fcgi::read_params into a tether::Request, then dispatch_request
-// (or, with a TETHER_PEER param, dispatch_peer_request: the PeerGate and
-// the hand-over receiver, as for an authenticated peer), the dispatch
+// (or, with a TETHER_PEER param, as the peer channel's params: through
+// fcgi::read_param_pairs, the same decoder with the peer prefix set apart,
+// then dispatch_peer_request: the PeerGate and the hand-over receiver, as
+// for an authenticated peer), the dispatch
 // rules, then the templates' finish step, as
 // worker.cpp's handler does. The rules are those of `make run`
 // (scripts/cluster.py default_routes) plus the test kit's cached pages,
@@ -44,6 +46,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/demo/notes.h"
@@ -343,7 +346,20 @@ void serve(World& w, std::string_view text) {
   fr.envp = envp.data();
   Request req;
   std::map<std::string, std::string> peer_params;
-  if (!fcgi::read_params(fr, req, kPeerParamPrefix, &peer_params, w.config.max_params_bytes)) return;  // 431
+  if (fcgi::params_bytes(fr) > w.config.max_params_bytes) return;  // 431 (the peer server's bound is the same)
+  const std::string peer_mark = std::string(kPeerParamPrefix) + "PEER=";
+  bool from_peer = std::any_of(b.env.begin(), b.env.end(), [&](const std::string& e) { return e.rfind(peer_mark, 0) == 0; });
+  if (from_peer) {
+    // The params as the peer channel hands them over (cluster/peer_server.cpp).
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& e : b.env) {
+      size_t eq = e.find('=');
+      if (eq != std::string::npos) pairs.emplace_back(e.substr(0, eq), e.substr(eq + 1));
+    }
+    fcgi::read_param_pairs(pairs, req, kPeerParamPrefix, &peer_params);
+  } else if (!fcgi::read_params(fr, req, w.config.max_params_bytes)) {
+    return;  // 431
+  }
   if (static_cast<int64_t>(b.body.size()) > w.config.max_body_bytes) return;         // 413
   if (req.path == "/t/slow") return;                                                 // sleeps on purpose
   req.body = std::move(b.body);

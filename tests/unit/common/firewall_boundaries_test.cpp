@@ -35,7 +35,7 @@ TEST(FirewallBoundaryTest, AThrowingHandlerGetsA500AndTheServerGoesOn) {
   uint64_t caught_before = firewall::caught_count("fcgi.request");
   fcgi::FcgiServer server(
       fd.value(), opts,
-      [](Request& req, const std::map<std::string, std::string>&, fcgi::Connection&) -> Response {
+      [](Request& req, fcgi::Connection&) -> Response {
         if (req.path == "/std") throw std::runtime_error("handler failed");
         if (req.path == "/int") throw 7;
         if (req.path == "/json") (void)nlohmann::json(std::string("\xff")).dump();  // type_error 316

@@ -51,7 +51,7 @@ class FcgiServerTest : public ::testing::Test {
   // A server on fd whose every request gets "ok".
   std::unique_ptr<fcgi::FcgiServer> make_server(int fd, const fcgi::ServerOptions& opts) {
     return std::make_unique<fcgi::FcgiServer>(
-        fd, opts, [](Request&, const std::map<std::string, std::string>&, fcgi::Connection&) { return Response::text("ok"); }, stats_);
+        fd, opts, [](Request&, fcgi::Connection&) { return Response::text("ok"); }, stats_);
   }
   // A connection to dir_/name that has sent nothing yet.
   int connected_client(const std::string& name = "w.sock") {
