@@ -20,11 +20,4 @@ struct CallResult {
   std::string error;
 };
 
-// The name it had while it lived in fcgi/client.h, for the session route
-// (cluster/session_route.*) until it says CallResult; nothing in fcgi/ sees
-// this (fcgi::Client has a result of its own, fcgi::ClientResult). Remove then.
-namespace fcgi {
-using CallResult = tether::CallResult;
-}  // namespace fcgi
-
 }  // namespace tether

@@ -59,9 +59,9 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
     } else {
       std::string addr = forwarder_.address_of(claims->host, claims->worker);
       if (!addr.empty()) {
-        fcgi::CallResult r = forward(addr, req, "", make_route(claims->host, claims->worker));
-        if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
-        if (r.kind == fcgi::CallResult::Kind::Failed) {
+        CallResult r = forward(addr, req, "", make_route(claims->host, claims->worker));
+        if (r.kind == CallResult::Kind::Ok) return std::move(r.response);
+        if (r.kind == CallResult::Kind::Failed) {
           // The owner took the request and then failed: it may have run, so
           // no new session; the client may retry.
           log::warn("forward_failed", {{"owner", addr}, {"error", r.error}});
@@ -90,9 +90,9 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
     }
     if (!target) return refuse(503, target.message() + "\n", kFullRetryAfterS);
     if (!target->empty()) {
-      fcgi::CallResult r = forward(*target, req, to_string(reason), *target);
-      if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
-      if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the chosen worker failed\n", 502);
+      CallResult r = forward(*target, req, to_string(reason), *target);
+      if (r.kind == CallResult::Kind::Ok) return std::move(r.response);
+      if (r.kind == CallResult::Kind::Failed) return Response::text("the chosen worker failed\n", 502);
       if (!config_.accept_sessions) return Response::text("no worker answered to take the session\n", 503);
       // The chosen worker is silent: make the session here instead.
     }
@@ -100,10 +100,10 @@ Response SessionRoute::serve(Request& req, const RouteMatch& match) {
   return run_here(req, false, SessionId::random(), reason);
 }
 
-fcgi::CallResult SessionRoute::forward(const std::string& addr, const Request& req, const std::string& reason,
+CallResult SessionRoute::forward(const std::string& addr, const Request& req, const std::string& reason,
                                        const std::string& owner) {
   int64_t start = steady_micros();
-  fcgi::CallResult r = forwarder_.forward(addr, req, reason);
+  CallResult r = forwarder_.forward(addr, req, reason);
   RequestTrace& t = trace();
   t.forward_us += steady_micros() - start;
   t.owner = owner;
@@ -184,9 +184,9 @@ bool SessionRoute::restore(const SessionId& sid, const registry::Recovery& won) 
 }
 
 std::optional<Response> SessionRoute::to_owner(Request& req, const registry::Owner& owner) {
-  fcgi::CallResult r = forward(owner.addr, req, "", make_route(owner.host, owner.worker));
-  if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
-  if (r.kind == fcgi::CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
+  CallResult r = forward(owner.addr, req, "", make_route(owner.host, owner.worker));
+  if (r.kind == CallResult::Kind::Ok) return std::move(r.response);
+  if (r.kind == CallResult::Kind::Failed) return Response::text("the session's worker failed\n", 502);
   return std::nullopt;
 }
 
@@ -273,8 +273,8 @@ Response SessionRoute::run_here(Request& req, bool existing, const SessionId& si
   t.sid = job->rotated ? job->rotated_sid : job->created ? job->created_sid : job->sid;
   t.owner = config_.route();
   if (!job->moved_to.empty()) {  // handed over while this request waited: its new owner serves it
-    fcgi::CallResult r = forward(job->moved_to, job->request, "", job->moved_to);
-    if (r.kind == fcgi::CallResult::Kind::Ok) return std::move(r.response);
+    CallResult r = forward(job->moved_to, job->request, "", job->moved_to);
+    if (r.kind == CallResult::Kind::Ok) return std::move(r.response);
     return Response::text("the session moved and its new worker did not answer\n", 502);
   }
   if (job->full) return no_room();  // counted by the session thread

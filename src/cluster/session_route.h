@@ -39,10 +39,10 @@
 #include <mutex>
 #include <optional>
 
+#include "cluster/call_result.h"
+#include "cluster/forwarded.h"
 #include "cluster/route_parts.h"
 #include "config/config.h"
-#include "fcgi/client.h"
-#include "cluster/forwarded.h"
 #include "http/router.h"
 #include "registry/owner_book.h"
 #include "session/pool.h"
@@ -110,7 +110,7 @@ class SessionRoute final : public RouteHandler {
   // nullopt if it is gone or silent (nothing ran there).
   std::optional<Response> to_owner(Request& req, const registry::Owner& owner);
   // Forwards through the forwarder, noting the time and owner for the slow log.
-  fcgi::CallResult forward(const std::string& addr, const Request& req, const std::string& reason,
+  CallResult forward(const std::string& addr, const Request& req, const std::string& reason,
                            const std::string& owner);
   std::string cookie_header(const std::string& value, bool https, bool clear) const;
   // 503 + Retry-After: no worker has room for a new session (logged at most every 10 s).

@@ -177,6 +177,7 @@ class RegistryHostileTest(unittest.TestCase):
         r = fcgi.get(addr, "/t/count")
         self.assertEqual(r.status, 200)
         cookie = r.header("Set-Cookie")[0].split(";")[0]
+        wait_until(lambda: set(session_keys(self.c)) - before, 10, "the new session's entry")
         key = (set(session_keys(self.c)) - before).pop()
         r = fcgi.get(addr, "/t/end", cookie=cookie)
         self.assertEqual(r.status, 200)
