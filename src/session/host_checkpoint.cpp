@@ -18,8 +18,7 @@ namespace {
 // logged at most once a second per worker.
 bool log_now() {
   static std::atomic<int64_t> last{0};
-  int64_t now = unix_millis(), before = last.load();
-  return now - before >= 1000 && last.compare_exchange_strong(before, now);
+  return log::every(last, 1000);
 }
 
 }  // namespace

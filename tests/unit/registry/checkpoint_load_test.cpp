@@ -24,17 +24,12 @@
 namespace tether {
 namespace {
 
+using test_support::eventually;
+
 using registry::Owner;
 using test_support::RedisServer;
 using Kind = LoadedCheckpoint::Kind;
 
-bool eventually(const std::function<bool()>& cond) {
-  for (int i = 0; i < 500; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return cond();
-}
 
 class CheckpointLoadTest : public test_support::RedisTest {
  protected:

@@ -20,17 +20,11 @@
 namespace tether {
 namespace {
 
+using test_support::eventually;
+
 using registry::Owner;
 using test_support::RedisServer;
 
-// Polls cond every 10 ms for at most 5 s.
-bool eventually(const std::function<bool()>& cond) {
-  for (int i = 0; i < 500; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return cond();
-}
 
 class CheckpointWriterTest : public test_support::RedisTest {
  protected:

@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <memory>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -20,6 +19,8 @@
 
 namespace tether {
 namespace {
+
+using test_support::eventually;
 
 using registry::Owner;
 
@@ -64,18 +65,9 @@ class RegistryFirstWriteTest : public test_support::RedisTest {
     auto r = redis_->command({"INFO", "commandstats"});
     EXPECT_TRUE(r) << r.message();
     std::string text = r ? reply_string(r->get()) : "";
-    std::smatch m;
-    std::regex re("cmdstat_" + command + ":calls=([0-9]+)");
-    return std::regex_search(text, m, re) ? std::stoll(m[1]) : 0;
-  }
-  template <class Cond>
-  bool eventually(Cond cond) {  // bounded: 5 s
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < until) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return cond();
+    const std::string key = "cmdstat_" + command + ":calls=";
+    size_t at = text.find(key);
+    return at == std::string::npos ? 0 : std::atoll(text.c_str() + at + key.size());
   }
 
   const Owner a_owner_{"hostA", 1, "unix:/run/a1.sock"};

@@ -16,6 +16,8 @@
 namespace tether {
 namespace {
 
+using test_support::eventually;
+
 using registry::Owner;
 
 class RegistryRotateTest : public test_support::RedisTest {
@@ -39,16 +41,6 @@ class RegistryRotateTest : public test_support::RedisTest {
     auto r = registry::read_session(*redis_, sid);
     EXPECT_TRUE(r) << r.message();
     return r ? *r : std::nullopt;
-  }
-  // Polls Redis (bounded, 5 s) until cond holds.
-  template <class Cond>
-  bool eventually(Cond cond) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < until) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return cond();
   }
 
   const Owner a_{"hostA", 1, "unix:/run/a1.sock"};

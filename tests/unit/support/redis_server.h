@@ -25,6 +25,18 @@
 
 namespace tether::test_support {
 
+// Polls cond every 5 ms until it holds, for at most `bound` (what a test
+// awaits from another thread or from Redis; never a sleep as a condition).
+template <class Cond>
+bool eventually(Cond cond, std::chrono::milliseconds bound = std::chrono::seconds(5)) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
 // A loopback TCP port nobody listens on (bound, read, closed).
 inline int free_port() {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
