@@ -17,7 +17,7 @@ import os
 import signal
 import unittest
 
-from common import Client, Cluster, redis_cli, wait_until, worker_status
+from common import Client, Cluster, build_dir, redis_cli, wait_until, worker_status
 
 BUDGET = 20
 SESSIONS = 200
@@ -30,6 +30,9 @@ PAD_KB = 400
 # = 80 MiB of state alone (measured: about 81 MiB of growth with
 # max_live_sessions 0): without hibernation this bound fails by far.
 RSS_GROWTH_BOUND_KB = 2 * BUDGET * PAD_KB + 24 * 1024
+# A sanitizer build's worker keeps shadow memory for every byte and holds
+# freed memory in quarantine: RSS says nothing about hibernation there.
+SANITIZED = os.path.basename(build_dir()) in ("address", "thread")
 # While sessions are made faster than Redis takes their records, the writer
 # holds up to half its max_pending_bytes (64 MiB) of them before hibernation
 # waits, plus the batch being written (8 MiB) and its copies: the peak may
@@ -115,9 +118,12 @@ class HibernationTest(unittest.TestCase):
               "(bound %d KiB, peak bound %d KiB; 200 live sessions' state: %d KiB)"
               % (baseline, steady[0] - baseline, steady[1] - baseline, peak - baseline, RSS_GROWTH_BOUND_KB,
                  RSS_GROWTH_BOUND_KB + PEAK_EXTRA_KB, LIVE_STATE_KB))
+        self.assertLess(RSS_GROWTH_BOUND_KB, LIVE_STATE_KB * 6 // 10)  # the bound means something
+        if SANITIZED:  # shadow memory and quarantine (make check-all): the state checks above still hold
+            print("hibernation: RSS bounds not asserted under the %s sanitizer" % os.path.basename(build_dir()))
+            return
         self.assertLess(growth, RSS_GROWTH_BOUND_KB)
         self.assertLess(peak - baseline, RSS_GROWTH_BOUND_KB + PEAK_EXTRA_KB)
-        self.assertLess(RSS_GROWTH_BOUND_KB, LIVE_STATE_KB * 6 // 10)  # the bound means something
 
     def test_idle_timeout_ends_hibernated_sessions_with_on_end(self):
         c = self.cluster(max_live_sessions=2, idle_timeout_s=3)
