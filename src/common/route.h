@@ -22,6 +22,16 @@ inline bool valid_host_id(std::string_view host) {
 
 inline std::string make_route(const std::string& host, int worker) { return host + "-" + std::to_string(worker); }
 
+// route == make_route(host, worker), without building the string (per request).
+inline bool route_is(std::string_view route, std::string_view host, int worker) {
+  if (route.size() <= host.size() + 1 || route.substr(0, host.size()) != host || route[host.size()] != '-') {
+    return false;
+  }
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, worker);
+  return ec == std::errc() && route.substr(host.size() + 1) == std::string_view(digits, end - digits);
+}
+
 // The inverse of make_route: false unless route is a non-empty host, '-',
 // and a worker number of decimal digits only that fits an int.
 inline bool parse_route(const std::string& route, std::string* host, int* worker) {

@@ -117,7 +117,7 @@ void SessionHost::serve(SessionJob& job) {
     if (z != hibernated_.end()) {
       const Sleeper& zz = z->second;
       if (deadline_of(zz.created, zz.last_seen) <= now) {  // over: ends (woken for on_end), then as below
-        end_hibernated(z, zz.last_seen + timeouts_.idle_ms <= now ? EndReason::Idle : EndReason::Lifetime);
+        end_hibernated(z, expiry(zz.last_seen, now));
       } else if (job.token_epoch > job.epoch) {
         job.stale = true;
         return;
@@ -135,8 +135,7 @@ void SessionHost::serve(SessionJob& job) {
   }
   // A session past its deadline that sweep() has not reached yet is over.
   if (it != sessions_.end() && deadline_of(it->second) <= now) {
-    bool idle = it->second.last_seen + timeouts_.idle_ms <= now;
-    end(it, idle ? EndReason::Idle : EndReason::Lifetime);
+    end(it, expiry(it->second.last_seen, now));
     it = sessions_.end();
   }
   // The client was served by a newer owner than this copy: never answer from it.
@@ -256,7 +255,7 @@ size_t SessionHost::sweep() {
         timers_.push(Timer{d, t.sid});
         continue;
       }
-      end_hibernated(z, z->second.last_seen + timeouts_.idle_ms <= now ? EndReason::Idle : EndReason::Lifetime);
+      end_hibernated(z, expiry(z->second.last_seen, now));
       ++ended;
       continue;
     }
@@ -265,8 +264,7 @@ size_t SessionHost::sweep() {
       timers_.push(Timer{d, t.sid});  // used since: wait again
       continue;
     }
-    bool idle = it->second.last_seen + timeouts_.idle_ms <= now;
-    end(it, idle ? EndReason::Idle : EndReason::Lifetime);
+    end(it, expiry(it->second.last_seen, now));
     ++ended;
   }
   if (budget_retry_at_ <= now) budget_retry_at_ = INT64_MAX;

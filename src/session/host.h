@@ -149,6 +149,10 @@ class SessionHost {
 
   Millis deadline_of(const Entry& e) const { return deadline_of(e.created, e.last_seen); }
   Millis deadline_of(Millis created, Millis last_seen) const;
+  // Why a session past its deadline ends: idle, unless its lifetime ran out first.
+  EndReason expiry(Millis last_seen, Millis now) const {
+    return last_seen + timeouts_.idle_ms <= now ? EndReason::Idle : EndReason::Lifetime;
+  }
   // No session left here (live or hibernated): every timer is stale.
   void clear_timers_if_empty();
   int64_t unix_ms_of(Millis steady) const;  // a clock_ time as wall time
@@ -192,6 +196,11 @@ class SessionHost {
   void count_end(EndReason reason);
   // Drain: offers the session at it to send; true if it was taken (it is gone).
   bool offer(Iter it, const Sender& send);
+  // A new object of factory for sid, restored from state (a hand-over, a
+  // recovery, a wake); error when the app makes none, restore() refuses the
+  // state, or anything throws.
+  Result<std::unique_ptr<Session>> rebuild(const SessionFactory* factory, const SessionId& sid, uint64_t requests,
+                                           StartReason reason, int64_t epoch, const nlohmann::json& state) const;
 
   const Clock& clock_;
   SessionTimeouts timeouts_;

@@ -32,9 +32,9 @@ bool log_now() {
 // system after every kTrimBytes of state hibernated in the worker, so that
 // RSS follows the budget (malloc_trim walks the arenas: amortized this way).
 constexpr int64_t kTrimBytes = int64_t{8} << 20;
-constexpr int kMaxFailedPerCall = 4;
-constexpr Millis kLoadPauseMs = 1000;
-constexpr Millis kBudgetRetryMs = 100;  // a hibernation put off is tried again this much later  // no load tried this long after Redis was unreachable  // failed snapshots one budget check tries at most
+constexpr int kMaxFailedPerCall = 4;     // failed snapshots one budget check tries at most
+constexpr Millis kLoadPauseMs = 1000;    // no load tried this long after Redis was unreachable
+constexpr Millis kBudgetRetryMs = 100;   // a hibernation put off is tried again this much later
 std::atomic<int64_t> since_trim{0};
 
 void freed(int64_t bytes) {
@@ -178,24 +178,10 @@ SessionHost::Iter SessionHost::wake(Sleepers::iterator z, LoadedCheckpoint::Kind
   std::string failed;
   if (got.kind != LoadedCheckpoint::Kind::Found) {
     failed = std::string(kind_name(got.kind)) + ": " + got.why;
+  } else if (auto made = rebuild(zz.factory, sid, zz.requests, zz.start_reason, zz.epoch, got.state); made) {
+    s = std::move(*made);
   } else {
-    try {
-      s = (*zz.factory)();
-      if (!s) {
-        failed = "the app made no session";
-      } else {
-        s->route_ = route_;
-        std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
-        s->requests_ = zz.requests;
-        s->start_reason_ = zz.start_reason;
-        s->epoch_ = zz.epoch;
-        if (!s->restore(got.state)) failed = "restore() refused the state";
-      }
-    } catch (const std::exception& e) {
-      failed = std::string("restore() threw: ") + e.what();
-    } catch (...) {
-      failed = "restore() threw";
-    }
+    failed = made.message();
   }
   if (!failed.empty()) {
     *why = got.kind == LoadedCheckpoint::Kind::Found ? LoadedCheckpoint::Kind::Refused : got.kind;

@@ -61,25 +61,37 @@ size_t SessionHost::hand_over(const Sender& send) {
   return moved;
 }
 
+Result<std::unique_ptr<Session>> SessionHost::rebuild(const SessionFactory* factory, const SessionId& sid,
+                                                      uint64_t requests, StartReason reason, int64_t epoch,
+                                                      const nlohmann::json& state) const {
+  using R = Result<std::unique_ptr<Session>>;
+  try {
+    std::unique_ptr<Session> s = (*factory)();
+    if (!s) return R::error("the app made no session");
+    s->route_ = route_;
+    std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
+    s->requests_ = requests;
+    s->start_reason_ = reason;
+    s->epoch_ = epoch;
+    if (!s->restore(state)) return R::error("restore() refused the state");
+    return s;
+  } catch (const std::exception& e) {
+    return R::error(std::string("restore() threw: ") + e.what());
+  } catch (...) {
+    return R::error("restore() threw");
+  }
+}
+
 Status SessionHost::adopt(const SessionId& sid, const SessionFactory* factory, const nlohmann::json& envelope,
                           bool recovered) {
   if (sessions_.count(sid) || hibernated_.count(sid)) return Status::error("the session is here already");
-  std::unique_ptr<Session> s;
-  try {
-    s = (*factory)();
-    if (!s) return Status::error("the app made no session");
-    s->route_ = route_;
-    std::copy(sid.bytes.begin(), sid.bytes.end(), s->id_);
-    s->requests_ = static_cast<uint64_t>(std::max<int64_t>(0, int_field(envelope, "requests").value_or(0)));
-    s->start_reason_ = recovered ? StartReason::Recovered
-                                 : parse_start_reason(string_field(envelope, "start_reason").value_or("new"));
-    const nlohmann::json* state = field(envelope, "state");
-    if (!s->restore(state ? *state : nlohmann::json())) {
-      return Status::error("restore() refused the state");
-    }
-  } catch (const std::exception& e) {
-    return Status::error(std::string("restore() threw: ") + e.what());
-  }
+  const nlohmann::json* state = field(envelope, "state");
+  auto made = rebuild(factory, sid, static_cast<uint64_t>(std::max<int64_t>(0, int_field(envelope, "requests").value_or(0))),
+                      recovered ? StartReason::Recovered
+                                : parse_start_reason(string_field(envelope, "start_reason").value_or("new")),
+                      1, state ? *state : nlohmann::json());
+  if (!made) return made.status();
+  std::unique_ptr<Session> s = std::move(*made);
   Millis now = clock_.now_ms();
   Millis created = now - std::max<int64_t>(0, unix_millis() - int_field(envelope, "created").value_or(unix_millis()));
   Session* raw = s.get();

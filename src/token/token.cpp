@@ -2,7 +2,6 @@
 #include "token/token.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -60,16 +59,6 @@ bool b64url_decode(std::string_view in, uint8_t* out, size_t cap, size_t* len) {
   if (acc != 0) return false;  // bits past the last byte: another spelling of the same bytes
   *len = n;
   return true;
-}
-
-// route == make_route(host, worker), without building the string.
-bool route_is(std::string_view route, std::string_view host, int worker) {
-  if (route.size() <= host.size() + 1 || route.substr(0, host.size()) != host || route[host.size()] != '-') {
-    return false;
-  }
-  char digits[16];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, worker);
-  return ec == std::errc() && route.substr(host.size() + 1) == std::string_view(digits, end - digits);
 }
 
 // Associated data: the route, a separator that cannot occur in a route, the key id.

@@ -78,8 +78,10 @@ class Worker {
     }
     pool_ = std::make_unique<SessionPool>(clock_, timeouts_of(c), c.route(), c.session_threads, registry_.get(),
                                           c.session_turns == "inline");
-    if (ckpt_writer_) pool_->set_checkpoints(ckpt_writer_.get(), &ckpt_plans_);
-    if (ckpt_writer_) pool_->set_max_live(c.max_live_sessions);  // hibernation needs the writer (Redis)
+    if (ckpt_writer_) {
+      pool_->set_checkpoints(ckpt_writer_.get(), &ckpt_plans_);
+      pool_->set_max_live(c.max_live_sessions);  // hibernation needs the writer (Redis)
+    }
   }
 
   // Key file and dispatch rules; the error names the file.
